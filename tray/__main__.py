@@ -1,0 +1,3 @@
+from tray.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,251 @@
+"""Every error the app reports, as one typed hierarchy with a sentence a user can act on.
+
+    TrayError                      .title, .message (a full sentence), str() = message
+    ├── LmStudioError              talking HTTP to an LM Studio (or OpenAI-compatible) server
+    │   ├── ServerUnreachable      nothing answers at the URL (refused, DNS, reset before reply)
+    │   ├── RequestTimeout         connected, but no (complete) answer in time
+    │   ├── AuthError              401 / `invalid_api_key`
+    │   │   ├── AuthRequired       the server wants a token and none was sent
+    │   │   └── InvalidToken       a token was sent and the server refused it
+    │   ├── EndpointNotSupported   HTTP 200 `{"error": "Unexpected endpoint or method…"}` or 404:
+    │   │                          this server (version) lacks the endpoint
+    │   ├── ApiError               a v1 error object `{"error": {"type", "message", "code"?, "param"?}}`
+    │   │   └── ModelNotFound      `model_not_found`
+    │   ├── HttpStatusError        any other non-2xx status without a known error body
+    │   └── BadResponse            the body is not what the endpoint documents
+    │       ├── MalformedJson      not JSON at all (HTML error page, truncated body)
+    │       ├── ResponseTooLarge   the body passed our size cap (we stop reading)
+    │       └── StreamTruncated    an SSE stream ended before its final event
+    ├── LmsError                   running LM Studio's `lms` CLI
+    │   ├── LmsNotFound            no `lms` in settings, PATH or <home>/bin
+    │   ├── LmsTimeout             `lms` did not finish in time (it was killed)
+    │   ├── LmStudioNotRunning     `lms` could not start or reach LM Studio
+    │   └── LmsCommandFailed       `lms` said it failed (stderr sentence; exit codes lie)
+    │       ├── LmsModelNotFound   no downloaded model / loaded instance matches
+    │       └── LmsOutputError     stdout was not the documented shape
+    └── ConfigError                a file we read or write
+        ├── HomeNotFound           no LM Studio home on this machine
+        ├── FileParseError         a file we cannot parse (path, line, column)
+        └── FileWriteError         a write that did not happen (old file intact)
+
+Errors carry data, never secrets: a message must never contain a token or a header value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "AuthRequired",
+    "BadResponse",
+    "ConfigError",
+    "EndpointNotSupported",
+    "FileParseError",
+    "FileWriteError",
+    "HomeNotFound",
+    "HttpStatusError",
+    "InvalidToken",
+    "LmStudioError",
+    "LmStudioNotRunning",
+    "LmsCommandFailed",
+    "LmsError",
+    "LmsModelNotFound",
+    "LmsNotFound",
+    "LmsOutputError",
+    "LmsTimeout",
+    "MalformedJson",
+    "ModelNotFound",
+    "RequestTimeout",
+    "ResponseTooLarge",
+    "ServerUnreachable",
+    "StreamTruncated",
+    "TrayError",
+]
+
+
+class TrayError(Exception):
+    """Base of every error the app reports to a user."""
+
+    title: str = "Something went wrong"
+
+    def __init__(self, message: str, *, title: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if title is not None:
+            self.title = title
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- HTTP ------------------------------------------------------------------------------
+
+
+class LmStudioError(TrayError):
+    """A request to an LM Studio (or OpenAI-compatible) server failed."""
+
+    title = "LM Studio server error"
+
+    def __init__(self, message: str, *, url: str | None = None, title: str | None = None) -> None:
+        super().__init__(message, title=title)
+        self.url = url
+
+
+class ServerUnreachable(LmStudioError):
+    title = "LM Studio server unreachable"
+
+
+class RequestTimeout(LmStudioError):
+    title = "LM Studio server timed out"
+
+
+class AuthError(LmStudioError):
+    title = "API token needed"
+
+
+class AuthRequired(AuthError):
+    """The server requires a token and the request carried none."""
+
+
+class InvalidToken(AuthError):
+    """The request carried a token and the server rejected it."""
+
+    title = "API token rejected"
+
+
+class EndpointNotSupported(LmStudioError):
+    """The server does not implement the endpoint (older LM Studio, or another server)."""
+
+    title = "Not supported by this server"
+
+
+class ApiError(LmStudioError):
+    """LM Studio answered with a v1 error object."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        status_code: int | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message, url=url)
+        self.error_type = error_type
+        self.code = code
+        self.param = param
+        self.status_code = status_code
+
+
+class ModelNotFound(ApiError):
+    title = "Model not found"
+
+
+class HttpStatusError(LmStudioError):
+    def __init__(self, message: str, *, status_code: int, url: str | None = None) -> None:
+        super().__init__(message, url=url)
+        self.status_code = status_code
+
+
+class BadResponse(LmStudioError):
+    title = "Unexpected answer from the server"
+
+
+class MalformedJson(BadResponse):
+    pass
+
+
+class ResponseTooLarge(BadResponse):
+    def __init__(self, message: str, *, limit_bytes: int, url: str | None = None) -> None:
+        super().__init__(message, url=url)
+        self.limit_bytes = limit_bytes
+
+
+class StreamTruncated(BadResponse):
+    title = "The answer was cut off"
+
+
+# --- lms -------------------------------------------------------------------------------
+
+
+class LmsError(TrayError):
+    """Running `lms` failed."""
+
+    title = "lms failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: tuple[str, ...] = (),
+        stderr: str = "",
+        exit_code: int | None = None,
+        title: str | None = None,
+    ) -> None:
+        super().__init__(message, title=title)
+        self.command = command
+        self.stderr = stderr
+        self.exit_code = exit_code
+
+
+class LmsNotFound(LmsError):
+    title = "lms not found"
+
+
+class LmsTimeout(LmsError):
+    title = "lms timed out"
+
+
+class LmStudioNotRunning(LmsError):
+    title = "LM Studio is not running"
+
+
+class LmsCommandFailed(LmsError):
+    pass
+
+
+class LmsModelNotFound(LmsCommandFailed):
+    title = "Model not found"
+
+
+class LmsOutputError(LmsCommandFailed):
+    title = "Unexpected output from lms"
+
+
+# --- files -----------------------------------------------------------------------------
+
+
+class ConfigError(TrayError):
+    title = "File problem"
+
+    def __init__(self, message: str, *, path: Path | None = None, title: str | None = None) -> None:
+        super().__init__(message, title=title)
+        self.path = path
+
+
+class HomeNotFound(ConfigError):
+    title = "LM Studio not found"
+
+
+class FileParseError(ConfigError):
+    title = "File cannot be read"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        super().__init__(message, path=path)
+        self.line = line
+        self.column = column
+
+
+class FileWriteError(ConfigError):
+    title = "File not saved"

@@ -1,0 +1,139 @@
+"""What the tray knows about the server at a glance, and how often it looks again.
+
+`ServerStatus` is the one state object the tray icon, tooltip, menu and CLI render.
+`classify_failure` turns a probe's error into a state; `PollPolicy` decides the delay
+before the next probe (fast while the user looks, slow when idle, backing off when down).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tray.core.errors import (
+    AuthError,
+    RequestTimeout,
+    ServerUnreachable,
+    TrayError,
+)
+
+__all__ = [
+    "LoadedModelSummary",
+    "PollPolicy",
+    "ServerState",
+    "ServerStatus",
+    "classify_failure",
+    "is_loopback_host",
+]
+
+
+class ServerState(StrEnum):
+    UNKNOWN = "unknown"  # not probed yet
+    STOPPED = "stopped"  # a local server with nothing listening on its port
+    STARTING = "starting"  # we asked `lms server start` and wait for it
+    RUNNING = "running"  # answers, no token needed
+    RUNNING_AUTH = "running-auth"  # answers, requires a token, and ours is accepted
+    AUTH_REQUIRED = "auth-required"  # answers 401: no token, or ours is refused
+    UNREACHABLE = "unreachable"  # a remote server that does not answer, or a timeout
+    ERROR = "error"  # answers, but not as LM Studio should
+
+    @property
+    def is_up(self) -> bool:
+        return self in (ServerState.RUNNING, ServerState.RUNNING_AUTH, ServerState.AUTH_REQUIRED)
+
+    @property
+    def label(self) -> str:
+        return {
+            ServerState.UNKNOWN: "Checking…",
+            ServerState.STOPPED: "Server stopped",
+            ServerState.STARTING: "Server starting…",
+            ServerState.RUNNING: "Server running",
+            ServerState.RUNNING_AUTH: "Server running (token required)",
+            ServerState.AUTH_REQUIRED: "Server needs an API token",
+            ServerState.UNREACHABLE: "Server unreachable",
+            ServerState.ERROR: "Server error",
+        }[self]
+
+
+class LoadedModelSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    identifier: str
+    model_key: str
+    size_bytes: int | None = None
+    context_length: int | None = None
+
+
+class ServerStatus(BaseModel):
+    """One observation of one server, ready to render."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    state: ServerState = ServerState.UNKNOWN
+    version: str | None = None
+    auth_required: bool | None = None
+    loaded: tuple[LoadedModelSummary, ...] = ()
+    error: str | None = Field(default=None, description="A sentence for the user")
+    checked_at: datetime | None = None
+    demo: bool = False
+
+    @property
+    def tooltip(self) -> str:
+        lines = []
+        if self.demo:
+            lines.append("LM Studio Tray — Demo (simulated LM Studio)")
+        else:
+            lines.append("LM Studio Tray")
+        lines.append(f"{self.state.label} — {self.url}")
+        if self.state.is_up and self.state is not ServerState.AUTH_REQUIRED:
+            n = len(self.loaded)
+            lines.append(f"{n} model{'s' if n != 1 else ''} loaded")
+        if self.error and not self.state.is_up:
+            lines.append(self.error)
+        return "\n".join(lines)
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    return host in ("localhost", "::1", "0:0:0:0:0:0:0:1") or host.startswith("127.")
+
+
+def classify_failure(error: TrayError, *, local: bool) -> ServerState:
+    """The state a failed probe stands for.
+
+    A refused connection to a server on this machine means LM Studio's server is stopped;
+    anywhere else (or a timeout) we only know we cannot reach it.
+    """
+    if isinstance(error, AuthError):
+        return ServerState.AUTH_REQUIRED
+    if isinstance(error, ServerUnreachable) and not isinstance(error, RequestTimeout):
+        return ServerState.STOPPED if local else ServerState.UNREACHABLE
+    if isinstance(error, RequestTimeout):
+        return ServerState.UNREACHABLE
+    return ServerState.ERROR
+
+
+class PollPolicy(BaseModel):
+    """Delays between status probes, in seconds.
+
+    Probes are cheap HTTP GETs; still, an idle tray should cost nothing noticeable, so we
+    probe slowly unless the user is looking, and back off exponentially while the server
+    is down (a stopped server is the normal state of many machines).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    interactive: float = 2.0
+    idle: float = 15.0
+    down_initial: float = 5.0
+    down_max: float = 120.0
+
+    def next_delay(self, state: ServerState, *, interactive: bool, failures: int) -> float:
+        if interactive:
+            return self.interactive
+        if state.is_up or failures <= 0:
+            return self.idle
+        return min(self.down_max, self.down_initial * 2 ** (failures - 1))

@@ -1,0 +1,1 @@
+"""PySide6 views: render state objects, turn gestures into service calls. Thin."""
