@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import pytest
+
+from tray.core.errors import (
+    ApiError,
+    AuthRequired,
+    InvalidToken,
+    MalformedJson,
+    RequestTimeout,
+    ServerUnreachable,
+)
+from tray.core.status import (
+    LoadedModelSummary,
+    PollPolicy,
+    ServerState,
+    ServerStatus,
+    classify_failure,
+    is_loopback_host,
+)
+
+
+@pytest.mark.parametrize(
+    ("error", "local", "state"),
+    [
+        (ServerUnreachable("x"), True, ServerState.STOPPED),
+        (ServerUnreachable("x"), False, ServerState.UNREACHABLE),
+        (RequestTimeout("x"), True, ServerState.UNREACHABLE),
+        (AuthRequired("x"), True, ServerState.AUTH_REQUIRED),
+        (InvalidToken("x"), False, ServerState.AUTH_REQUIRED),
+        (MalformedJson("x"), True, ServerState.ERROR),
+        (ApiError("x"), True, ServerState.ERROR),
+    ],
+)
+def test_failures_map_to_states(error: Exception, local: bool, state: ServerState) -> None:
+    assert classify_failure(error, local=local) is state  # type: ignore[arg-type]
+
+
+def test_poll_policy_is_fast_when_looked_at_slow_when_idle_and_backs_off_when_down() -> None:
+    p = PollPolicy(interactive=2, idle=15, down_initial=5, down_max=120)
+    assert p.next_delay(ServerState.STOPPED, interactive=True, failures=9) == 2
+    assert p.next_delay(ServerState.RUNNING, interactive=False, failures=0) == 15
+    delays = [p.next_delay(ServerState.STOPPED, interactive=False, failures=n) for n in range(1, 9)]
+    assert delays == [5, 10, 20, 40, 80, 120, 120, 120]
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("localhost", True), ("[::1]", True), ("127.1.2.3", True),
+     ("0.0.0.0", False), ("192.168.1.5", False), ("lmstudio.lan", False)],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback
+
+
+def test_tooltip_names_url_state_models_and_demo() -> None:
+    st = ServerStatus(
+        url="http://127.0.0.1:1234", state=ServerState.RUNNING, demo=True,
+        loaded=(LoadedModelSummary(identifier="a", model_key="a"),),
+    )
+    assert st.tooltip.splitlines() == [
+        "LM Studio Tray — Demo (simulated LM Studio)",
+        "Server running — http://127.0.0.1:1234",
+        "1 model loaded",
+    ]
+    down = ServerStatus(url="http://h:1", state=ServerState.UNREACHABLE, error="Nothing answers.")
+    assert "Demo" not in down.tooltip and down.tooltip.endswith("Nothing answers.")
