@@ -1,0 +1,361 @@
+"""Simulated generation: one chat request becomes the ordered, paced events of LM Studio's
+native stream (FORMATS §3.6), whose last event carries the non-stream body (§3.5).
+
+The HTTP layer writes these events as v1 SSE, maps them to OpenAI chunks (§3.9), or just
+drains them for a non-stream answer, so every API path times and counts the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tray.simulator.catalog import CatalogModel
+from tray.simulator.state import (
+    JIT_TTL_SECONDS,
+    Conversation,
+    Reply,
+    SimError,
+    SimState,
+    require_model,
+    v1_error,
+)
+
+__all__ = ["ChatJob", "prepare_openai_chat", "prepare_v1_chat", "run_chat", "tokenize"]
+
+Event = tuple[str, dict[str, Any]]
+_TOKEN = re.compile(r"\S+\s*|\s+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Word-sized "tokens" that concatenate back to the text."""
+    return _TOKEN.findall(text)
+
+
+@dataclass
+class ChatJob:
+    """A validated chat request, ready to run."""
+
+    model: CatalogModel
+    identifier: str
+    needs_load: bool
+    context_length: int | None
+    ttl_seconds: float | None
+    prompt: str
+    input_tokens: int
+    reasoning: str | None
+    tool_calls: list[dict[str, Any]]
+    failed_tool: str | None
+    text: str
+    max_output_tokens: int | None
+    history: list[tuple[str, str]] = field(default_factory=list)
+    store: bool = True
+
+
+def _content_text(content: Any) -> str:
+    """Text of a v1 `input` or an OpenAI message `content` (string or parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("content") or p.get("text") for p in content if isinstance(p, dict)]
+        return " ".join(p for p in parts if isinstance(p, str))
+    return ""
+
+
+def _integration_calls(integrations: list[Any], prompt: str) -> list[dict[str, Any]]:
+    """One plausible tool call per requested integration (MCP servers, plugins)."""
+    calls = []
+    for item in integrations:
+        if isinstance(item, str):
+            provider: dict[str, Any] = {"type": "plugin", "plugin_id": item}
+            allowed: list[Any] = []
+        elif isinstance(item, dict) and item.get("type") == "ephemeral_mcp":
+            provider = {"type": "ephemeral_mcp", "server_label": item.get("server_label", "")}
+            allowed = item.get("allowed_tools") or []
+        elif isinstance(item, dict):
+            provider = {"type": "plugin", "plugin_id": item.get("id", "")}
+            allowed = item.get("allowed_tools") or []
+        else:
+            continue
+        tool = str(allowed[0]) if allowed else "search"
+        calls.append(
+            {
+                "tool": tool,
+                "arguments": {"query": prompt},
+                "output": f'[{{"type":"text","text":"Simulated result of {tool}."}}]',
+                "provider_info": provider,
+            }
+        )
+    return calls
+
+
+def _prepare(
+    state: SimState,
+    *,
+    model_name: str,
+    prompt: str,
+    context_tokens: int,
+    reasoning_choice: str | None,
+    integrations: list[Any],
+    history: list[tuple[str, str]],
+    ttl_seconds: float | None,
+    context_length: int | None,
+    max_output_tokens: int | None,
+    store: bool,
+) -> ChatJob:
+    model, instance = state.resolve(model_name)
+    if instance is None and not state.jit:
+        raise SimError(
+            404,
+            v1_error(
+                f'Model "{model_name}" is not loaded and just-in-time model loading is off. '
+                f"Load it first (lms load {model_name}) or turn on JIT loading.",
+                type="model_not_found",
+                code="model_not_loaded",
+                param="model",
+            ),
+        )
+    if not model.is_llm:
+        raise SimError(
+            400,
+            v1_error(
+                f'"{model_name}" is an embedding model and cannot chat.',
+                type="invalid_request",
+                param="model",
+            ),
+        )
+    reply = state.take_reply() or Reply()
+    turn = len(history) + 1
+    text = reply.text
+    if text is None:
+        shown = prompt if len(prompt) <= 60 else prompt[:57] + "..."
+        text = f'Hello from the LM Studio simulator. You said: "{shown}".'
+        if turn > 1:
+            text += f" This is turn {turn} of our conversation."
+    reasoning = reply.reasoning
+    thinks = model.reasoning_options and (reasoning_choice or model.reasoning_default) != "off"
+    if reply == Reply() and thinks:
+        reasoning = f'The user wrote "{prompt[:40]}". A short, friendly answer will do.'
+    return ChatJob(
+        model=model,
+        identifier=instance.identifier if instance else state.next_identifier(model.key),
+        needs_load=instance is None,
+        context_length=context_length,
+        ttl_seconds=ttl_seconds,
+        prompt=prompt,
+        input_tokens=context_tokens + sum(len(tokenize(u)) + len(tokenize(a)) for u, a in history),
+        reasoning=reasoning,
+        tool_calls=reply.tool_calls or _integration_calls(integrations, prompt),
+        failed_tool=reply.fail_tool,
+        text=text,
+        max_output_tokens=max_output_tokens,
+        history=history,
+        store=store,
+    )
+
+
+def prepare_v1_chat(state: SimState, body: dict[str, Any]) -> ChatJob:
+    """Validate a `POST /api/v1/chat` body (FORMATS §3.5)."""
+    model = require_model(body)
+    history: list[tuple[str, str]] = []
+    previous = body.get("previous_response_id")
+    if previous is not None:
+        with state.locked():
+            conversation = state.conversations.get(str(previous))
+        if conversation is None:
+            raise SimError(
+                400,
+                v1_error(
+                    f'No stored response with the id "{previous}". It may have expired, '
+                    "or it was created with store=false.",
+                    type="invalid_request",
+                    param="previous_response_id",
+                ),
+            )
+        history = list(conversation.turns)
+    prompt = _content_text(body.get("input"))
+    system = body.get("system_prompt")
+    context = len(tokenize(prompt)) + (len(tokenize(system)) if isinstance(system, str) else 0)
+    integrations = body.get("integrations")
+    max_tokens = body.get("max_output_tokens")
+    context_length = body.get("context_length")
+    return _prepare(
+        state,
+        model_name=model,
+        prompt=prompt,
+        context_tokens=context,
+        reasoning_choice=body.get("reasoning") if isinstance(body.get("reasoning"), str) else None,
+        integrations=integrations if isinstance(integrations, list) else [],
+        history=history,
+        ttl_seconds=JIT_TTL_SECONDS,
+        context_length=context_length if isinstance(context_length, int) else None,
+        max_output_tokens=max_tokens if isinstance(max_tokens, int) else None,
+        store=body.get("store", True) is not False,
+    )
+
+
+def prepare_openai_chat(state: SimState, body: dict[str, Any]) -> ChatJob:
+    """Validate a `POST /v1/chat/completions` body (FORMATS §3.9)."""
+    model = require_model(body)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise SimError(
+            400,
+            v1_error(
+                '"messages" must be a non-empty array',
+                type="invalid_request",
+                code="missing_required_parameter",
+                param="messages",
+            ),
+        )
+    texts = [_content_text(m.get("content")) for m in messages if isinstance(m, dict)]
+    users = [
+        _content_text(m.get("content"))
+        for m in messages
+        if isinstance(m, dict) and m.get("role") == "user"
+    ]
+    ttl = body.get("ttl")
+    max_tokens = body.get("max_tokens")
+    return _prepare(
+        state,
+        model_name=model,
+        prompt=users[-1] if users else "",
+        context_tokens=sum(len(tokenize(t)) for t in texts),
+        reasoning_choice=None,
+        integrations=[],
+        history=[],
+        ttl_seconds=float(ttl) if isinstance(ttl, int | float) else JIT_TTL_SECONDS,
+        context_length=None,
+        max_output_tokens=max_tokens if isinstance(max_tokens, int) else None,
+        store=False,
+    )
+
+
+def run_chat(state: SimState, job: ChatJob) -> Iterator[Event]:
+    """The events of one chat, paced like a model at `state.tokens_per_second`.
+
+    Closing the generator early (client gone, stream cut) stops generation and leaves the
+    instance idle again.
+    """
+    began = time.monotonic()
+    yield "chat.start", {"model_instance_id": job.identifier}
+    load_time: float | None = None
+    if job.needs_load:
+        yield "model_load.start", {"model_instance_id": job.identifier}
+        for progress in (0.25, 0.5, 0.75):
+            time.sleep(state.load_seconds / 4)
+            yield (
+                "model_load.progress",
+                {
+                    "model_instance_id": job.identifier,
+                    "progress": progress,
+                },
+            )
+        time.sleep(state.load_seconds / 4)
+        job.identifier = state.load(
+            job.model.key,
+            identifier=job.identifier,
+            context_length=job.context_length,
+            ttl_seconds=job.ttl_seconds,
+        )
+        load_time = round(time.monotonic() - began, 3)
+        yield (
+            "model_load.end",
+            {
+                "model_instance_id": job.identifier,
+                "load_time_seconds": load_time,
+            },
+        )
+    delay = 1.0 / state.tokens_per_second
+    with state.busy(job.identifier) as instance:
+        started = time.monotonic()
+        yield "prompt_processing.start", {}
+        for progress in (0.5, 1.0):
+            time.sleep(delay * max(1, job.input_tokens) / 20)
+            yield "prompt_processing.progress", {"progress": progress}
+        yield "prompt_processing.end", {}
+        state.set_status(instance, "generating")
+        first_token: float | None = None
+        output: list[dict[str, Any]] = []
+        reasoning_tokens = 0
+        if job.reasoning:
+            yield "reasoning.start", {}
+            for token in tokenize(job.reasoning):
+                time.sleep(delay)
+                first_token = first_token or time.monotonic()
+                reasoning_tokens += 1
+                yield "reasoning.delta", {"content": token}
+            yield "reasoning.end", {}
+            output.append({"type": "reasoning", "content": job.reasoning})
+        for call in job.tool_calls:
+            provider = call.get("provider_info", {"type": "plugin", "plugin_id": "mcp/sim"})
+            tool, arguments = call.get("tool", "search"), call.get("arguments", {})
+            tool_output = str(call.get("output", "[]"))
+            yield "tool_call.start", {"tool": tool, "provider_info": provider}
+            time.sleep(delay)
+            yield (
+                "tool_call.arguments",
+                {
+                    "tool": tool,
+                    "arguments": arguments,
+                    "provider_info": provider,
+                },
+            )
+            yield (
+                "tool_call.success",
+                {
+                    "tool": tool,
+                    "arguments": arguments,
+                    "output": tool_output,
+                    "provider_info": provider,
+                },
+            )
+            output.append(
+                {
+                    "type": "tool_call",
+                    "tool": tool,
+                    "arguments": arguments,
+                    "output": tool_output,
+                    "provider_info": provider,
+                }
+            )
+        if job.failed_tool:
+            failure = {
+                "reason": f"Cannot find tool with name {job.failed_tool}.",
+                "metadata": {"type": "invalid_name", "tool_name": job.failed_tool},
+            }
+            yield "tool_call.failure", failure
+            output.append({"type": "invalid_tool_call", **failure})
+        tokens = tokenize(job.text)[: job.max_output_tokens]
+        yield "message.start", {}
+        for token in tokens:
+            time.sleep(delay)
+            first_token = first_token or time.monotonic()
+            yield "message.delta", {"content": token}
+        yield "message.end", {}
+        text = "".join(tokens)
+        output.append({"type": "message", "content": text})
+        stats: dict[str, Any] = {
+            "input_tokens": job.input_tokens,
+            "total_output_tokens": reasoning_tokens + len(tokens),
+            "reasoning_output_tokens": reasoning_tokens,
+            "tokens_per_second": state.tokens_per_second,
+            "time_to_first_token_seconds": round((first_token or time.monotonic()) - started, 3),
+        }
+        if load_time is not None:
+            stats["model_load_time_seconds"] = load_time
+        result: dict[str, Any] = {
+            "model_instance_id": job.identifier,
+            "output": output,
+            "stats": stats,
+        }
+        if job.store:
+            response_id = "resp_" + secrets.token_hex(24)
+            with state.locked():
+                state.conversations[response_id] = Conversation([*job.history, (job.prompt, text)])
+            result["response_id"] = response_id
+    yield "chat.end", {"result": result}
