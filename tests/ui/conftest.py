@@ -1,0 +1,93 @@
+"""UI test set-up: a Qt platform for every test, a real desktop for tests marked `ui`.
+
+Tests marked `ui` need an X display with a system tray host (Xvfb + trayer from
+`installers/desktop-session.sh`) and the X tools they drive it with. Inside that session
+(`LMSTRAY_DESKTOP=1`) a missing piece is a failure, since the session promised it;
+elsewhere those tests skip and say why. Unmarked tests here only render, so without a
+display they run on Qt's offscreen platform.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+from tray.ui.tray_icon import TrayIcon
+
+IN_DESKTOP_SESSION = os.environ.get("LMSTRAY_DESKTOP") == "1"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+X_TOOLS = ("xdotool", "import")
+
+# Creating a QApplication with no display and no platform aborts the whole run.
+if not os.environ.get("DISPLAY") and not IN_DESKTOP_SESSION:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _desktop_problem(request: pytest.FixtureRequest) -> str | None:
+    if not os.environ.get("DISPLAY"):
+        return "no X display (DISPLAY is unset); run through installers/desktop-session.sh"
+    missing = [tool for tool in X_TOOLS if shutil.which(tool) is None]
+    if missing:
+        return f"missing X tools: {', '.join(missing)} (apt packages xdotool, imagemagick)"
+    request.getfixturevalue("qapp")
+    if QApplication.platformName() != "xcb":
+        return f"Qt runs on the '{QApplication.platformName()}' platform, not X11 (xcb)"
+    if not QSystemTrayIcon.isSystemTrayAvailable():
+        return "no system tray host on this display (start trayer, or use desktop-session.sh)"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _real_desktop_for_ui_tests(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("ui") is None:
+        return
+    problem = _desktop_problem(request)
+    if problem is None:
+        return
+    if IN_DESKTOP_SESSION:
+        pytest.fail(f"the desktop session is broken: {problem}")
+    pytest.skip(problem)
+
+
+@pytest.fixture
+def make_tray(qapp: QApplication) -> Iterator[Callable[..., TrayIcon]]:
+    """Build TrayIcons that are hidden and released after the test, window included."""
+    made: list[TrayIcon] = []
+
+    def make(**kwargs: object) -> TrayIcon:
+        icon = TrayIcon(**kwargs)  # type: ignore[arg-type]
+        made.append(icon)
+        return icon
+
+    yield make
+    for icon in made:
+        icon.tray.hide()
+        if icon.no_tray_window is not None:
+            icon.no_tray_window.hide()
+            icon.no_tray_window.deleteLater()
+        icon.menu.deleteLater()
+        icon.deleteLater()
+
+
+@pytest.fixture
+def publish_screenshot() -> Callable[..., Path]:
+    """Keep a screenshot: always under test-artifacts/; for the docs (`docs=True`) also in
+    docs/screenshots/, but only when LMSTRAY_UPDATE_SCREENSHOTS=1, so that the committed
+    images change only on purpose."""
+
+    def publish(image: Path, *, docs: bool = True) -> Path:
+        artifacts = REPO_ROOT / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        kept = Path(shutil.copyfile(image, artifacts / image.name))
+        if docs and os.environ.get("LMSTRAY_UPDATE_SCREENSHOTS") == "1":
+            docs = REPO_ROOT / "docs" / "screenshots"
+            docs.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(image, docs / image.name)
+        return kept
+
+    return publish

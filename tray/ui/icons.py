@@ -1,0 +1,83 @@
+"""Tray icons: one SVG per server state, rendered crisp at tray sizes, with a demo badge.
+
+Each `ServerState` has a colour icon (`resources/icons/<state>.svg`: coloured tile with a
+dark outline so it reads on light and dark panels, plus a glyph) and a monochrome
+template variant (`icons/template/<state>.svg`) for the macOS menu bar, which tints by
+alpha. Demo mode stamps `demo-badge.svg` onto the bottom-right corner at render time, so
+every state has a demo look without another set of files.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from PySide6.QtCore import QByteArray, QRectF, Qt
+from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
+from PySide6.QtSvg import QSvgRenderer
+
+from tray.core.errors import ConfigError
+from tray.core.status import ServerState
+from tray.ui.resources import read_resource
+
+__all__ = ["ICON_SIZES", "render_state_image", "state_icon"]
+
+# Logical sizes trays ask for (GNOME 16, KDE 22/24, Windows 16/24/32, macOS 22, large 48);
+# each is also rendered at twice the pixels for HiDPI panels.
+ICON_SIZES = (16, 22, 24, 32, 48)
+
+_BADGE_FRACTION = 0.5  # of the icon's edge: large enough to read at 16 px
+_BADGE_GAP = 0.06  # transparent ring around the badge so it stands off the tile
+
+
+@cache
+def _renderer(name: str) -> QSvgRenderer:
+    renderer = QSvgRenderer(QByteArray(read_resource(f"icons/{name}.svg")))
+    if not renderer.isValid():
+        raise ConfigError(
+            f"The icon icons/{name}.svg is damaged. Reinstall LM Studio Tray.",
+            title="Installation incomplete",
+        )
+    return renderer
+
+
+def _folder(template: bool) -> str:
+    return "template/" if template else ""
+
+
+def render_state_image(
+    state: ServerState, pixels: int, *, demo: bool = False, template: bool = False
+) -> QImage:
+    """The icon for `state` as a `pixels`-square image with a transparent background."""
+    image = QImage(pixels, pixels, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    _renderer(f"{_folder(template)}{state.value}").render(painter, QRectF(0, 0, pixels, pixels))
+    if demo:
+        edge = pixels * _BADGE_FRACTION
+        badge = QRectF(pixels - edge, pixels - edge, edge, edge)
+        gap = pixels * _BADGE_GAP
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Clear)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(Qt.GlobalColor.black)
+        painter.drawEllipse(badge.adjusted(-gap, -gap, gap, gap))
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
+        _renderer(f"{_folder(template)}demo-badge").render(painter, badge)
+    painter.end()
+    return image
+
+
+@cache
+def state_icon(state: ServerState, *, demo: bool = False, template: bool = False) -> QIcon:
+    """A QIcon for `state` holding pixmaps for every tray size at 1x and 2x."""
+    icon = QIcon()
+    for size in ICON_SIZES:
+        for scale in (1, 2):
+            pixmap = QPixmap.fromImage(
+                render_state_image(state, size * scale, demo=demo, template=template)
+            )
+            pixmap.setDevicePixelRatio(scale)
+            icon.addPixmap(pixmap)
+    # macOS tints template images to match the menu bar; elsewhere the flag is ignored.
+    icon.setIsMask(template)
+    return icon

@@ -1,0 +1,141 @@
+"""The tray icon and its menu: a thin view over one `ServerStatus`.
+
+`render()` shows a status (icon by state, demo badge, tooltip, menu header); gestures come
+out as signals for the app to act on. Where the desktop has no tray, `show()` puts up a
+`NoTrayWindow` instead and moves to the tray as soon as a tray host appears.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QPalette
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from tray.core.status import ServerStatus
+from tray.ui.icons import state_icon
+from tray.ui.no_tray_window import NoTrayWindow
+from tray.ui.status_text import header_lines
+
+__all__ = ["TrayIcon"]
+
+log = logging.getLogger(__name__)
+
+DEMO_ACTION_TEXT = "Try the demo (simulated LM Studio)…"
+
+
+class TrayIcon(QObject):
+    quit_requested = Signal()
+    menu_about_to_show = Signal()
+    menu_about_to_hide = Signal()
+    demo_requested = Signal()
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        tray_available: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable,
+        tray_poll_ms: int = 2000,
+        template_icons: bool = sys.platform == "darwin",
+    ) -> None:
+        """`tray_available` and `tray_poll_ms` decide when the fallback window gives way to
+        the tray; `template_icons` picks the monochrome set that macOS menu bars tint."""
+        super().__init__(parent)
+        self._tray_available = tray_available
+        self._template_icons = template_icons
+        self._status = ServerStatus(url="")
+        self.no_tray_window: NoTrayWindow | None = None
+
+        self.menu = QMenu()
+        self.menu.setSeparatorsCollapsible(True)
+        _make_disabled_text_readable(self.menu)
+        self._header: list[QAction] = []
+        self._header_end = self.menu.addSeparator()
+        self._demo_action = self.menu.addAction(DEMO_ACTION_TEXT)
+        self._demo_action.triggered.connect(self.demo_requested)
+        self.menu.addSeparator()
+        self.menu.addAction("Quit").triggered.connect(self.quit_requested)
+        self.menu.aboutToShow.connect(self.menu_about_to_show)
+        self.menu.aboutToHide.connect(self.menu_about_to_hide)
+
+        self.tray = QSystemTrayIcon(self)
+        self.tray.setContextMenu(self.menu)
+
+        # Only runs while the fallback window is up: an idle tray costs no wake-ups.
+        self._tray_poll = QTimer(self)
+        self._tray_poll.setInterval(tray_poll_ms)
+        self._tray_poll.timeout.connect(self._move_to_tray_if_available)
+
+        self.render(self._status)
+
+    def render(self, status: ServerStatus, *, lmstudio_found: bool = True) -> None:
+        self._status = status
+        self.tray.setIcon(state_icon(status.state, demo=status.demo, template=self._template_icons))
+        self.tray.setToolTip(status.tooltip)
+        self._set_header(header_lines(status))
+        self._demo_action.setVisible(not lmstudio_found)
+        if self.no_tray_window is not None:
+            self.no_tray_window.show_status(status)
+
+    def insert_section(self, actions: Sequence[QAction]) -> None:
+        """Add a group of menu items (a capability's) above the demo and Quit items."""
+        self.menu.insertActions(self._demo_action, list(actions))
+        self.menu.insertSeparator(self._demo_action)
+
+    def show(self) -> None:
+        if self._tray_available():
+            self.tray.show()
+            return
+        log.info("No system tray on this desktop: showing the fallback window")
+        if self.no_tray_window is None:
+            self.no_tray_window = NoTrayWindow(self.menu)
+            self.no_tray_window.quit_requested.connect(self.quit_requested)
+            self.no_tray_window.show_status(self._status)
+        self.no_tray_window.show()
+        self._tray_poll.start()
+
+    def _move_to_tray_if_available(self) -> None:
+        if not self._tray_available():
+            return
+        log.info("A system tray appeared: moving the icon there")
+        self._tray_poll.stop()
+        self.tray.show()
+        if self.no_tray_window is not None:
+            self.no_tray_window.hide()
+
+    def _set_header(self, lines: Sequence[str]) -> None:
+        # Reuse the actions so an open menu updates in place rather than flickering.
+        while len(self._header) > len(lines):
+            stale = self._header.pop()
+            self.menu.removeAction(stale)
+            stale.deleteLater()
+        while len(self._header) < len(lines):
+            action = QAction(self.menu)
+            action.setEnabled(False)
+            self.menu.insertAction(self._header_end, action)
+            self._header.append(action)
+        for action, line in zip(self._header, lines, strict=True):
+            action.setText(line)
+        font = self._header[0].font()
+        font.setBold(True)
+        self._header[0].setFont(font)
+
+
+def _make_disabled_text_readable(menu: QMenu) -> None:
+    """The status lines are disabled items, and styles draw those too faint to read at a
+    glance; blend the normal text colour towards the background instead (dark themes too)."""
+    palette = menu.palette()
+    background = palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.Window)
+    roles = (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText)
+    for role in roles:
+        text = palette.color(QPalette.ColorGroup.Active, role)
+        readable = QColor(
+            round(0.7 * text.red() + 0.3 * background.red()),
+            round(0.7 * text.green() + 0.3 * background.green()),
+            round(0.7 * text.blue() + 0.3 * background.blue()),
+        )
+        palette.setColor(QPalette.ColorGroup.Disabled, role, readable)
+    menu.setPalette(palette)
