@@ -639,7 +639,7 @@ def cmd_load(argv: list[str]) -> None:
     if not matches:
         log.titled_error(
             "Model not found",
-            f'No downloaded model matches "{args.model_key}".\n\n'
+            f'No model found that matches path "{args.model_key}".\n\n'
             "To see a list of downloaded models, run:\n\n    lms ls",
         )
         raise Exit(1)
