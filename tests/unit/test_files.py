@@ -41,7 +41,9 @@ try:
 except FileWriteError as e:
     print(e); sys.exit(3)
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 3, result.stderr
     assert "Could not save" in result.stdout and "previous version is unchanged" in result.stdout
     assert target.read_bytes() == b"old content"

@@ -14,7 +14,12 @@ U = PurePosixPath("/home/ada")
     ("pointer", "legacy", "expected", "source"),
     [
         ("/data/lms\n", True, "/data/lms", HomeSource.POINTER),
-        ("  /Users/ken/.cache/lm-studio  ", False, "/Users/ken/.cache/lm-studio", HomeSource.POINTER),
+        (
+            "  /Users/ken/.cache/lm-studio  ",
+            False,
+            "/Users/ken/.cache/lm-studio",
+            HomeSource.POINTER,
+        ),
         (None, True, "/home/ada/.cache/lm-studio", HomeSource.LEGACY_CACHE),
         ("", True, "/home/ada/.cache/lm-studio", HomeSource.LEGACY_CACHE),
         (None, False, "/home/ada/.lmstudio", HomeSource.DEFAULT),

@@ -10,9 +10,16 @@ from tray.core.server_config import HttpServerConfig
 from tray.services.lmstudio_home import read_server_config
 
 OBSERVED = {  # FORMATS.md §2.6, observed on real installs
-    "autoStartOnLaunch": False, "port": 1234, "cors": True, "networkInterface": "0.0.0.0",
-    "justInTimeModelLoading": True, "logSensitiveData": False, "logIncomingTokens": False,
-    "verbose": False, "logLinesLimit": 500, "fileLoggingMode": "succinct",
+    "autoStartOnLaunch": False,
+    "port": 1234,
+    "cors": True,
+    "networkInterface": "0.0.0.0",
+    "justInTimeModelLoading": True,
+    "logSensitiveData": False,
+    "logIncomingTokens": False,
+    "verbose": False,
+    "logLinesLimit": 500,
+    "fileLoggingMode": "succinct",
 }
 
 
@@ -37,5 +44,5 @@ def test_minimal_and_missing(tmp_path: Path) -> None:
 def test_broken_files_are_errors_with_the_path(tmp_path: Path, content: str) -> None:
     (tmp_path / ".internal").mkdir()
     (tmp_path / ".internal" / "http-server-config.json").write_text(content)
-    with pytest.raises(FileParseError, match="http-server-config.json"):
+    with pytest.raises(FileParseError, match=r"http-server-config\.json"):
         read_server_config(tmp_path)

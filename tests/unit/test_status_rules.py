@@ -46,8 +46,15 @@ def test_poll_policy_is_fast_when_looked_at_slow_when_idle_and_backs_off_when_do
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("localhost", True), ("[::1]", True), ("127.1.2.3", True),
-     ("0.0.0.0", False), ("192.168.1.5", False), ("lmstudio.lan", False)],
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("[::1]", True),
+        ("127.1.2.3", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("lmstudio.lan", False),
+    ],
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
@@ -55,7 +62,9 @@ def test_loopback_hosts(host: str, loopback: bool) -> None:
 
 def test_tooltip_names_url_state_models_and_demo() -> None:
     st = ServerStatus(
-        url="http://127.0.0.1:1234", state=ServerState.RUNNING, demo=True,
+        url="http://127.0.0.1:1234",
+        state=ServerState.RUNNING,
+        demo=True,
         loaded=(LoadedModelSummary(identifier="a", model_key="a"),),
     )
     assert st.tooltip.splitlines() == [

@@ -9,7 +9,7 @@
     │   │   └── InvalidToken       a token was sent and the server refused it
     │   ├── EndpointNotSupported   HTTP 200 `{"error": "Unexpected endpoint or method…"}` or 404:
     │   │                          this server (version) lacks the endpoint
-    │   ├── ApiError               a v1 error object `{"error": {"type", "message", "code"?, "param"?}}`
+    │   ├── ApiError               a v1 error object `{"error": {"type", "message", …}}`
     │   │   └── ModelNotFound      `model_not_found`
     │   ├── HttpStatusError        any other non-2xx status without a known error body
     │   └── BadResponse            the body is not what the endpoint documents

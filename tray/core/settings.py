@@ -34,7 +34,9 @@ class Settings(BaseModel):
     server_url: str | None = Field(
         default=None, description="LM Studio server; None = read LM Studio's own settings"
     )
-    home: Path | None = Field(default=None, description="LM Studio home; None = as LM Studio finds it")
+    home: Path | None = Field(
+        default=None, description="LM Studio home; None = as LM Studio finds it"
+    )
     lms_path: Path | None = Field(default=None, description="`lms` executable; None = search")
     server_start: ServerStartOptions = Field(default_factory=ServerStartOptions)
 

@@ -81,19 +81,19 @@ class ServerStatus(BaseModel):
     demo: bool = False
 
     @property
-    def tooltip(self) -> str:
-        lines = []
-        if self.demo:
-            lines.append("LM Studio Tray — Demo (simulated LM Studio)")
-        else:
-            lines.append("LM Studio Tray")
-        lines.append(f"{self.state.label} — {self.url}")
+    def detail_lines(self) -> tuple[str, ...]:
+        """What is worth saying beyond state and URL: loaded models, or why it is down."""
         if self.state.is_up and self.state is not ServerState.AUTH_REQUIRED:
             n = len(self.loaded)
-            lines.append(f"{n} model{'s' if n != 1 else ''} loaded")
+            return (f"{n} model{'s' if n != 1 else ''} loaded",)
         if self.error and not self.state.is_up:
-            lines.append(self.error)
-        return "\n".join(lines)
+            return (self.error,)
+        return ()
+
+    @property
+    def tooltip(self) -> str:
+        title = "LM Studio Tray — Demo (simulated LM Studio)" if self.demo else "LM Studio Tray"
+        return "\n".join((title, f"{self.state.label} — {self.url}", *self.detail_lines))
 
 
 def is_loopback_host(host: str) -> bool:
@@ -136,4 +136,4 @@ class PollPolicy(BaseModel):
             return self.interactive
         if state.is_up or failures <= 0:
             return self.idle
-        return min(self.down_max, self.down_initial * 2 ** (failures - 1))
+        return min(self.down_max, self.down_initial * 2.0 ** (failures - 1))

@@ -1,0 +1,125 @@
+"""StatusMonitor against the simulator: states, what it costs per poll, when it looks again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import httpx
+
+from tray.core.status import PollPolicy, ServerState, ServerStatus
+from tray.core.tokens import NoToken, StaticToken
+from tray.services.lmstudio_client import LmStudioClient
+from tray.services.status_monitor import StatusMonitor
+from tray.simulator import Simulator
+
+TOKEN = "sk-lm-Zz9Yy8Xx:Ww7Vv6Uu5Tt4Ss3Rr2Qq"
+
+
+def _monitor(
+    http: httpx.AsyncClient, sim: Simulator, *, token: str | None = None, **kw: object
+) -> StatusMonitor:
+    provider = StaticToken(token) if token else NoToken()
+    return StatusMonitor(
+        LmStudioClient(http, sim.base_url, token_provider=provider),
+        url=sim.base_url,
+        anonymous=LmStudioClient(http, sim.base_url, token_provider=NoToken()),
+        has_token=token is not None,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def test_running_with_models_costs_one_request_per_poll(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    ident = sim.state.load("qwen/qwen3-4b", context_length=8192)
+    monitor = _monitor(http, sim)
+    for _ in range(3):
+        status = await monitor.probe()
+    assert status.state is ServerState.RUNNING
+    assert status.auth_required is False
+    assert status.version is not None
+    assert [(m.identifier, m.context_length) for m in status.loaded] == [(ident, 8192)]
+    # The greeting only when the server comes up; then one cheap GET per poll.
+    assert [(m, p) for m, p, _ in sim.state.requests] == [
+        ("GET", "/api/v1/models"),
+        ("GET", "/lmstudio-greeting"),
+        ("GET", "/api/v1/models"),
+        ("GET", "/api/v1/models"),
+    ]
+
+
+async def test_stopped_then_started_again(http: httpx.AsyncClient, sim: Simulator) -> None:
+    monitor = _monitor(http, sim)
+    assert (await monitor.probe()).state is ServerState.RUNNING
+    port = sim.api_port
+    sim.stop_api_server()
+    down = await monitor.probe()
+    assert down.state is ServerState.STOPPED  # loopback + refused = LM Studio's server is off
+    assert down.loaded == ()
+    assert down.error is not None and sim.base_url in down.error
+    sim.start_api_server(port=port)
+    assert (await monitor.probe()).state is ServerState.RUNNING
+
+
+async def test_auth_required_without_token_and_running_auth_with_it(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    sim.state.set_auth(TOKEN)
+    anonymous = await _monitor(http, sim).probe()
+    assert anonymous.state is ServerState.AUTH_REQUIRED
+    assert anonymous.auth_required is True
+    assert "token" in (anonymous.error or "").lower()
+
+    wrong = await _monitor(http, sim, token="sk-lm-Zz9Yy8Xx:000000000000000000000").probe()
+    assert wrong.state is ServerState.AUTH_REQUIRED
+
+    monitor = _monitor(http, sim, token=TOKEN)
+    ok = await monitor.probe()
+    assert (ok.state, ok.auth_required) == (ServerState.RUNNING_AUTH, True)
+    # A token-less request only on the up-transition, to learn that auth is on.
+    before = len(sim.state.requests)
+    await monitor.probe()
+    assert all(had_auth for _, _, had_auth in sim.state.requests[before:])
+
+
+async def test_token_sent_but_auth_off_is_plain_running(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    status = await _monitor(http, sim, token=TOKEN).probe()
+    assert (status.state, status.auth_required) == (ServerState.RUNNING, False)
+
+
+async def test_loop_publishes_changes_only_and_looks_at_once_when_interactive(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    updates: list[ServerStatus] = []
+    slow = PollPolicy(interactive=0.05, idle=30, down_initial=30, down_max=30)
+    monitor = _monitor(http, sim, policy=slow, on_update=updates.append)
+    monitor.start()
+    try:
+        await _until(lambda: monitor.probes == 1)
+        assert [u.state for u in updates] == [ServerState.RUNNING]
+        await asyncio.sleep(0.2)
+        assert monitor.probes == 1  # idle: the next look is 30 s away
+
+        monitor.set_interactive(True)  # the menu opened: look now, then often
+        await _until(lambda: monitor.probes >= 4)
+        assert len(updates) == 1  # nothing changed, nothing published
+
+        sim.state.load("qwen/qwen3-4b")
+        await _until(lambda: len(updates) == 2)
+        assert len(updates[-1].loaded) == 1
+        monitor.set_interactive(False)
+    finally:
+        await monitor.stop()
+    probes = monitor.probes
+    await asyncio.sleep(0.2)
+    assert monitor.probes == probes  # stopped means stopped
+
+
+async def _until(predicate: Callable[[], bool], limit: float = 5.0) -> None:
+    # Polling: what changes is the simulator's state, mutated on its own threads.
+    async with asyncio.timeout(limit):
+        while not predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
