@@ -1,0 +1,217 @@
+"""The real `lmstudio-tray` executable against a simulated LM Studio (HTTP + fake `lms`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tray.simulator import Simulator
+
+TOKEN = "sk-lm-AbCd1234:QwErTyUiOp1234567890"
+EXE = Path(sys.executable).with_name("lmstudio-tray")
+
+
+class Cli:
+    def __init__(self, user_home: Path) -> None:
+        self.user_home = user_home
+
+    def __call__(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+        drop = ("LM_API_TOKEN", "LMSTUDIO_API_TOKEN")
+        env = {k: v for k, v in os.environ.items() if k not in drop}
+        env.update(HOME=str(self.user_home), XDG_CONFIG_HOME=str(self.user_home / ".config"))
+        if token:
+            env["LM_API_TOKEN"] = token
+        return subprocess.run(
+            [str(EXE), *args], capture_output=True, text=True, env=env, timeout=60, check=False
+        )
+
+    def json(self, *args: str, token: str | None = None, code: int = 0) -> dict[str, Any]:
+        r = self(*args, "--json", token=token)
+        assert r.returncode == code, r.stdout + r.stderr
+        doc: dict[str, Any] = json.loads(r.stdout)  # exactly one JSON document
+        return doc
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Simulator]:
+    with Simulator(tmp_path / ".lmstudio", tokens_per_second=2000) as s:
+        s.install_fake_lms()
+        yield s
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_status_json_running(cli: Cli, sim: Simulator) -> None:
+    sim.state.load("qwen/qwen3-4b")
+    doc = cli.json("status")
+    assert doc["server"] == {
+        "url": sim.base_url,
+        "state": "running",
+        "reachable": True,
+        "auth_required": False,
+        "version": doc["server"]["version"],
+        "loaded_models": 1,
+        "error": None,
+    }
+    home = sim.home if hasattr(sim, "home") else cli.user_home / ".lmstudio"
+    assert doc["home"] == {"path": str(home), "source": "default", "exists": True}
+    assert doc["lms"]["path"] == str(home / "bin" / "lms")
+    assert (doc["lms"]["server_running"], doc["lms"]["port"]) == (True, sim.api_port)
+
+
+def test_status_text_and_options_after_the_command(cli: Cli, sim: Simulator) -> None:
+    r = cli("status", "--server", sim.base_url)
+    assert r.returncode == 0, r.stderr
+    assert f"Server:  {sim.base_url} — Server running" in r.stdout
+    assert "auth off, 0 model(s) loaded" in r.stdout
+    r2 = cli("--server", sim.base_url, "status")  # and before it
+    assert r2.stdout == r.stdout
+
+
+def test_status_auth_required_then_token(cli: Cli, sim: Simulator) -> None:
+    sim.state.set_auth(TOKEN)
+    doc = cli.json("status", code=1)
+    assert doc["server"]["state"] == "auth-required"
+    assert doc["server"]["auth_required"] is True
+    assert "token" in doc["server"]["error"].lower()
+    wrong = cli.json("status", token="sk-lm-AbCd1234:000000000000000000000", code=1)
+    assert wrong["server"]["state"] == "auth-required"
+    ok = cli.json("status", token=TOKEN)
+    assert (ok["server"]["state"], ok["server"]["auth_required"]) == ("running-auth", True)
+    r = cli("status", "--json", "--log-level", "debug", token=TOKEN)
+    assert TOKEN not in r.stdout + r.stderr
+    assert TOKEN.split(":")[1] not in r.stdout + r.stderr
+
+
+def test_status_server_stopped(cli: Cli, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    doc = cli.json("status", "--server", url, code=1)
+    assert doc["server"]["state"] == "stopped"
+    assert doc["server"]["reachable"] is False
+    assert url in doc["server"]["error"]
+    assert doc["home"]["exists"] is False
+    assert doc["lms"] == {"path": None, "server_running": None, "port": None, "error": None}
+
+
+def test_models_json_merges_http_and_lms(cli: Cli, sim: Simulator) -> None:
+    ident = sim.state.load("qwen/qwen3-4b", context_length=8192, ttl_seconds=600)
+    doc = cli.json("models")
+    assert set(doc) == {"loaded", "downloaded"}
+    (row,) = doc["loaded"]
+    assert set(row) == {
+        "identifier",
+        "model_key",
+        "type",
+        "size_bytes",
+        "context_length",
+        "max_context_length",
+        "status",
+        "queued",
+        "ttl_seconds",
+    }
+    assert row["identifier"] == ident
+    assert (row["model_key"], row["type"], row["context_length"]) == ("qwen/qwen3-4b", "llm", 8192)
+    assert (row["status"], row["queued"], row["ttl_seconds"]) == ("idle", 0, 600)
+    keys = {d["model_key"] for d in doc["downloaded"]}
+    assert {"qwen/qwen3-4b", "text-embedding-nomic-embed-text-v1.5"} <= keys
+    for d in doc["downloaded"]:
+        assert set(d) == {
+            "model_key",
+            "type",
+            "display_name",
+            "size_bytes",
+            "max_context_length",
+            "format",
+            "quantization",
+        }
+
+
+def test_models_without_lms_leaves_status_unknown(cli: Cli, sim: Simulator, tmp_path: Path) -> None:
+    sim.state.load("qwen/qwen3-4b")
+    (sim_home := cli.user_home / ".lmstudio" / "bin" / "lms").unlink()
+    assert not sim_home.exists()
+    doc = cli.json("models")
+    assert doc["loaded"][0]["status"] is None and doc["loaded"][0]["queued"] is None
+
+
+def test_models_text(cli: Cli, sim: Simulator) -> None:
+    sim.state.load("qwen/qwen3-4b")
+    r = cli("models")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Loaded (1):\n  qwen/qwen3-4b")
+    assert "idle" in r.stdout and "Downloaded (" in r.stdout
+
+
+def test_models_unreachable_is_exit_1_with_a_sentence(cli: Cli) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    r = cli("models", "--server", url)
+    assert r.returncode == 1
+    assert url in r.stderr and r.stdout == ""
+    doc = cli.json("models", "--server", url, code=1)
+    assert doc["error"]["kind"] == "ServerUnreachable"
+
+
+def test_doctor_reports_exposure_and_counts(cli: Cli, sim: Simulator) -> None:
+    home = cli.user_home / ".lmstudio"
+    cfg_path = home / ".internal" / "http-server-config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["networkInterface"] = "0.0.0.0"
+    cfg_path.write_text(json.dumps(cfg))
+    (home / "config-presets").mkdir()
+    for name in ("a", "b"):
+        (home / "config-presets" / f"{name}.preset.json").write_text("{}")
+    doc = cli.json("doctor", code=1)
+    assert doc["server_settings"]["beyond_loopback"] is True
+    assert doc["server_settings"]["port"] == sim.api_port
+    assert doc["presets"] == 2
+    assert doc["lms"]["version"].startswith("CLI commit:") or doc["lms"]["version"]
+    assert any("beyond this machine" in w for w in doc["warnings"])
+    text = cli("doctor")
+    assert "warning: The server listens on 0.0.0.0" in text.stdout
+
+
+def test_doctor_healthy_and_broken_config(cli: Cli, sim: Simulator) -> None:
+    doc = cli.json("doctor")
+    assert doc["warnings"] == []
+    assert cli("doctor").stdout.rstrip().endswith("No problems found.")
+    cfg_path = cli.user_home / ".lmstudio" / ".internal" / "http-server-config.json"
+    cfg_path.write_text("{ broken")
+    doc = cli.json("doctor", "--server", sim.base_url, code=1)
+    assert any("http-server-config.json is not valid JSON" in w for w in doc["warnings"])
+
+
+def test_doctor_without_lm_studio(cli: Cli) -> None:
+    doc = cli.json("doctor", "--server", f"http://127.0.0.1:{_free_port()}", code=1)
+    text = " ".join(doc["warnings"])
+    assert "does not exist" in text and "lms was not found" in text
+
+
+@pytest.mark.parametrize("args", [("frobnicate",), ("status", "--no-such-option")])
+def test_usage_errors_exit_2(cli: Cli, args: tuple[str, ...]) -> None:
+    r = cli(*args)
+    assert r.returncode == 2
+    assert "usage:" in r.stderr
+
+
+def test_help_lists_the_commands(cli: Cli) -> None:
+    r = cli("--help")
+    assert r.returncode == 0
+    for word in ("status", "models", "doctor", "--demo", "--server", "LM_API_TOKEN"):
+        assert word in r.stdout
