@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QRect
-from PySide6.QtGui import QAction, QColor, QImage
+from PySide6.QtCore import QPoint
+from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
+from screen import crop_around, shows, x11  # tests/ui/screen.py
 
 from tray.core.status import LoadedModelSummary, ServerState, ServerStatus
 from tray.ui.icons import render_state_image
@@ -50,43 +50,10 @@ def action(icon: TrayIcon, text: str) -> QAction:
     return found
 
 
-def x11(*args: str) -> None:
-    subprocess.run(args, check=True, timeout=30)
-
-
 def is_embedded(icon: TrayIcon) -> bool:
     # Until the tray host reparents it, Qt's icon window sits unmapped at the origin.
     geometry = icon.tray.geometry()
     return geometry.isValid() and geometry.topLeft() != QPoint(0, 0)
-
-
-def crop_around(image: QImage, rect: QRect, margin: int) -> QImage:
-    return image.copy(rect.adjusted(-margin, -margin, margin, margin).intersected(image.rect()))
-
-
-def count_close(image: QImage, rect: QRect, colour: QColor, tolerance: int = 40) -> int:
-    return sum(
-        max(
-            abs(c.red() - colour.red()),
-            abs(c.green() - colour.green()),
-            abs(c.blue() - colour.blue()),
-        )
-        <= tolerance
-        for y in range(rect.top(), rect.bottom() + 1)
-        for x in range(rect.left(), rect.right() + 1)
-        for c in [image.pixelColor(x, y)]
-    )
-
-
-def grab_screen(path: Path) -> QImage:
-    x11("import", "-window", "root", str(path))
-    return QImage(str(path))
-
-
-def shows(path: Path, rect: QRect, colour: QColor) -> bool:
-    """Whether the screen shows `colour` over at least a fifth of `rect`: Qt has painted and
-    the X server has drawn it (a mapped window is black until then)."""
-    return count_close(grab_screen(path), rect, colour) * 5 >= rect.width() * rect.height()
 
 
 @pytest.mark.ui

@@ -1,0 +1,44 @@
+"""Looking at the real X screen from tests: grab it, find colours, send input with xdotool."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QColor, QImage
+
+__all__ = ["count_close", "crop_around", "grab_screen", "shows", "x11"]
+
+
+def x11(*args: str) -> None:
+    subprocess.run(args, check=True, timeout=30)
+
+
+def crop_around(image: QImage, rect: QRect, margin: int) -> QImage:
+    return image.copy(rect.adjusted(-margin, -margin, margin, margin).intersected(image.rect()))
+
+
+def count_close(image: QImage, rect: QRect, colour: QColor, tolerance: int = 40) -> int:
+    return sum(
+        max(
+            abs(c.red() - colour.red()),
+            abs(c.green() - colour.green()),
+            abs(c.blue() - colour.blue()),
+        )
+        <= tolerance
+        for y in range(rect.top(), rect.bottom() + 1)
+        for x in range(rect.left(), rect.right() + 1)
+        for c in [image.pixelColor(x, y)]
+    )
+
+
+def grab_screen(path: Path) -> QImage:
+    x11("import", "-window", "root", str(path))
+    return QImage(str(path))
+
+
+def shows(path: Path, rect: QRect, colour: QColor) -> bool:
+    """Whether the screen shows `colour` over at least a fifth of `rect`: Qt has painted and
+    the X server has drawn it (a mapped window is black until then)."""
+    return count_close(grab_screen(path), rect, colour) * 5 >= rect.width() * rect.height()

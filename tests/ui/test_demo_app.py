@@ -1,0 +1,119 @@
+"""End to end: the real `lmstudio-tray --demo` process on a real display with a real tray host.
+
+It must start the simulator, show a running (green) icon in the tray, open its menu on a
+real right-click, and on SIGTERM quit cleanly, stopping the simulator and removing the
+throw-away demo home.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QImage
+from screen import count_close, crop_around, grab_screen, x11  # tests/ui/screen.py
+
+from tray.core.status import ServerState
+from tray.ui.icons import render_state_image
+
+EXE = Path(sys.executable).with_name("lmstudio-tray")
+TRAY_BAND = 40  # trayer sits at the top edge, 32 px high
+
+
+def _wait_for(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def _green_box(image: QImage) -> QRect | None:
+    """Where the running tile's green shows in the tray band, if anywhere."""
+    green = render_state_image(ServerState.RUNNING, 32).pixelColor(6, 16)
+    xs, ys = [], []
+    for y in range(min(TRAY_BAND, image.height())):
+        for x in range(image.width() - 300, image.width()):
+            c = image.pixelColor(x, y)
+            if (
+                max(
+                    abs(c.red() - green.red()),
+                    abs(c.green() - green.green()),
+                    abs(c.blue() - green.blue()),
+                )
+                <= 40
+            ):
+                xs.append(x)
+                ys.append(y)
+    if len(xs) < 20:
+        return None
+    return QRect(min(xs), min(ys), max(xs) - min(xs) + 1, max(ys) - min(ys) + 1)
+
+
+@pytest.mark.ui
+def test_demo_app_shows_a_running_tray_opens_its_menu_and_quits_cleanly(
+    tmp_path: Path, publish_screenshot: object
+) -> None:
+    log = tmp_path / "app.log"
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(EXE), "--demo", "--log-level", "info"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        _wait_for(lambda: "(1 loaded) [demo]" in log.read_text(), 30, "the demo to run")
+        text = log.read_text()
+        assert re.search(r"status: running http://127\.0\.0\.1:\d+ \(1 loaded\) \[demo\]", text)
+        base_url = re.search(r"simulated LM Studio at (http://\S+)", text)
+        home = re.search(r"\(home (\S+)\)", text)
+        assert base_url and home
+        assert Path(home.group(1)).is_dir()
+
+        screen = tmp_path / "screen.png"
+        box: list[QRect] = []
+        _wait_for(
+            lambda: bool(box.append(_green_box(grab_screen(screen))) or box[-1]),
+            15,
+            "a green (running) icon in the tray",
+        )
+        icon = box[-1]
+
+        centre = icon.center()
+        x11("xdotool", "mousemove", str(centre.x()), str(centre.y()), "click", "3")
+        # The menu opens below the panel: a large light area appears under the icon.
+        below = QRect(max(0, icon.left() - 250), TRAY_BAND, 300, 120)
+        white = QImage(1, 1, QImage.Format.Format_RGB32)
+        white.fill(0xEFEFEF)
+        _wait_for(
+            lambda: count_close(grab_screen(screen), below, white.pixelColor(0, 0), 24) > 3000,
+            15,
+            "the tray menu to open",
+        )
+        shot = tmp_path / "demo-app-menu.png"
+        full = QImage(str(screen))
+        assert crop_around(full, below.united(icon), 12).save(str(shot))
+        publish_screenshot(shot)  # type: ignore[operator]
+        x11("xdotool", "key", "Escape")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+    assert code == 0, log.read_text()
+    assert not Path(home.group(1)).exists()  # the throw-away demo home is gone
+    host, port = base_url.group(1).removeprefix("http://").split(":")
+    with (
+        pytest.raises(ConnectionRefusedError),
+        socket.create_connection((host, int(port)), timeout=2),
+    ):
+        pass  # the simulator stopped with the app

@@ -1,0 +1,260 @@
+"""Composition root: the only place that wires services, views and the event loop together.
+
+`lmstudio-tray` with a command runs the CLI (no Qt is imported); without one it starts the
+tray: one qasync loop drives Qt and all I/O (DESIGN.md §2). `--demo` starts the bundled
+LM Studio simulator in a throwaway home and points everything at it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tray import APP_NAME
+from tray.cli import build_parser, run
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tray.core.status import ServerStatus
+    from tray.services.environment import Environment
+    from tray.services.status_monitor import StatusMonitor
+    from tray.ui.tray_icon import TrayIcon
+
+__all__ = ["DemoLmStudio", "main"]
+
+log = logging.getLogger(__name__)
+
+DEMO_MODEL = "qwen/qwen3-4b"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is not None:
+        return run(args)
+    return run_tray(args)
+
+
+# --- the demo: a simulated LM Studio in a throwaway home ----------------------------------
+
+
+class DemoLmStudio:
+    """The bundled simulator as a child process, with its own fake user home.
+
+    Layout: `<tmp>/` plays the user's home and `<tmp>/.lmstudio` LM Studio's home, so the
+    fake `lms` (which, like the real one, looks under $HOME) finds the simulated daemon.
+    """
+
+    def __init__(self) -> None:
+        self.user_home = Path(tempfile.mkdtemp(prefix="lmstudio-tray-demo-"))
+        self.home = self.user_home / ".lmstudio"
+        self.base_url = ""
+        self.lms_path: Path | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        from tray.simulator import install_fake_lms
+
+        self.home.mkdir(parents=True)
+        self.lms_path = install_fake_lms(self.home)
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tray.simulator",
+            "serve",
+            "--home",
+            str(self.home),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "HOME": str(self.user_home)},
+        )
+        assert self._proc.stdout is not None
+        line = await asyncio.wait_for(self._proc.stdout.readline(), timeout=20)
+        if not line:
+            raise RuntimeError("the LM Studio simulator did not start (see the log above)")
+        self.base_url = json.loads(line)["base_url"]
+        log.info("demo: simulated LM Studio at %s (home %s)", self.base_url, self.home)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for running the demo's `lms`."""
+        return {**os.environ, "HOME": str(self.user_home)}
+
+    async def stop(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.send_signal(
+                signal.SIGTERM if sys.platform != "win32" else signal.CTRL_BREAK_EVENT
+            )
+            try:
+                await asyncio.wait_for(self._proc.wait(), timeout=5)
+            except TimeoutError:
+                self._proc.kill()
+                await self._proc.wait()
+        shutil.rmtree(self.user_home, ignore_errors=True)
+
+
+# --- the tray app ------------------------------------------------------------------------
+
+
+class TrayApp:
+    """Owns the long-lived objects of one tray session and connects their signals."""
+
+    def __init__(self, args: argparse.Namespace, http: httpx.AsyncClient, tray: TrayIcon) -> None:
+        self.args = args
+        self.http = http
+        self.tray = tray
+        self.quit = asyncio.Event()
+        self.demo: DemoLmStudio | None = None
+        self.monitor: StatusMonitor | None = None
+        self.env = self._discover()
+        tray.quit_requested.connect(self.quit.set)
+        tray.menu_about_to_show.connect(lambda: self._interactive(True))
+        tray.menu_about_to_hide.connect(lambda: self._interactive(False))
+        tray.demo_requested.connect(lambda: asyncio.ensure_future(self._switch_to_demo()))
+
+    async def run(self) -> None:
+        try:
+            if self.args.demo:
+                await self._start_demo()
+            self._connect()
+            self.tray.show()
+            await self.quit.wait()
+        finally:
+            if self.monitor is not None:
+                await self.monitor.stop()
+            await self.http.aclose()
+            if self.demo is not None:
+                await self.demo.stop()
+
+    def _interactive(self, on: bool) -> None:
+        if self.monitor is not None:
+            self.monitor.set_interactive(on)
+
+    def _discover(self) -> Environment:
+        from tray.services.environment import discover
+        from tray.services.settings_store import SettingsStore
+
+        settings = SettingsStore(self.args.settings).load()
+        if self.demo is not None:
+            return discover(
+                settings, server=self.demo.base_url, home=self.demo.home, lms=self.demo.lms_path
+            )
+        return discover(settings, server=self.args.server, home=self.args.home, lms=self.args.lms)
+
+    async def _start_demo(self) -> None:
+        from tray.core.api import LoadRequest
+        from tray.core.errors import TrayError
+        from tray.core.tokens import NoToken
+        from tray.services.lmstudio_client import LmStudioClient
+
+        self.demo = DemoLmStudio()
+        await self.demo.start()
+        self.env = self._discover()
+        try:
+            demo_client = LmStudioClient(self.http, self.demo.base_url, token_provider=NoToken())
+            await demo_client.load_model(LoadRequest(model=DEMO_MODEL))
+        except TrayError as exc:  # the demo still works without a loaded model
+            log.warning("demo: could not preload %s: %s", DEMO_MODEL, exc)
+
+    async def _switch_to_demo(self) -> None:
+        if self.demo is not None:
+            return
+        if self.monitor is not None:
+            await self.monitor.stop()
+        await self._start_demo()
+        self._connect()
+
+    def _connect(self) -> None:
+        from tray.core.tokens import NoToken
+        from tray.services.environment import token_from_environment
+        from tray.services.lmstudio_client import LmStudioClient
+        from tray.services.status_monitor import StatusMonitor
+
+        token = NoToken() if self.demo is not None else token_from_environment()
+        url = self.env.server_url
+        self.monitor = StatusMonitor(
+            LmStudioClient(self.http, url, token_provider=token),
+            url=url,
+            anonymous=LmStudioClient(self.http, url, token_provider=NoToken()),
+            has_token=not isinstance(token, NoToken),
+            on_update=self._render,
+            demo=self.demo is not None,
+        )
+        self._render(self.monitor.status)
+        self.monitor.start()
+
+    def _render(self, status: ServerStatus) -> None:
+        self.tray.render(status, lmstudio_found=self.env.lmstudio_found or self.demo is not None)
+        log.info(
+            "status: %s %s (%d loaded)%s",
+            status.state.value,
+            status.url,
+            len(status.loaded),
+            " [demo]" if status.demo else "",
+        )
+
+
+def run_tray(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("QT_API", "pyside6")
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME + (" — Demo" if args.demo else ""))
+    app.setQuitOnLastWindowClosed(False)  # a tray app lives without windows
+
+    import httpx
+
+    from tray.ui.tray_icon import TrayIcon
+
+    tray_app = TrayApp(
+        args, httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)), TrayIcon()
+    )
+
+    _quit_on_signals(tray_app.quit.set)
+    qasync.run(tray_app.run())
+    return 0
+
+
+def _quit_on_signals(quit_: Callable[[], None]) -> None:
+    """Quit cleanly on SIGTERM/SIGINT (Ctrl-C), even while Qt sleeps in C++.
+
+    Python runs signal handlers only when it gets control; a wake-up socket watched by a
+    QSocketNotifier hands it control at once, without a polling timer.
+    """
+    from PySide6.QtCore import QSocketNotifier
+
+    def on_signal(*_: object) -> None:
+        quit_()
+
+    rsock, wsock = socket.socketpair()
+    rsock.setblocking(False)
+    wsock.setblocking(False)
+    signal.set_wakeup_fd(wsock.fileno())
+    notifier = QSocketNotifier(rsock.fileno(), QSocketNotifier.Type.Read)
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):
+            rsock.recv(64)
+
+    notifier.activated.connect(drain)
+    _keep_alive.extend([rsock, wsock, notifier])
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(sig, on_signal)
+
+
+_keep_alive: list[object] = []
