@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -217,9 +218,12 @@ async def cmd_models(ctx: Context) -> tuple[dict[str, Any], int]:
             ps = await ctx.runner.ps()
         except LmsError as exc:
             log.info("lms ps failed, status/queue/TTL unknown: %s", exc.message)
-    inventory = build_inventory(models, ps)
+    inventory = build_inventory(models, ps, now_ms=int(time.time() * 1000))
     doc = {
-        "loaded": [row.model_dump(mode="json") for row in inventory.loaded],
+        "loaded": [
+            row.model_dump(mode="json", exclude={"requested_context_length"})
+            for row in inventory.loaded
+        ],
         "downloaded": [row.model_dump(mode="json") for row in inventory.downloaded],
     }
     return doc, EXIT_OK

@@ -115,7 +115,7 @@ def test_models_json_merges_http_and_lms(cli: Cli, sim: Simulator) -> None:
     doc = cli.json("models")
     assert set(doc) == {"loaded", "downloaded"}
     (row,) = doc["loaded"]
-    assert set(row) == {
+    assert set(row) >= {
         "identifier",
         "model_key",
         "type",
@@ -126,6 +126,8 @@ def test_models_json_merges_http_and_lms(cli: Cli, sim: Simulator) -> None:
         "queued",
         "ttl_seconds",
     }
+    assert 590 <= row["ttl_remaining_seconds"] <= 600
+    assert row["parallel"] == 4
     assert row["identifier"] == ident
     assert (row["model_key"], row["type"], row["context_length"]) == ("qwen/qwen3-4b", "llm", 8192)
     assert (row["status"], row["queued"], row["ttl_seconds"]) == ("idle", 0, 600)

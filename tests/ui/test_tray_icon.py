@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 from screen import crop_around, shows, x11  # tests/ui/screen.py
 
-from tray.core.status import LoadedModelSummary, ServerState, ServerStatus
+from tray.core.inventory import LoadedModelRow
+from tray.core.status import ServerState, ServerStatus
 from tray.ui.icons import render_state_image
 from tray.ui.tray_icon import DEMO_ACTION_TEXT, TrayIcon
 
@@ -24,8 +25,8 @@ RUNNING_DEMO = ServerStatus(
     state=ServerState.RUNNING,
     demo=True,
     loaded=(
-        LoadedModelSummary(identifier="qwen2.5-7b-instruct", model_key="qwen2.5-7b-instruct"),
-        LoadedModelSummary(identifier="text-embedding-nomic", model_key="nomic-embed-text-v1.5"),
+        LoadedModelRow(identifier="qwen2.5-7b-instruct", model_key="qwen2.5-7b-instruct"),
+        LoadedModelRow(identifier="text-embedding-nomic", model_key="nomic-embed-text-v1.5"),
     ),
 )
 

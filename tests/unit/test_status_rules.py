@@ -10,8 +10,8 @@ from tray.core.errors import (
     RequestTimeout,
     ServerUnreachable,
 )
+from tray.core.inventory import LoadedModelRow
 from tray.core.status import (
-    LoadedModelSummary,
     PollPolicy,
     ServerState,
     ServerStatus,
@@ -65,12 +65,12 @@ def test_tooltip_names_url_state_models_and_demo() -> None:
         url="http://127.0.0.1:1234",
         state=ServerState.RUNNING,
         demo=True,
-        loaded=(LoadedModelSummary(identifier="a", model_key="a"),),
+        loaded=(LoadedModelRow(identifier="a", model_key="a", size_bytes=2_500_000_000),),
     )
     assert st.tooltip.splitlines() == [
         "LM Studio Tray — Demo (simulated LM Studio)",
         "Server running — http://127.0.0.1:1234",
-        "1 model loaded",
+        "1 model loaded (2.50 GB)",
     ]
     down = ServerStatus(url="http://h:1", state=ServerState.UNREACHABLE, error="Nothing answers.")
     assert "Demo" not in down.tooltip and down.tooltip.endswith("Nothing answers.")

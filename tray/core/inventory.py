@@ -29,6 +29,19 @@ class LoadedModelRow(BaseModel):
     status: str | None = None  # idle | processingPrompt | generating | computingEmbedding
     queued: int | None = None
     ttl_seconds: float | None = None  # the idle TTL it was loaded with; None = none/unknown
+    ttl_remaining_seconds: float | None = None  # until eviction if it stays idle
+    parallel: int | None = None
+    # What the tray asked for when it loaded the model (LM Studio may give less, silently).
+    requested_context_length: int | None = None
+
+    @property
+    def context_short(self) -> bool:
+        """LM Studio allocated less context than was asked for."""
+        return (
+            self.requested_context_length is not None
+            and self.context_length is not None
+            and self.context_length < self.requested_context_length
+        )
 
 
 class DownloadedModelRow(BaseModel):
@@ -50,17 +63,26 @@ class Inventory(BaseModel):
     downloaded: tuple[DownloadedModelRow, ...]
 
 
-def _from_ps(p: LmsLoadedModel) -> dict[str, object]:
+def _from_ps(p: LmsLoadedModel, now_ms: int | None) -> dict[str, object]:
+    remaining = None
+    if p.ttl_ms is not None and p.last_used_time is not None and now_ms is not None:
+        remaining = max(0.0, (p.ttl_ms - (now_ms - p.last_used_time)) / 1000)
     return {
         "status": p.status.value,
         "queued": p.queued,
         "ttl_seconds": p.ttl_ms / 1000 if p.ttl_ms is not None else None,
+        "ttl_remaining_seconds": remaining,
+        "parallel": p.parallel,
     }
 
 
 def build_inventory(
-    models: Sequence[ModelInfo], ps: Sequence[LmsLoadedModel] | None = None
+    models: Sequence[ModelInfo],
+    ps: Sequence[LmsLoadedModel] | None = None,
+    *,
+    now_ms: int | None = None,
 ) -> Inventory:
+    """`now_ms` (unix ms) lets TTLs count down; without it the time left is unknown."""
     by_id = {p.identifier: p for p in ps or ()}
     loaded: list[LoadedModelRow] = []
     for m in models:
@@ -73,8 +95,10 @@ def build_inventory(
                 context_length=inst.config.context_length,
                 max_context_length=m.max_context_length,
             )
+            if inst.config.parallel is not None:
+                row = row.model_copy(update={"parallel": inst.config.parallel})
             p = by_id.pop(inst.id, None)
-            loaded.append(row.model_copy(update=_from_ps(p)) if p else row)
+            loaded.append(row.model_copy(update=_from_ps(p, now_ms)) if p else row)
     # Instances only `lms` knows (e.g. on an LM Link device) still count as loaded.
     for p in by_id.values():
         loaded.append(
@@ -85,7 +109,7 @@ def build_inventory(
                 size_bytes=p.size_bytes,
                 context_length=p.context_length,
                 max_context_length=p.max_context_length,
-            ).model_copy(update=_from_ps(p))
+            ).model_copy(update=_from_ps(p, now_ms))
         )
     downloaded = tuple(
         DownloadedModelRow(

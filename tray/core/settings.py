@@ -6,15 +6,29 @@ version are kept, so downgrading and upgrading again loses nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["SCHEMA_VERSION", "ServerStartOptions", "Settings", "migrate"]
+from tray.core.backends import BackendKind
 
-SCHEMA_VERSION = 1
+__all__ = [
+    "LOCAL_PROFILE_ID",
+    "SCHEMA_VERSION",
+    "NotificationSettings",
+    "PollingSettings",
+    "ServerProfile",
+    "ServerStartOptions",
+    "Settings",
+    "migrate",
+    "profile_id_for",
+]
+
+SCHEMA_VERSION = 2
+LOCAL_PROFILE_ID = "this-machine"
 
 
 class ServerStartOptions(BaseModel):
@@ -27,22 +41,108 @@ class ServerStartOptions(BaseModel):
     cors: bool = False
 
 
+class ServerProfile(BaseModel):
+    """One server the tray can watch: this machine's LM Studio, one on the LAN, or any
+    OpenAI-compatible server (Ollama, llama.cpp) in reduced mode."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="stable; keyring key")
+    name: str = Field(min_length=1, max_length=80)
+    base_url: str | None = Field(
+        default=None, description="None = this machine's LM Studio, as its own settings say"
+    )
+    kind: BackendKind = BackendKind.LMSTUDIO
+    use_lms: bool = Field(default=True, description="`lms` drives this server (local only)")
+    server_start: ServerStartOptions = Field(default_factory=ServerStartOptions)
+
+
+class NotificationSettings(BaseModel):
+    """Notifications for what the user did not do; each kind can be switched off."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    server_stopped: bool = True
+    model_evicted: bool = True
+    vram_high: bool = True
+    exposed: bool = True
+    vram_threshold_percent: int = Field(default=90, ge=50, le=100)
+
+
+class PollingSettings(BaseModel):
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    interactive_seconds: float = Field(default=2.0, ge=0.5, le=60)
+    idle_seconds: float = Field(default=15.0, ge=2, le=600)
+    down_max_seconds: float = Field(default=120.0, ge=5, le=3600)
+
+
+def _local_profile() -> ServerProfile:
+    return ServerProfile(id=LOCAL_PROFILE_ID, name="This machine")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
     schema_version: int = SCHEMA_VERSION
-    server_url: str | None = Field(
-        default=None, description="LM Studio server; None = read LM Studio's own settings"
-    )
+    profiles: list[ServerProfile] = Field(default_factory=lambda: [_local_profile()])
+    active_profile: str = LOCAL_PROFILE_ID
     home: Path | None = Field(
         default=None, description="LM Studio home; None = as LM Studio finds it"
     )
     lms_path: Path | None = Field(default=None, description="`lms` executable; None = search")
-    server_start: ServerStartOptions = Field(default_factory=ServerStartOptions)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    polling: PollingSettings = Field(default_factory=PollingSettings)
+    autostart: bool = False
+
+    @model_validator(mode="after")
+    def _consistent_profiles(self) -> Settings:
+        if not self.profiles:
+            self.profiles.append(_local_profile())
+        ids = [p.id for p in self.profiles]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two server profiles have the same id")
+        if self.active_profile not in ids:
+            # validate_assignment re-runs this validator; assign through __dict__ to avoid
+            # recursion while still repairing a dangling reference.
+            self.__dict__["active_profile"] = ids[0]
+        return self
+
+    def profile(self, profile_id: str | None = None) -> ServerProfile:
+        """The profile with this id, or the active one."""
+        wanted = profile_id or self.active_profile
+        for p in self.profiles:
+            if p.id == wanted:
+                return p
+        raise KeyError(wanted)
+
+
+def profile_id_for(name: str, taken: set[str]) -> str:
+    """A stable id from a display name, unique among `taken`."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50] or "server"
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 had one server: `server_url` and `server_start` at the top level."""
+    data = dict(data)
+    profile: dict[str, Any] = {"id": LOCAL_PROFILE_ID, "name": "This machine"}
+    url = data.pop("server_url", None)
+    if url:
+        profile["base_url"] = url
+    start = data.pop("server_start", None)
+    if start:
+        profile["server_start"] = start
+    data["profiles"] = [profile]
+    data["active_profile"] = LOCAL_PROFILE_ID
+    return data
 
 
 # Each entry upgrades a raw dict from version N to N+1; pure, tested one by one.
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 def migrate(raw: dict[str, Any]) -> dict[str, Any]:

@@ -12,15 +12,17 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tray.core.backends import BackendKind
 from tray.core.errors import (
     AuthError,
     RequestTimeout,
     ServerUnreachable,
     TrayError,
 )
+from tray.core.gpu import GpuReport, format_bytes
+from tray.core.inventory import LoadedModelRow
 
 __all__ = [
-    "LoadedModelSummary",
     "PollPolicy",
     "ServerState",
     "ServerStatus",
@@ -57,15 +59,6 @@ class ServerState(StrEnum):
         }[self]
 
 
-class LoadedModelSummary(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    identifier: str
-    model_key: str
-    size_bytes: int | None = None
-    context_length: int | None = None
-
-
 class ServerStatus(BaseModel):
     """One observation of one server, ready to render."""
 
@@ -73,22 +66,43 @@ class ServerStatus(BaseModel):
 
     url: str
     state: ServerState = ServerState.UNKNOWN
+    kind: BackendKind = BackendKind.LMSTUDIO
+    profile_name: str | None = None
     version: str | None = None
     auth_required: bool | None = None
-    loaded: tuple[LoadedModelSummary, ...] = ()
+    loaded: tuple[LoadedModelRow, ...] = ()
     error: str | None = Field(default=None, description="A sentence for the user")
     checked_at: datetime | None = None
     demo: bool = False
+    # Serves beyond this machine (e.g. 0.0.0.0) with authentication off; None = unknown.
+    exposed: bool | None = None
+    gpu: GpuReport | None = None
+
+    @property
+    def models_bytes(self) -> int | None:
+        """What LM Studio's loaded models take, by its own figures."""
+        sizes = [m.size_bytes for m in self.loaded]
+        return sum(s for s in sizes if s is not None) if sizes and None not in sizes else None
 
     @property
     def detail_lines(self) -> tuple[str, ...]:
         """What is worth saying beyond state and URL: loaded models, or why it is down."""
+        lines: list[str] = []
         if self.state.is_up and self.state is not ServerState.AUTH_REQUIRED:
             n = len(self.loaded)
-            return (f"{n} model{'s' if n != 1 else ''} loaded",)
-        if self.error and not self.state.is_up:
-            return (self.error,)
-        return ()
+            models = f"{n} model{'s' if n != 1 else ''} loaded"
+            if n and self.models_bytes is not None:
+                models += f" ({format_bytes(self.models_bytes)})"
+            lines.append(models)
+        elif self.error and not self.state.is_up:
+            lines.append(self.error)
+        if self.gpu is not None and self.gpu.devices:
+            lines.append(
+                f"VRAM {format_bytes(self.gpu.used_bytes)} / {format_bytes(self.gpu.total_bytes)}"
+            )
+        if self.exposed:
+            lines.append("Warning: serving on the network with authentication off")
+        return tuple(lines)
 
     @property
     def tooltip(self) -> str:

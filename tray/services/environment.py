@@ -12,10 +12,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from tray.core.backends import Capabilities, capabilities_for
 from tray.core.errors import FileParseError
 from tray.core.home import HomeLocation
 from tray.core.server_config import HttpServerConfig
-from tray.core.settings import Settings
+from tray.core.settings import ServerProfile, Settings
 from tray.core.tokens import NoToken, StaticToken, TokenProvider
 from tray.services.lms_runner import find_lms
 from tray.services.lmstudio_home import locate_home, read_server_config
@@ -30,6 +31,7 @@ TOKEN_ENV_VARS = ("LM_API_TOKEN", "LMSTUDIO_API_TOKEN")
 class Environment(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
+    profile: ServerProfile
     home: HomeLocation
     server_config: HttpServerConfig | None
     server_config_error: str | None
@@ -42,6 +44,11 @@ class Environment(BaseModel):
     def lmstudio_found(self) -> bool:
         return self.home.exists or self.lms_path is not None
 
+    @property
+    def capabilities(self) -> Capabilities:
+        usable = self.lms_path is not None and self.profile.use_lms
+        return capabilities_for(self.profile.kind, lms_available=usable)
+
 
 def discover(
     settings: Settings,
@@ -49,7 +56,10 @@ def discover(
     server: str | None = None,
     home: Path | None = None,
     lms: Path | None = None,
+    profile: str | None = None,
 ) -> Environment:
+    """Raises KeyError for a profile id that is not in the settings."""
+    chosen = settings.profile(profile)
     location = locate_home(home or settings.home)
     config: HttpServerConfig | None = None
     config_error: str | None = None
@@ -60,14 +70,15 @@ def discover(
 
     if server:
         url, url_source = server, "--server"
-    elif settings.server_url:
-        url, url_source = settings.server_url, "settings"
+    elif chosen.base_url:
+        url, url_source = chosen.base_url, f"profile {chosen.name!r}"
     elif config is not None:
         url, url_source = config.local_url(), "LM Studio's server settings"
     else:
         url, url_source = HttpServerConfig().local_url(), "default"
 
     return Environment(
+        profile=chosen,
         home=location,
         server_config=config,
         server_config_error=config_error,

@@ -1,9 +1,11 @@
-"""Watches one LM Studio server with cheap HTTP probes and reports a `ServerStatus`.
+"""Watches one server with cheap HTTP probes and reports a `ServerStatus`.
 
-A poll is one `GET /api/v1/models` (plus `GET /lmstudio-greeting` when the server has just
-come up). Polling never runs `lms` and so never spawns a process or wakes LM Studio.
-How often it looks is `PollPolicy`'s decision: fast while a menu or window is open, slow
-when idle, exponential back-off while the server is down.
+A poll is one `GET /api/v1/models` (`GET /v1/models` for OpenAI-compatible servers), plus
+`GET /lmstudio-greeting` and one token-less probe when the server has just come up.
+Polling never runs `lms`, so it never spawns a process or wakes LM Studio: `lms ps` (for
+status, queue and TTL) runs only while the user looks (menu or window open), at most once
+every `PS_MIN_INTERVAL` seconds, and only when the HTTP API has just answered — so LM Studio
+is running and nothing is woken. How often it looks is `PollPolicy`'s decision.
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from tray.core.errors import AuthError, LmStudioError
+from tray.core.backends import BackendKind
+from tray.core.errors import AuthError, LmsError, LmStudioError
+from tray.core.gpu import GpuReport
+from tray.core.inventory import LoadedModelRow, build_inventory
+from tray.core.lms_output import LmsLoadedModel
 from tray.core.status import (
-    LoadedModelSummary,
     PollPolicy,
     ServerState,
     ServerStatus,
@@ -26,16 +32,26 @@ from tray.core.status import (
 )
 from tray.services.lmstudio_client import LmStudioClient
 
-__all__ = ["StatusMonitor"]
+__all__ = ["PS_MIN_INTERVAL", "StatusMonitor"]
 
 log = logging.getLogger(__name__)
+
+PS_MIN_INTERVAL = 3.0  # seconds between two `lms ps` runs, however often the menu opens
+PS_MAX_AGE = 10.0  # an older `lms ps` result is not shown: status and queue go stale fast
+
+PsSource = Callable[[], Awaitable[Sequence[LmsLoadedModel]]]
+GpuSource = Callable[[], GpuReport]
+ExposureSource = Callable[[], bool | None]
 
 
 class StatusMonitor:
     """Polls a server and calls `on_update` with every new `ServerStatus`.
 
     `client` sends our token (if any); `anonymous` sends none and is used once per
-    up-transition to learn whether the server requires a token at all.
+    up-transition to learn whether the server requires a token at all. The optional
+    sources add what HTTP cannot tell: `lms ps` (only while interactive), the GPU's own
+    memory reading (blocking; run in a thread), and whether LM Studio serves beyond
+    loopback (from its server settings).
     """
 
     def __init__(
@@ -45,6 +61,12 @@ class StatusMonitor:
         url: str,
         anonymous: LmStudioClient | None = None,
         has_token: bool = False,
+        kind: BackendKind = BackendKind.LMSTUDIO,
+        profile_name: str | None = None,
+        ps_source: PsSource | None = None,
+        gpu_source: GpuSource | None = None,
+        beyond_loopback: ExposureSource | None = None,
+        requested_context: Callable[[str], int | None] | None = None,
         policy: PollPolicy | None = None,
         on_update: Callable[[ServerStatus], None] | None = None,
         demo: bool = False,
@@ -52,6 +74,11 @@ class StatusMonitor:
         self._client = client
         self._anonymous = anonymous
         self._has_token = has_token
+        self._kind = kind
+        self._ps_source = ps_source
+        self._gpu_source = gpu_source
+        self._beyond_loopback = beyond_loopback
+        self._requested_context = requested_context
         self._policy = policy or PollPolicy()
         self._on_update = on_update
         self._local = is_loopback_host(urlsplit(url).hostname or "")
@@ -61,8 +88,11 @@ class StatusMonitor:
         self._failures = 0
         self._version: str | None = None
         self._auth_required: bool | None = None
+        self._ps: Sequence[LmsLoadedModel] | None = None
+        self._ps_at = -1e9
         self.probes = 0
-        self.status = ServerStatus(url=url, demo=demo)
+        self.ps_runs = 0
+        self.status = ServerStatus(url=url, kind=kind, profile_name=profile_name, demo=demo)
 
     # --- control ---------------------------------------------------------------------
 
@@ -77,6 +107,10 @@ class StatusMonitor:
                 await self._task
             self._task = None
 
+    @property
+    def interactive(self) -> bool:
+        return self._interactive
+
     def set_interactive(self, interactive: bool) -> None:
         """The user is looking (menu/window open): poll fast, and look right now."""
         was = self._interactive
@@ -89,16 +123,17 @@ class StatusMonitor:
 
     def set_starting(self) -> None:
         """We asked LM Studio to start its server; show that until a probe says otherwise."""
-        self._publish(self.status.model_copy(update={"state": ServerState.STARTING}))
+        self._publish(self.status.model_copy(update={"state": ServerState.STARTING, "error": None}))
 
     # --- probing ---------------------------------------------------------------------
 
     async def probe(self) -> ServerStatus:
         """Look once, publish and return the result."""
-        was_up = self.status.state.is_up and self.status.state is not ServerState.AUTH_REQUIRED
+        was_up = self.status.state in (ServerState.RUNNING, ServerState.RUNNING_AUTH)
         now = datetime.now(UTC)
+        gpu = await asyncio.to_thread(self._gpu_source) if self._gpu_source else None
         try:
-            models = await self._client.list_models()
+            loaded = await self._loaded_models()
             if not was_up:
                 await self._learn_server()
         except LmStudioError as exc:
@@ -106,6 +141,7 @@ class StatusMonitor:
             state = classify_failure(exc, local=self._local)
             if isinstance(exc, AuthError):
                 self._auth_required = True
+            self._ps = None
             status = self.status.model_copy(
                 update={
                     "state": state,
@@ -113,49 +149,85 @@ class StatusMonitor:
                     "checked_at": now,
                     "loaded": (),
                     "auth_required": self._auth_required if state.is_up else None,
+                    "exposed": self._exposed() if state.is_up else None,
+                    "gpu": gpu,
                 }
             )
             log.debug("probe failed: %s (%s)", state, type(exc).__name__)
         else:
             self._failures = 0
-            loaded = tuple(
-                LoadedModelSummary(
-                    identifier=instance.id,
-                    model_key=model.key,
-                    size_bytes=model.size_bytes,
-                    context_length=instance.config.context_length if instance.config else None,
-                )
-                for model in models
-                for instance in model.loaded_instances
-            )
-            state = ServerState.RUNNING_AUTH if self._auth_required else ServerState.RUNNING
+            up = ServerState.RUNNING_AUTH if self._auth_required else ServerState.RUNNING
             status = self.status.model_copy(
                 update={
-                    "state": state,
+                    "state": up,
                     "error": None,
                     "checked_at": now,
                     "loaded": loaded,
                     "version": self._version,
                     "auth_required": self._auth_required,
+                    "exposed": self._exposed(),
+                    "gpu": gpu,
                 }
             )
         self._publish(status)
         self.probes += 1  # completed probes
         return status
 
+    async def _loaded_models(self) -> tuple[LoadedModelRow, ...]:
+        if self._kind is BackendKind.OPENAI:
+            # Reduced mode: an OpenAI-compatible server lists what it serves, not what is
+            # loaded; answering at all is what "running" means here.
+            await self._client.list_models_openai()
+            return ()
+        models = await self._client.list_models()
+        await self._refresh_ps()
+        fresh = time.monotonic() - self._ps_at <= PS_MAX_AGE
+        rows = build_inventory(
+            models, self._ps if fresh else None, now_ms=int(time.time() * 1000)
+        ).loaded
+        if (asked := self._requested_context) is not None:
+            rows = tuple(
+                r.model_copy(update={"requested_context_length": asked(r.identifier)}) for r in rows
+            )
+        return rows
+
+    async def _refresh_ps(self) -> None:
+        # Only while the user looks, throttled; the HTTP API just answered, so LM Studio
+        # runs and `lms ps` wakes nothing.
+        if self._ps_source is None or not self._interactive:
+            return
+        if time.monotonic() - self._ps_at < PS_MIN_INTERVAL:
+            return
+        self._ps_at = time.monotonic()
+        self.ps_runs += 1
+        try:
+            self._ps = await self._ps_source()
+        except LmsError as exc:
+            log.info("lms ps failed; status, queue and TTL unknown: %s", exc.message)
+            self._ps = None
+
+    def _exposed(self) -> bool | None:
+        beyond = self._beyond_loopback() if self._beyond_loopback else None
+        if beyond is None or self._auth_required is None:
+            return None
+        return beyond and not self._auth_required
+
     async def _learn_server(self) -> None:
         """Facts that only change when the server (re)starts: version, whether auth is on."""
-        try:
-            greeting = await self._client.greeting()
-            self._version = greeting.version
-        except LmStudioError as exc:
-            log.debug("greeting failed: %s", type(exc).__name__)
-            self._version = None
+        if self._kind is BackendKind.LMSTUDIO:
+            try:
+                self._version = (await self._client.greeting()).version
+            except LmStudioError as exc:
+                log.debug("greeting failed: %s", type(exc).__name__)
+                self._version = None
         if not self._has_token:
             self._auth_required = False
         elif self._anonymous is not None:
             try:
-                await self._anonymous.list_models()
+                if self._kind is BackendKind.OPENAI:
+                    await self._anonymous.list_models_openai()
+                else:
+                    await self._anonymous.list_models()
                 self._auth_required = False
             except AuthError:
                 self._auth_required = True
