@@ -42,7 +42,7 @@ DEMO_MODEL = "qwen/qwen3-4b"
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command is not None:
+    if args.subcommand is not None:
         return run(args)
     return run_tray(args)
 

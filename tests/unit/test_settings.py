@@ -105,3 +105,24 @@ def test_an_invalid_value_is_named(tmp_path: Path) -> None:
     assert store.load() == Settings()
     assert store.problem is not None
     assert "polling.idle_seconds" in store.problem.message
+
+
+def test_settings_service_validates_saves_and_notifies(tmp_path: Path) -> None:
+    from tray.services.settings_store import SettingsService
+
+    path = tmp_path / "settings.json"
+    service = SettingsService(SettingsStore(path))
+    seen: list[Settings] = []
+    service.subscribe(seen.append)
+    service.update(lambda s: setattr(s.polling, "idle_seconds", 30.0))
+    assert json.loads(path.read_text())["polling"]["idle_seconds"] == 30.0
+    assert seen[-1].polling.idle_seconds == 30.0
+
+    def bad(s: Settings) -> None:
+        s.profiles.append(ServerProfile(id=LOCAL_PROFILE_ID, name="again"))
+
+    with pytest.raises(ValidationError):
+        service.update(bad)
+    assert len(service.settings.profiles) == 1  # nothing changed, nothing saved
+    assert len(json.loads(path.read_text())["profiles"]) == 1
+    assert len(seen) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -18,7 +19,7 @@ from tray.core.errors import FileParseError
 from tray.core.settings import Settings, migrate
 from tray.services.files import atomic_write, read_json
 
-__all__ = ["SettingsStore", "default_settings_path"]
+__all__ = ["SettingsService", "SettingsStore", "default_settings_path"]
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +63,35 @@ class SettingsStore:
             self.problem = None
         data = json.dumps(settings.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
         atomic_write(self.path, data.encode("utf-8"), mode=0o600)
+
+
+class SettingsService:
+    """The live settings of one process: read once, changed only through `update`, which
+    validates the whole result, saves it atomically and tells the listeners."""
+
+    def __init__(self, store: SettingsStore) -> None:
+        self.store = store
+        self.settings = store.load()
+        self._listeners: list[Callable[[Settings], None]] = []
+
+    @property
+    def problem(self) -> FileParseError | None:
+        return self.store.problem
+
+    def subscribe(self, listener: Callable[[Settings], None]) -> None:
+        self._listeners.append(listener)
+
+    def update(self, change: Callable[[Settings], None]) -> Settings:
+        """Apply `change` to a copy; if the result is valid, save it and make it current.
+
+        Raises pydantic's ValidationError (nothing saved) or FileWriteError (nothing
+        changed in memory either).
+        """
+        draft = self.settings.model_copy(deep=True)
+        change(draft)
+        new = Settings.model_validate(draft.model_dump())
+        self.store.save(new)
+        self.settings = new
+        for listener in self._listeners:
+            listener(new)
+        return new

@@ -1,0 +1,88 @@
+"""The command line: the same services as the tray, for scripts and headless checks.
+
+Text by default, exactly one JSON document on stdout with `--json`. Exit codes:
+0 success; 1 the server or LM Studio cannot do it (unreachable, auth, not found);
+2 usage errors or unreadable input.
+
+Each command lives in its own module here with a `register(subparsers)` function that
+adds its parser and sets `command=Command(handler, render)`; modules are found by name,
+so adding a command touches no other file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import logging
+import pkgutil
+import sys
+
+import httpx
+
+from tray import __version__
+from tray.cli._common import EXIT_FAILED, EXIT_USAGE, Context, add_global_options
+from tray.core.errors import ConfigError, HomeNotFound, TrayError
+
+__all__ = ["build_parser", "main", "run"]
+
+HTTP_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lmstudio-tray",
+        description="LM Studio Tray: a system-tray companion for LM Studio. "
+        "Without a command it starts the tray; commands print text or --json.",
+        epilog="API tokens are read from LM_API_TOKEN (or LMSTUDIO_API_TOKEN) when set.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="start the tray with a built-in simulated LM Studio (no LM Studio needed)",
+    )
+    add_global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}").register(sub)
+    return parser
+
+
+async def _run(args: argparse.Namespace) -> int:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http:
+        try:
+            ctx = Context(args, http)
+            doc, code = await args.command.handler(ctx, args)
+        except TrayError as exc:
+            usage = isinstance(exc, ConfigError) and not isinstance(exc, HomeNotFound)
+            code = EXIT_USAGE if usage else EXIT_FAILED
+            doc = {
+                "error": {"title": exc.title, "message": exc.message, "kind": type(exc).__name__}
+            }
+            if not args.json:
+                print(f"{exc.title}: {exc.message}", file=sys.stderr)
+                return code
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        print(args.command.render(doc))
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_run(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.subcommand is None:
+        build_parser().print_help()
+        return EXIT_USAGE
+    return run(args)

@@ -1,0 +1,177 @@
+"""What every command shares: global options, the `Context` built from arguments, settings
+and the machine, and the `Command` record a command module registers."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tray.core.errors import ConfigError, LmsError
+from tray.core.settings import Settings
+from tray.core.tokens import NoToken, TokenProvider
+from tray.services.environment import Environment, discover, token_from_environment
+from tray.services.lms_runner import LmsProbe, LmsRunner
+from tray.services.lmstudio_client import LmStudioClient
+from tray.services.settings_store import SettingsService, SettingsStore
+from tray.services.status_monitor import StatusMonitor
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Command",
+    "Context",
+    "Handler",
+    "Result",
+    "UsageError",
+    "add_command",
+    "add_global_options",
+    "lms_facts",
+]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+LMS_TIMEOUT = 20.0
+
+Result = tuple[dict[str, Any], int]
+Handler = Callable[["Context", argparse.Namespace], Awaitable[Result]]
+
+
+class UsageError(ConfigError):
+    """The command line asks for something that cannot be (exit code 2)."""
+
+    title = "Usage error"
+
+
+@dataclass(frozen=True)
+class Command:
+    """What a subcommand runs (`handler`) and how its JSON document reads as text."""
+
+    handler: Handler
+    render: Callable[[dict[str, Any]], str]
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    # Subcommands re-declare the global options with SUPPRESS defaults so that an option
+    # given before the subcommand is not reset by the subparser: both positions work.
+    def d(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    g = parser.add_argument_group("global options")
+    g.add_argument(
+        "--server",
+        metavar="URL",
+        default=d(None),
+        help="LM Studio server URL (default: from settings, else LM Studio's own)",
+    )
+    g.add_argument(
+        "--home",
+        metavar="DIR",
+        type=Path,
+        default=d(None),
+        help="LM Studio home folder (default: found as LM Studio finds it)",
+    )
+    g.add_argument(
+        "--lms",
+        metavar="PATH",
+        type=Path,
+        default=d(None),
+        help="the lms executable (default: settings, PATH, <home>/bin/lms)",
+    )
+    g.add_argument(
+        "--profile",
+        metavar="ID",
+        default=d(None),
+        help="the server profile to use (default: the active one in Settings)",
+    )
+    g.add_argument(
+        "--json", action="store_true", default=d(False), help="print one JSON document on stdout"
+    )
+    g.add_argument(
+        "--log-level",
+        default=d("warning"),
+        choices=["debug", "info", "warning", "error"],
+        help="log to stderr",
+    )
+    g.add_argument(
+        "--settings", metavar="FILE", type=Path, default=d(None), help=argparse.SUPPRESS
+    )  # tests and power users: another settings file
+
+
+class Context:
+    """What every command needs, built once from arguments, settings and the machine."""
+
+    def __init__(self, args: argparse.Namespace, http: httpx.AsyncClient) -> None:
+        self.settings_service = SettingsService(SettingsStore(args.settings))
+        self.settings: Settings = self.settings_service.settings
+        self.settings_problem = self.settings_service.problem
+        try:
+            self.env: Environment = discover(
+                self.settings,
+                server=args.server,
+                home=args.home,
+                lms=args.lms,
+                profile=args.profile,
+            )
+        except KeyError:
+            known = ", ".join(p.id for p in self.settings.profiles)
+            raise UsageError(
+                f"There is no server profile {args.profile!r} (known: {known})."
+            ) from None
+        self.token: TokenProvider = token_from_environment()
+        self.client = LmStudioClient(http, self.env.server_url, token_provider=self.token)
+        self.anonymous = LmStudioClient(http, self.env.server_url, token_provider=NoToken())
+        self.runner = (
+            LmsRunner(self.env.lms_path, timeout=LMS_TIMEOUT) if self.env.lms_path else None
+        )
+
+    async def probe_server(self) -> StatusMonitor:
+        monitor = StatusMonitor(
+            self.client,
+            url=self.env.server_url,
+            anonymous=self.anonymous,
+            has_token=not isinstance(self.token, NoToken),
+            kind=self.env.profile.kind,
+            profile_name=self.env.profile.name,
+            beyond_loopback=lambda: (
+                self.env.server_config.beyond_loopback if self.env.server_config else None
+            ),
+        )
+        await monitor.probe()
+        return monitor
+
+
+async def lms_facts(ctx: Context) -> dict[str, Any]:
+    """What `lms` says without waking LM Studio: path, server running, port."""
+    facts: dict[str, Any] = {
+        "path": str(ctx.env.lms_path) if ctx.env.lms_path else None,
+        "server_running": None,
+        "port": None,
+        "error": None,
+    }
+    if ctx.runner is None:
+        return facts
+    try:
+        st = await LmsProbe(ctx.runner).server_status()
+        facts["server_running"], facts["port"] = st.running, st.port
+    except LmsError as exc:
+        facts["error"] = exc.message
+    return facts
+
+
+def add_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help_text: str,
+    command: Command | None = None,
+) -> argparse.ArgumentParser:
+    """A subcommand parser that also takes the global options (so they work after it)."""
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    add_global_options(parser, suppress=True)
+    if command is not None:
+        parser.set_defaults(command=command)
+    return parser

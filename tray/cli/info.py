@@ -1,0 +1,196 @@
+"""`status` and `doctor`: is the server up, and everything needed to report a problem."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from tray import __version__
+from tray.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Command,
+    Context,
+    Result,
+    add_command,
+    lms_facts,
+)
+from tray.core.errors import LmsError
+from tray.core.status import ServerState
+from tray.services.lms_runner import lms_not_found
+from tray.services.lmstudio_home import count_model_default_configs, count_presets
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    add_command(
+        sub,
+        "status",
+        "is the server up, does it need a token, where are LM Studio and lms",
+        Command(cmd_status, _text_status),
+    )
+    add_command(
+        sub,
+        "doctor",
+        "everything needed to report a problem, with a warning for each one found",
+        Command(cmd_doctor, _text_doctor),
+    )
+
+
+async def cmd_status(ctx: Context, args: argparse.Namespace) -> Result:
+    monitor, lms = await asyncio.gather(ctx.probe_server(), lms_facts(ctx))
+    st = monitor.status
+    reachable = st.state.is_up
+    doc = {
+        "server": {
+            "url": st.url,
+            "state": st.state.value,
+            "reachable": reachable,
+            "auth_required": st.auth_required,
+            "version": st.version,
+            "loaded_models": len(st.loaded) if reachable else None,
+            "error": st.error,
+        },
+        "lms": lms,
+        "home": {
+            "path": str(ctx.env.home.path),
+            "source": ctx.env.home.source.value,
+            "exists": ctx.env.home.exists,
+        },
+    }
+    ok = st.state in (ServerState.RUNNING, ServerState.RUNNING_AUTH)
+    return doc, EXIT_OK if ok else EXIT_FAILED
+
+
+def _text_status(doc: dict[str, Any]) -> str:
+    s, lms, home = doc["server"], doc["lms"], doc["home"]
+    lines = [f"Server:  {s['url']} — {ServerState(s['state']).label}"]
+    if s["reachable"]:
+        auth = {True: "required", False: "off", None: "unknown"}[s["auth_required"]]
+        lines.append(
+            f"         version {s['version'] or 'unknown'}, auth {auth}, "
+            f"{s['loaded_models']} model(s) loaded"
+        )
+    if s["error"]:
+        lines.append(f"         {s['error']}")
+    if lms["path"]:
+        running = {True: "running", False: "not running", None: "unknown"}[lms["server_running"]]
+        port = f" on port {lms['port']}" if lms["port"] else ""
+        lines.append(f"lms:     {lms['path']} (server {running}{port})")
+    else:
+        lines.append("lms:     not found")
+    if lms.get("error"):
+        lines.append(f"         {lms['error']}")
+    lines.append(
+        f"Home:    {home['path']} ({home['source']}{'' if home['exists'] else ', does not exist'})"
+    )
+    return "\n".join(lines)
+
+
+async def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
+    env = ctx.env
+    warnings: list[str] = []
+    home = env.home
+    if not home.exists:
+        warnings.append(
+            f"The LM Studio home {home.path} does not exist: is LM Studio installed "
+            "and has it been run once? (Use --home if it lives elsewhere.)"
+        )
+    if ctx.settings_problem is not None:
+        warnings.append(ctx.settings_problem.message)
+
+    lms_version = None
+    if env.lms_path is None:
+        warnings.append(lms_not_found(configured=env.lms_configured, home=home.path).message)
+    elif ctx.runner is not None:
+        try:
+            lms_version = await ctx.runner.version()
+        except LmsError as exc:
+            warnings.append(exc.message)
+
+    cfg = env.server_config
+    server_settings: dict[str, Any] | None = None
+    if env.server_config_error:
+        warnings.append(env.server_config_error)
+    elif cfg is not None:
+        server_settings = {
+            "port": cfg.effective_port,
+            "bind": cfg.network_interface,
+            "cors": cfg.cors,
+            "jit": cfg.jit,
+            "beyond_loopback": cfg.beyond_loopback,
+        }
+
+    monitor, lms = await asyncio.gather(ctx.probe_server(), lms_facts(ctx))
+    st = monitor.status
+    if not st.state.is_up:
+        warnings.append(f"The server at {st.url} is not reachable: {st.error}")
+    elif st.state is ServerState.AUTH_REQUIRED:
+        warnings.append(
+            f"The server at {st.url} requires an API token: set LM_API_TOKEN "
+            "(the tray keeps it in the OS keyring)."
+        )
+    if cfg is not None and cfg.beyond_loopback and st.auth_required is False:
+        warnings.append(
+            f"The server listens on {cfg.network_interface} (beyond this machine) "
+            "with authentication off: anyone on the network can use it. Turn on "
+            "'Require Authentication' in LM Studio's Developer › Server Settings."
+        )
+
+    doc = {
+        "version": __version__,
+        "home": {
+            "path": str(home.path),
+            "source": home.source.value,
+            "how": home.describe(),
+            "exists": home.exists,
+        },
+        "lms": {**lms, "version": lms_version},
+        "server_settings": server_settings,
+        "server": {
+            "url": st.url,
+            "url_source": env.server_url_source,
+            "state": st.state.value,
+            "reachable": st.state.is_up,
+            "auth_required": st.auth_required,
+            "version": st.version,
+            "error": st.error,
+        },
+        "presets": count_presets(home.path) if home.exists else 0,
+        "model_default_configs": count_model_default_configs(home.path) if home.exists else 0,
+        "warnings": warnings,
+    }
+    return doc, EXIT_OK if not warnings else EXIT_FAILED
+
+
+def _text_doctor(doc: dict[str, Any]) -> str:
+    lms, srv, cfg = doc["lms"], doc["server"], doc["server_settings"]
+    lines = [
+        f"LM Studio Tray {doc['version']}",
+        f"Home:            {doc['home']['how']}",
+        f"lms:             {lms['path'] or 'not found'}"
+        + (f" ({lms['version']})" if lms.get("version") else ""),
+    ]
+    if cfg:
+        lines.append(
+            f"Server settings: port {cfg['port']}, bind {cfg['bind'] or '?'}, "
+            f"CORS {cfg['cors']}, JIT {cfg['jit']}"
+            + (", listens beyond loopback" if cfg["beyond_loopback"] else "")
+        )
+    else:
+        lines.append("Server settings: none saved by LM Studio yet")
+    auth = {True: "required", False: "off", None: "unknown"}[srv["auth_required"]]
+    lines.append(
+        f"Server:          {srv['url']} ({srv['url_source']}) — "
+        f"{ServerState(srv['state']).label}, auth {auth}"
+    )
+    lines.append(
+        f"Presets:         {doc['presets']}; per-model defaults: {doc['model_default_configs']}"
+    )
+    for w in doc["warnings"]:
+        lines.append(f"warning: {w}")
+    if not doc["warnings"]:
+        lines.append("No problems found.")
+    return "\n".join(lines)
