@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from tray.core.status import ServerStatus
     from tray.services.environment import Environment
+    from tray.services.settings_store import SettingsService
     from tray.services.status_monitor import StatusMonitor
     from tray.ui.tray_icon import TrayIcon
 
@@ -111,14 +112,22 @@ class DemoLmStudio:
 class TrayApp:
     """Owns the long-lived objects of one tray session and connects their signals."""
 
-    def __init__(self, args: argparse.Namespace, http: httpx.AsyncClient, tray: TrayIcon) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        http: httpx.AsyncClient,
+        tray: TrayIcon,
+        settings: SettingsService,
+    ) -> None:
         self.args = args
         self.http = http
         self.tray = tray
+        self.settings = settings
         self.quit = asyncio.Event()
         self.demo: DemoLmStudio | None = None
         self.monitor: StatusMonitor | None = None
         self.env = self._discover()
+        settings.subscribe(lambda _: asyncio.ensure_future(self._reconnect()))
         tray.quit_requested.connect(self.quit.set)
         tray.menu_about_to_show.connect(lambda: self._interactive(True))
         tray.menu_about_to_hide.connect(lambda: self._interactive(False))
@@ -144,14 +153,19 @@ class TrayApp:
 
     def _discover(self) -> Environment:
         from tray.services.environment import discover
-        from tray.services.settings_store import SettingsStore
 
-        settings = SettingsStore(self.args.settings).load()
+        settings = self.settings.settings
         if self.demo is not None:
             return discover(
                 settings, server=self.demo.base_url, home=self.demo.home, lms=self.demo.lms_path
             )
-        return discover(settings, server=self.args.server, home=self.args.home, lms=self.args.lms)
+        return discover(
+            settings,
+            server=self.args.server,
+            home=self.args.home,
+            lms=self.args.lms,
+            profile=self.args.profile,
+        )
 
     async def _start_demo(self) -> None:
         from tray.core.api import LoadRequest
@@ -176,19 +190,36 @@ class TrayApp:
         await self._start_demo()
         self._connect()
 
+    async def _reconnect(self) -> None:
+        """Settings changed (active profile, polling…): watch what they now say."""
+        if self.monitor is not None:
+            await self.monitor.stop()
+        self.env = self._discover()
+        self._connect()
+
     def _connect(self) -> None:
+        from tray.core.status import PollPolicy
         from tray.core.tokens import NoToken
         from tray.services.environment import token_from_environment
         from tray.services.lmstudio_client import LmStudioClient
         from tray.services.status_monitor import StatusMonitor
 
         token = NoToken() if self.demo is not None else token_from_environment()
-        url = self.env.server_url
+        env, polling = self.env, self.settings.settings.polling
+        url = env.server_url
         self.monitor = StatusMonitor(
             LmStudioClient(self.http, url, token_provider=token),
             url=url,
             anonymous=LmStudioClient(self.http, url, token_provider=NoToken()),
             has_token=not isinstance(token, NoToken),
+            kind=env.profile.kind,
+            profile_name=env.profile.name,
+            beyond_loopback=lambda: _serves_beyond_loopback(env.home.path),
+            policy=PollPolicy(
+                interactive=polling.interactive_seconds,
+                idle=polling.idle_seconds,
+                down_max=polling.down_max_seconds,
+            ),
             on_update=self._render,
             demo=self.demo is not None,
         )
@@ -206,6 +237,19 @@ class TrayApp:
         )
 
 
+def _serves_beyond_loopback(home: Path) -> bool | None:
+    """Read LM Studio's server settings afresh: the user may flip "Serve on Local Network"
+    in LM Studio at any time. A small local file; unreadable means unknown."""
+    from tray.core.errors import FileParseError
+    from tray.services.lmstudio_home import read_server_config
+
+    try:
+        config = read_server_config(home)
+    except FileParseError:
+        return None
+    return config.beyond_loopback if config is not None else None
+
+
 def run_tray(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("QT_API", "pyside6")
@@ -218,10 +262,14 @@ def run_tray(args: argparse.Namespace) -> int:
 
     import httpx
 
+    from tray.services.settings_store import SettingsService, SettingsStore
     from tray.ui.tray_icon import TrayIcon
 
     tray_app = TrayApp(
-        args, httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)), TrayIcon()
+        args,
+        httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)),
+        TrayIcon(),
+        SettingsService(SettingsStore(args.settings)),
     )
 
     _quit_on_signals(tray_app.quit.set)

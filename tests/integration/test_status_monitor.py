@@ -123,3 +123,30 @@ async def _until(predicate: Callable[[], bool], limit: float = 5.0) -> None:
     async with asyncio.timeout(limit):
         while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+
+
+async def test_backs_off_while_down_and_recovers_at_the_next_fast_probe(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    policy = PollPolicy(interactive=0.05, idle=0.4, down_initial=0.05, down_max=3.2)
+    port = sim.api_port
+    sim.stop_api_server()
+    monitor = _monitor(http, sim, policy=policy)
+    monitor.start()
+    try:
+        await _until(lambda: monitor.probes >= 5)
+        assert monitor.status.state is ServerState.STOPPED
+        # Doubling, then capped at the idle pace: a refused loopback connection is free.
+        assert list(monitor.delays)[:5] == [0.05, 0.1, 0.2, 0.4, 0.4]
+
+        monitor.set_interactive(True)  # the menu opens: fast polling
+        await _until(lambda: monitor.delays[-1] == 0.05)
+        done = monitor.probes
+        await _until(lambda: monitor.probes > done)  # a probe just ended; the next is 50 ms off
+        sim.start_api_server(port=port)
+        before = monitor.probes
+        await _until(lambda: monitor.status.state is ServerState.RUNNING)
+        # Seen at the very next probe after it came back, i.e. within one fast interval.
+        assert monitor.probes == before + 1
+    finally:
+        await monitor.stop()

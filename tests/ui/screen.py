@@ -20,6 +20,10 @@ def crop_around(image: QImage, rect: QRect, margin: int) -> QImage:
 
 
 def count_close(image: QImage, rect: QRect, colour: QColor, tolerance: int = 40) -> int:
+    """Pixels of `rect` within `tolerance` of `colour` (parts of `rect` off the image count
+    as no match: PySide6's out-of-range `pixelColor` corrupts a refcount and crashes the
+    interpreter at exit)."""
+    rect = rect.intersected(image.rect())
     return sum(
         max(
             abs(c.red() - colour.red()),

@@ -61,8 +61,10 @@ def _green_box(image: QImage) -> QRect | None:
 
 @pytest.mark.ui
 def test_demo_app_shows_a_running_tray_opens_its_menu_and_quits_cleanly(
-    tmp_path: Path, publish_screenshot: object
+    qapp: object, tmp_path: Path, publish_screenshot: object
 ) -> None:
+    # `qapp`: rendering the reference icon and reading screenshots need a QGuiApplication;
+    # without one PySide6 crashes at interpreter exit.
     log = tmp_path / "app.log"
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
     with log.open("w") as out:

@@ -74,3 +74,9 @@ def test_instances_only_lms_knows_are_kept() -> None:
     inv = build_inventory(_models().models, read_ps(_ps([PS_GEMMA, remote])))
     assert [r.identifier for r in inv.loaded] == ["google/gemma-4-26b-a4b", "gemma-remote"]
     assert inv.loaded[1].status == "idle" and inv.loaded[1].ttl_seconds is None
+
+
+def test_a_local_instance_only_a_stale_lms_ps_knows_is_gone() -> None:
+    evicted = {**PS_GEMMA, "identifier": "evicted-since", "deviceIdentifier": None}
+    inv = build_inventory(_models().models, read_ps(_ps([PS_GEMMA, evicted])))
+    assert [r.identifier for r in inv.loaded] == ["google/gemma-4-26b-a4b"]

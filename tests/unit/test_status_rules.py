@@ -38,10 +38,15 @@ def test_failures_map_to_states(error: Exception, local: bool, state: ServerStat
 
 def test_poll_policy_is_fast_when_looked_at_slow_when_idle_and_backs_off_when_down() -> None:
     p = PollPolicy(interactive=2, idle=15, down_initial=5, down_max=120)
-    assert p.next_delay(ServerState.STOPPED, interactive=True, failures=9) == 2
+    assert p.next_delay(ServerState.UNREACHABLE, interactive=True, failures=9) == 2
     assert p.next_delay(ServerState.RUNNING, interactive=False, failures=0) == 15
-    delays = [p.next_delay(ServerState.STOPPED, interactive=False, failures=n) for n in range(1, 9)]
+    delays = [
+        p.next_delay(ServerState.UNREACHABLE, interactive=False, failures=n) for n in range(1, 9)
+    ]
     assert delays == [5, 10, 20, 40, 80, 120, 120, 120]
+    # A stopped local server (refused on loopback) costs nothing to check: idle pace at most.
+    local = [p.next_delay(ServerState.STOPPED, interactive=False, failures=n) for n in range(1, 5)]
+    assert local == [5, 10, 15, 15]
 
 
 @pytest.mark.parametrize(

@@ -99,8 +99,11 @@ def build_inventory(
                 row = row.model_copy(update={"parallel": inst.config.parallel})
             p = by_id.pop(inst.id, None)
             loaded.append(row.model_copy(update=_from_ps(p, now_ms)) if p else row)
-    # Instances only `lms` knows (e.g. on an LM Link device) still count as loaded.
+    # Instances on an LM Link device are listed only by `lms`; a local instance the HTTP
+    # API no longer lists is gone (evicted since `lms ps` ran), whatever `lms` said then.
     for p in by_id.values():
+        if p.device_identifier is None:
+            continue
         loaded.append(
             LoadedModelRow(
                 identifier=p.identifier,

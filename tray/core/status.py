@@ -82,7 +82,7 @@ class ServerStatus(BaseModel):
     def models_bytes(self) -> int | None:
         """What LM Studio's loaded models take, by its own figures."""
         sizes = [m.size_bytes for m in self.loaded]
-        return sum(s for s in sizes if s is not None) if sizes and None not in sizes else None
+        return None if None in sizes else sum(s for s in sizes if s is not None)
 
     @property
     def detail_lines(self) -> tuple[str, ...]:
@@ -97,9 +97,12 @@ class ServerStatus(BaseModel):
         elif self.error and not self.state.is_up:
             lines.append(self.error)
         if self.gpu is not None and self.gpu.devices:
-            lines.append(
+            vram = (
                 f"VRAM {format_bytes(self.gpu.used_bytes)} / {format_bytes(self.gpu.total_bytes)}"
             )
+            if self.loaded and self.models_bytes is not None:
+                vram += f" (LM Studio's models: {format_bytes(self.models_bytes)})"
+            lines.append(vram)
         if self.exposed:
             lines.append("Warning: serving on the network with authentication off")
         return tuple(lines)
@@ -134,8 +137,11 @@ class PollPolicy(BaseModel):
     """Delays between status probes, in seconds.
 
     Probes are cheap HTTP GETs; still, an idle tray should cost nothing noticeable, so we
-    probe slowly unless the user is looking, and back off exponentially while the server
-    is down (a stopped server is the normal state of many machines).
+    probe slowly unless the user is looking. A server that does not answer backs off
+    exponentially (timeouts and remote hosts cost something); a stopped local server —
+    a refused loopback connection, the normal state of many machines and nearly free to
+    detect — is simply checked at the idle pace, so starting it from LM Studio shows up
+    within one idle interval.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -150,4 +156,5 @@ class PollPolicy(BaseModel):
             return self.interactive
         if state.is_up or failures <= 0:
             return self.idle
-        return min(self.down_max, self.down_initial * 2.0 ** (failures - 1))
+        backoff = min(self.down_max, self.down_initial * 2.0 ** (failures - 1))
+        return min(backoff, self.idle) if state is ServerState.STOPPED else backoff

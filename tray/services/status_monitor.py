@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -92,6 +93,7 @@ class StatusMonitor:
         self._ps_at = -1e9
         self.probes = 0
         self.ps_runs = 0
+        self.delays: deque[float] = deque(maxlen=32)  # the last waits chosen, newest last
         self.status = ServerStatus(url=url, kind=kind, profile_name=profile_name, demo=demo)
 
     # --- control ---------------------------------------------------------------------
@@ -249,6 +251,7 @@ class StatusMonitor:
             delay = self._policy.next_delay(
                 self.status.state, interactive=self._interactive, failures=self._failures
             )
+            self.delays.append(delay)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
