@@ -1,0 +1,67 @@
+"""Shows `Notice`s as desktop notifications from the tray icon.
+
+What deserves a notice is decided in core (`tray.core.notifications`); this view only puts
+it on screen, marked "Demo" in demo mode so a simulated event never passes for a real one.
+Where the desktop cannot show tray messages the notice is logged (and handed to an
+optional fallback) instead of being lost or crashing the tray.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from PySide6.QtWidgets import QSystemTrayIcon
+
+from tray.core.notifications import Notice, Severity
+
+__all__ = ["RECENT_MAX", "TrayNotifier"]
+
+log = logging.getLogger(__name__)
+
+RECENT_MAX = 20
+SHOW_MS = 10_000
+
+_ICONS = {
+    Severity.INFO: QSystemTrayIcon.MessageIcon.Information,
+    Severity.WARNING: QSystemTrayIcon.MessageIcon.Warning,
+}
+
+
+class TrayNotifier:
+    """`show(notice)` puts a notice on the desktop; `recent` keeps the last ones shown."""
+
+    def __init__(
+        self,
+        tray: QSystemTrayIcon,
+        *,
+        demo: bool,
+        fallback: Callable[[Notice], None] | None = None,
+    ) -> None:
+        """`fallback` receives the notices the desktop cannot show (e.g. a window's
+        status line); without one they are only logged."""
+        self._tray = tray
+        self._demo = demo
+        self._fallback = fallback
+        self._said_unsupported = False
+        self.recent: deque[Notice] = deque(maxlen=RECENT_MAX)
+
+    def title_for(self, notice: Notice) -> str:
+        return f"{notice.title} — Demo" if self._demo else notice.title
+
+    def show(self, notice: Notice) -> None:
+        self.recent.append(notice)
+        title = self.title_for(notice)
+        log.info("Notification (%s): %s — %s", notice.kind.value, title, notice.message)
+        if not QSystemTrayIcon.supportsMessages() or not self._tray.isVisible():
+            if not self._said_unsupported:
+                self._said_unsupported = True
+                log.warning(
+                    "This desktop cannot show tray notifications (no tray, or no message "
+                    "support); notices go to the log instead."
+                )
+            if self._fallback is not None:
+                self._fallback(notice)
+            return
+        self._tray.showMessage(title, notice.message, _ICONS[notice.severity], SHOW_MS)
