@@ -28,8 +28,10 @@ from tray.cli import build_parser, run
 if TYPE_CHECKING:
     import httpx
 
+    from tray.core.settings import Settings
     from tray.core.status import ServerStatus
     from tray.services.environment import Environment
+    from tray.services.gpu import GpuProbe
     from tray.services.settings_store import SettingsService
     from tray.services.status_monitor import StatusMonitor
     from tray.ui.tray_icon import TrayIcon
@@ -119,6 +121,10 @@ class TrayApp:
         tray: TrayIcon,
         settings: SettingsService,
     ) -> None:
+        from tray.core.notifications import NotificationRules
+        from tray.ui.notifier import TrayNotifier
+        from tray.ui.tasks import spawn
+
         self.args = args
         self.http = http
         self.tray = tray
@@ -126,17 +132,26 @@ class TrayApp:
         self.quit = asyncio.Event()
         self.demo: DemoLmStudio | None = None
         self.monitor: StatusMonitor | None = None
+        self.gpu: GpuProbe | None = None
         self.env = self._discover()
-        settings.subscribe(lambda _: asyncio.ensure_future(self._reconnect()))
+        self.rules = NotificationRules(settings.settings.notifications)
+        self.notifier = TrayNotifier(tray.tray, demo=False)
+        settings.subscribe(self._settings_changed)
         tray.quit_requested.connect(self.quit.set)
         tray.menu_about_to_show.connect(lambda: self._interactive(True))
         tray.menu_about_to_hide.connect(lambda: self._interactive(False))
-        tray.demo_requested.connect(lambda: asyncio.ensure_future(self._switch_to_demo()))
+        tray.demo_requested.connect(
+            lambda: spawn(self._switch_to_demo(), doing="Starting the demo")
+        )
 
     async def run(self) -> None:
+        from tray.services.gpu import select_gpu_probe
+
         try:
             if self.args.demo:
                 await self._start_demo()
+            # Once: NVML's start-up blocks; reading afterwards is cheap (in a thread per poll).
+            self.gpu = await asyncio.to_thread(select_gpu_probe)
             self._connect()
             self.tray.show()
             await self.quit.wait()
@@ -175,6 +190,7 @@ class TrayApp:
 
         self.demo = DemoLmStudio()
         await self.demo.start()
+        self.notifier.demo = True
         self.env = self._discover()
         try:
             demo_client = LmStudioClient(self.http, self.demo.base_url, token_provider=NoToken())
@@ -189,6 +205,12 @@ class TrayApp:
             await self.monitor.stop()
         await self._start_demo()
         self._connect()
+
+    def _settings_changed(self, settings: Settings) -> None:
+        from tray.ui.tasks import spawn
+
+        self.rules.settings = settings.notifications
+        spawn(self._reconnect(), doing="Applying the new settings")
 
     async def _reconnect(self) -> None:
         """Settings changed (active profile, polling…): watch what they now say."""
@@ -215,6 +237,7 @@ class TrayApp:
             kind=env.profile.kind,
             profile_name=env.profile.name,
             beyond_loopback=lambda: _serves_beyond_loopback(env.home.path),
+            gpu_source=self.gpu.read if self.gpu is not None else None,
             policy=PollPolicy(
                 interactive=polling.interactive_seconds,
                 idle=polling.idle_seconds,
@@ -228,6 +251,8 @@ class TrayApp:
 
     def _render(self, status: ServerStatus) -> None:
         self.tray.render(status, lmstudio_found=self.env.lmstudio_found or self.demo is not None)
+        for notice in self.rules.observe(status):
+            self.notifier.show(notice)
         log.info(
             "status: %s %s (%d loaded)%s",
             status.state.value,

@@ -42,13 +42,13 @@ class TrayNotifier:
         """`fallback` receives the notices the desktop cannot show (e.g. a window's
         status line); without one they are only logged."""
         self._tray = tray
-        self._demo = demo
+        self.demo = demo  # the app switches to the demo at run time
         self._fallback = fallback
         self._said_unsupported = False
         self.recent: deque[Notice] = deque(maxlen=RECENT_MAX)
 
     def title_for(self, notice: Notice) -> str:
-        return f"{notice.title} — Demo" if self._demo else notice.title
+        return f"{notice.title} — Demo" if self.demo else notice.title
 
     def show(self, notice: Notice) -> None:
         self.recent.append(notice)
