@@ -20,9 +20,11 @@
     │   ├── LmsNotFound            no `lms` in settings, PATH or <home>/bin
     │   ├── LmsTimeout             `lms` did not finish in time (it was killed)
     │   ├── LmStudioNotRunning     `lms` could not start or reach LM Studio
+    │   ├── ServerOwnedByApp       stopping a server the LM Studio app runs needs a yes
     │   └── LmsCommandFailed       `lms` said it failed (stderr sentence; exit codes lie)
     │       ├── LmsModelNotFound   no downloaded model / loaded instance matches
-    │       └── LmsOutputError     stdout was not the documented shape
+    │       ├── LmsOutputError     stdout was not the documented shape
+    │       └── PortInUse          another program listens on the server's port
     └── ConfigError                a file we read or write
         ├── HomeNotFound           no LM Studio home on this machine
         ├── FileParseError         a file we cannot parse (path, line, column)
@@ -57,8 +59,10 @@ __all__ = [
     "LmsTimeout",
     "MalformedJson",
     "ModelNotFound",
+    "PortInUse",
     "RequestTimeout",
     "ResponseTooLarge",
+    "ServerOwnedByApp",
     "ServerUnreachable",
     "StreamTruncated",
     "TrayError",
@@ -214,6 +218,27 @@ class LmsModelNotFound(LmsCommandFailed):
 
 class LmsOutputError(LmsCommandFailed):
     title = "Unexpected output from lms"
+
+
+class ServerOwnedByApp(LmsError):
+    """The LM Studio app (not the headless daemon) runs the server: stopping it from here
+    stops it under the user's feet in LM Studio, so we ask first. `message` states it as
+    a fact; `question` asks it."""
+
+    title = "The server belongs to LM Studio"
+
+    def __init__(self, message: str, *, question: str, port: int | None = None) -> None:
+        super().__init__(message)
+        self.question = question
+        self.port = port
+
+
+class PortInUse(LmsCommandFailed):
+    title = "Port in use"
+
+    def __init__(self, message: str, *, port: int, stderr: str = "") -> None:
+        super().__init__(message, stderr=stderr)
+        self.port = port
 
 
 # --- files -----------------------------------------------------------------------------

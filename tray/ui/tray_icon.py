@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QPalette
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from tray.core.server_control import show_exposure_warning
 from tray.core.status import ServerStatus
 from tray.ui.icons import state_icon
 from tray.ui.no_tray_window import NoTrayWindow
@@ -73,7 +74,14 @@ class TrayIcon(QObject):
 
     def render(self, status: ServerStatus, *, lmstudio_found: bool = True) -> None:
         self._status = status
-        self.tray.setIcon(state_icon(status.state, demo=status.demo, template=self._template_icons))
+        self.tray.setIcon(
+            state_icon(
+                status.state,
+                demo=status.demo,
+                warning=show_exposure_warning(status),
+                template=self._template_icons,
+            )
+        )
         self.tray.setToolTip(status.tooltip)
         self._set_header(header_lines(status))
         self._demo_action.setVisible(not lmstudio_found)
