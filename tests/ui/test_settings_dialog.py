@@ -1,0 +1,398 @@
+"""The Settings window: profiles added, checked and saved (or not), polling and notification
+limits, start at login writing the real XDG entry, and a screenshot of each tab."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QCheckBox, QDialogButtonBox
+from pytestqt.qtbot import QtBot
+from screen import grab_screen  # tests/ui/screen.py
+
+from tray.core.backends import BackendKind
+from tray.core.settings import LOCAL_PROFILE_ID, ServerProfile, Settings
+from tray.platform.autostart import XdgAutostart
+from tray.services.settings_store import SettingsService, SettingsStore
+from tray.ui.settings_dialog import SettingsDialog
+
+SERVERS, POLLING, NOTIFICATIONS, GENERAL = range(4)
+COMMAND = ["/opt/lmstudio tray/bin/lmstudio-tray"]
+
+
+@pytest.fixture
+def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> SettingsService:
+    return SettingsService(SettingsStore(tmp_path / "settings.json"))
+
+
+@pytest.fixture
+def make_dialog(
+    qtbot: QtBot, service: SettingsService, config_home: Path
+) -> Callable[..., SettingsDialog]:
+    def make(*, demo: bool = False) -> SettingsDialog:
+        dialog = SettingsDialog(service, XdgAutostart(), demo=demo, command=lambda: COMMAND)
+        qtbot.addWidget(dialog)
+        dialog.present()
+        qtbot.waitExposed(dialog)
+        return dialog
+
+    return make
+
+
+def saved(service: SettingsService) -> dict[str, object]:
+    data = json.loads(service.store.path.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def click(qtbot: QtBot, dialog: SettingsDialog, which: QDialogButtonBox.StandardButton) -> None:
+    qtbot.mouseClick(dialog.buttons.button(which), Qt.MouseButton.LeftButton)
+
+
+def tick(qtbot: QtBot, box: QCheckBox) -> None:
+    """Click on the box itself (the widget may be much wider than its indicator and text)."""
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))
+
+
+def type_into(qtbot: QtBot, widget: object, text: str) -> None:
+    widget.setFocus()  # type: ignore[attr-defined]
+    widget.selectAll()  # type: ignore[attr-defined]
+    qtbot.keyClicks(widget, text)  # type: ignore[arg-type]
+
+
+def with_servers(service: SettingsService) -> None:
+    def change(s: Settings) -> None:
+        s.profiles.append(
+            ServerProfile(id="gpu-box", name="GPU box", base_url="http://192.168.1.20:1234")
+        )
+        s.profiles.append(
+            ServerProfile(
+                id="ollama",
+                name="Ollama",
+                base_url="http://localhost:11434",
+                kind=BackendKind.OPENAI,
+                use_lms=False,
+            )
+        )
+
+    service.update(change)
+
+
+def test_title_says_demo_only_in_demo_mode(make_dialog: Callable[..., SettingsDialog]) -> None:
+    assert make_dialog().windowTitle() == "LM Studio Tray — Settings"
+    assert make_dialog(demo=True).windowTitle() == "LM Studio Tray — Settings — Demo"
+
+
+def test_adding_a_profile_and_pressing_ok_saves_it(
+    make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
+) -> None:
+    dialog = make_dialog()
+    assert not service.store.path.exists()
+    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
+    assert dialog.name_edit.text() == "New server"
+    assert dialog.focusWidget() is dialog.name_edit  # the window's focus (no WM activates it)
+    type_into(qtbot, dialog.name_edit, "GPU box")
+    type_into(qtbot, dialog.url_edit, "192.168.1.20:1234/v1")
+    assert not dialog.use_lms_box.isEnabled()  # lms cannot drive another machine
+    assert "only the LM Studio on this machine" in dialog.lms_hint.text()
+    assert dialog.profile_list.item(1).text() == "GPU box"
+
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert not dialog.isVisible()
+    profiles = saved(service)["profiles"]
+    assert isinstance(profiles, list)
+    assert [p["id"] for p in profiles] == [LOCAL_PROFILE_ID, "gpu-box"]
+    added = profiles[1]
+    assert added["name"] == "GPU box"
+    assert added["base_url"] == "http://192.168.1.20:1234"
+    assert added["kind"] == "lmstudio" and added["use_lms"] is False
+    assert saved(service)["active_profile"] == LOCAL_PROFILE_ID
+    assert service.settings.profile("gpu-box").name == "GPU box"
+
+
+def test_an_openai_compatible_server_is_marked_and_never_uses_lms(
+    make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
+) -> None:
+    dialog = make_dialog()
+    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
+    type_into(qtbot, dialog.name_edit, "Ollama")
+    type_into(qtbot, dialog.url_edit, "http://localhost:11434")
+    assert dialog.use_lms_box.isEnabled()  # local LM Studio so far
+    dialog.kind_combo.setCurrentIndex(dialog.kind_combo.findData(BackendKind.OPENAI))
+    assert not dialog.use_lms_box.isEnabled() and not dialog.use_lms_box.isChecked()
+    assert "OpenAI-compatible" in dialog.lms_hint.text()
+    assert dialog.profile_list.item(1).text() == "Ollama (OpenAI-compatible)"
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
+    assert dialog.isVisible()  # Apply keeps the window open
+    ollama = service.settings.profile("ollama")
+    assert (ollama.kind, ollama.use_lms) == (BackendKind.OPENAI, False)
+
+
+def test_an_invalid_address_is_shown_inline_and_nothing_is_saved(
+    make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
+) -> None:
+    service.update(lambda s: None)  # a saved file to compare against
+    before = service.store.path.read_bytes()
+    dialog = make_dialog()
+    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
+    type_into(qtbot, dialog.url_edit, "ftp://gpu-box:1234")
+    dialog.tabs.setCurrentIndex(GENERAL)  # errors bring the right tab back
+    dialog.notify_vram.setChecked(False)  # another change that must not be saved either
+
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert dialog.isVisible()
+    assert dialog.tabs.currentIndex() == SERVERS
+    assert dialog.profile_list.currentRow() == 1
+    assert dialog.url_error.isVisible()
+    assert "http:// or https://" in dialog.url_error.text()
+    assert service.store.path.read_bytes() == before
+    assert len(service.settings.profiles) == 1 and service.settings.notifications.vram_high
+
+    # Once shown, the error follows the typing and goes away when the address is right.
+    type_into(qtbot, dialog.url_edit, "http://gpu-box:1234")
+    assert not dialog.url_error.isVisible()
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert not dialog.isVisible()
+    assert [p.base_url for p in service.settings.profiles] == [None, "http://gpu-box:1234"]
+    assert service.settings.notifications.vram_high is False
+
+
+def test_duplicate_and_empty_names_are_refused(
+    make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
+) -> None:
+    dialog = make_dialog()
+    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
+    type_into(qtbot, dialog.name_edit, "this MACHINE")
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
+    assert "already called" in dialog.name_error.text() and dialog.name_error.isVisible()
+    dialog.name_edit.clear()
+    qtbot.keyClicks(dialog.name_edit, " ")
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
+    assert "Give the server a name" in dialog.name_error.text()
+    assert not service.store.path.exists()
+
+
+def test_the_last_profile_cannot_be_removed_and_removing_the_active_one_moves_on(
+    make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
+) -> None:
+    with_servers(service)
+    service.update(lambda s: setattr(s, "active_profile", "gpu-box"))
+    dialog = make_dialog()
+    assert dialog.profile_list.item(1).text() == "GPU box — in use"
+    dialog.profile_list.setCurrentRow(1)
+    assert dialog.activate_button.text() == "In use" and not dialog.activate_button.isEnabled()
+    qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
+    assert dialog.profile_list.item(0).text() == "This machine — in use"
+    qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)  # removes Ollama
+    assert dialog.profile_list.count() == 1
+    assert not dialog.remove_button.isEnabled()
+    assert "at least one server" in dialog.remove_button.toolTip()
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert [p.id for p in service.settings.profiles] == [LOCAL_PROFILE_ID]
+    assert service.settings.active_profile == LOCAL_PROFILE_ID
+
+
+def test_use_this_server_makes_it_active(
+    make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
+) -> None:
+    with_servers(service)
+    dialog = make_dialog()
+    dialog.profile_list.setCurrentRow(2)
+    qtbot.mouseClick(dialog.activate_button, Qt.MouseButton.LeftButton)
+    assert dialog.profile_list.item(2).text() == "Ollama (OpenAI-compatible) — in use"
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert service.settings.active_profile == "ollama"
+    assert saved(service)["active_profile"] == "ollama"
+
+
+def test_a_switch_from_the_menu_while_the_window_is_open_is_kept(
+    make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
+) -> None:
+    with_servers(service)
+    dialog = make_dialog()
+    service.update(lambda s: setattr(s, "active_profile", "gpu-box"))  # from the tray menu
+    dialog.notify_evicted.setChecked(False)
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert service.settings.active_profile == "gpu-box"
+    assert service.settings.notifications.model_evicted is False
+
+
+def test_cancel_discards_every_edit(
+    make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
+) -> None:
+    dialog = make_dialog()
+    type_into(qtbot, dialog.name_edit, "Renamed")
+    dialog.idle_box.setValue(60)
+    dialog.autostart_box.setChecked(True)
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Cancel)
+    assert not dialog.isVisible()
+    assert not service.store.path.exists()
+    assert not XdgAutostart().is_enabled()
+    dialog.present()
+    assert dialog.name_edit.text() == "This machine"
+    assert dialog.idle_box.value() == 15
+    assert not dialog.autostart_box.isChecked()
+
+
+def test_polling_and_notification_fields_use_the_models_limits_and_rules(
+    make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
+) -> None:
+    dialog = make_dialog()
+    assert (dialog.interactive_box.minimum(), dialog.interactive_box.maximum()) == (0.5, 60)
+    assert (dialog.down_box.minimum(), dialog.down_box.maximum()) == (5, 3600)
+    assert (dialog.vram_threshold.minimum(), dialog.vram_threshold.maximum()) == (50, 100)
+    dialog.notify_vram.setChecked(False)
+    assert not dialog.vram_threshold.isEnabled()
+    dialog.notify_vram.setChecked(True)
+
+    dialog.interactive_box.setValue(30)  # slower than idle (15 s)
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
+    assert dialog.tabs.currentIndex() == POLLING
+    assert dialog._polling_errors["interactive_seconds"].isVisible()
+    assert not service.store.path.exists()
+
+    dialog.interactive_box.setValue(1.5)
+    dialog.idle_box.setValue(30)
+    dialog.vram_threshold.setValue(80)
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
+    assert not dialog._polling_errors["interactive_seconds"].isVisible()
+    assert service.settings.polling.interactive_seconds == 1.5
+    assert service.settings.polling.idle_seconds == 30
+    assert service.settings.notifications.vram_threshold_percent == 80
+
+
+def test_start_at_login_toggles_the_real_xdg_entry(
+    make_dialog: Callable[..., SettingsDialog],
+    qtbot: QtBot,
+    service: SettingsService,
+    config_home: Path,
+) -> None:
+    entry = config_home / "autostart" / "lmstudio-tray.desktop"
+    dialog = make_dialog()
+    dialog.tabs.setCurrentIndex(GENERAL)
+    assert str(entry) in dialog.autostart_where.text()
+    assert not dialog.autostart_box.isChecked()
+
+    tick(qtbot, dialog.autostart_box)
+    assert dialog.autostart_box.isChecked()
+    assert dialog.autostart_command.isVisible()
+    assert "lmstudio tray" in dialog.autostart_command.text()
+    assert not entry.exists()  # nothing happens before Apply
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
+    assert entry.is_file()
+    assert 'Exec="/opt/lmstudio tray/bin/lmstudio-tray"' in entry.read_text()
+    assert service.settings.autostart is True
+
+    tick(qtbot, dialog.autostart_box)
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert not entry.exists()
+    assert service.settings.autostart is False
+
+
+def test_a_start_at_login_failure_is_shown_inline_and_nothing_is_saved(
+    make_dialog: Callable[..., SettingsDialog],
+    qtbot: QtBot,
+    service: SettingsService,
+    config_home: Path,
+) -> None:
+    config_home.mkdir()
+    (config_home / "autostart").write_text("a file where the folder should be")
+    dialog = make_dialog()
+    dialog.idle_box.setValue(30)
+    dialog.autostart_box.setChecked(True)
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert dialog.isVisible()
+    assert dialog.tabs.currentIndex() == GENERAL
+    assert dialog.autostart_error.isVisible()
+    assert "Could not save" in dialog.autostart_error.text()
+    assert not service.store.path.exists()
+    assert service.settings.polling.idle_seconds == 15
+
+
+def test_a_settings_file_that_cannot_be_written_saves_nothing(
+    make_dialog: Callable[..., SettingsDialog],
+    qtbot: QtBot,
+    service: SettingsService,
+    tmp_path: Path,
+    config_home: Path,
+) -> None:
+    service.store.path = tmp_path / "blocker" / "settings.json"
+    (tmp_path / "blocker").write_text("a file where the folder should be")
+    dialog = make_dialog()
+    dialog.autostart_box.setChecked(True)
+    dialog.idle_box.setValue(30)
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
+    assert dialog.save_error.isVisible() and "Could not save" in dialog.save_error.text()
+    assert service.settings.polling.idle_seconds == 15
+    # Start at login was put back as it was: nothing half-saved.
+    assert not (config_home / "autostart" / "lmstudio-tray.desktop").exists()
+
+
+def looks_alike(a: QImage, b: QImage, step: int = 3) -> bool:
+    """Whether two same-sized images agree on nearly every sampled pixel (a blinking text
+    cursor may differ)."""
+    if a.size() != b.size():
+        return False
+    samples = differ = 0
+    for y in range(0, a.height(), step):
+        for x in range(0, a.width(), step):
+            samples += 1
+            differ += a.pixel(x, y) != b.pixel(x, y)
+    return differ <= samples // 200
+
+
+def capture_on_screen(qtbot: QtBot, dialog: SettingsDialog, path: Path) -> None:
+    """Save what the X screen shows of the dialog once it shows what Qt last painted."""
+    full = path.with_name(f"full-{path.name}")
+
+    def painted() -> bool:
+        expected = dialog.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+        screen = grab_screen(full).copy(dialog.frameGeometry())
+        return looks_alike(screen.convertToFormat(QImage.Format.Format_RGB32), expected)
+
+    qtbot.waitUntil(painted, timeout=10_000)
+    assert QImage(str(full)).copy(dialog.frameGeometry()).save(str(path))
+
+
+@pytest.mark.ui
+def test_screenshots_of_each_tab(
+    make_dialog: Callable[..., SettingsDialog],
+    qtbot: QtBot,
+    service: SettingsService,
+    tmp_path: Path,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    with_servers(service)
+    dialog = make_dialog()
+    dialog.profile_list.setCurrentRow(1)
+    names = {
+        SERVERS: "settings-servers.png",
+        POLLING: "settings-polling.png",
+        NOTIFICATIONS: "settings-notifications.png",
+        GENERAL: "settings-general.png",
+    }
+    for index, name in names.items():
+        dialog.tabs.setCurrentIndex(index)
+        if index == GENERAL:
+            dialog.autostart_box.setChecked(True)
+        capture_on_screen(qtbot, dialog, tmp_path / name)
+        publish_screenshot(tmp_path / name)
+
+    # The inline error, as the user sees it.
+    dialog.tabs.setCurrentIndex(SERVERS)
+    type_into(qtbot, dialog.url_edit, "ftp://gpu-box:1234")
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
+    assert dialog.url_error.isVisible()
+    capture_on_screen(qtbot, dialog, tmp_path / "settings-servers-invalid-address.png")
+    publish_screenshot(tmp_path / "settings-servers-invalid-address.png")
