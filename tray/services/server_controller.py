@@ -58,7 +58,8 @@ class ServerController:
 
     `home` is LM Studio's home, read for the port lms will use when none is given;
     `http` is an optional shared client for the greeting check (one is made per check
-    otherwise).
+    otherwise); `before_stop` is told right before we stop the server (so whoever reports
+    unexpected stops knows this one was asked for).
     """
 
     def __init__(
@@ -69,7 +70,9 @@ class ServerController:
         *,
         home: Path | None = None,
         http: httpx.AsyncClient | None = None,
+        before_stop: Callable[[], None] | None = None,
     ) -> None:
+        self._before_stop = before_stop
         self._runner = runner
         self._settings = settings
         self._profile_id = profile_id
@@ -144,6 +147,8 @@ class ServerController:
                 question=plan.question or "Stop it anyway?",
                 port=plan.port,
             )
+        if self._before_stop is not None:
+            self._before_stop()
         return await self._runner.server_stop()
 
     async def restart(
