@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -28,12 +29,19 @@ from tray.cli import build_parser, run
 if TYPE_CHECKING:
     import httpx
 
+    from tray.core.api import ModelInfo
     from tray.core.settings import Settings
     from tray.core.status import ServerStatus
+    from tray.platform.autostart import Autostart
     from tray.services.environment import Environment
     from tray.services.gpu import GpuProbe
-    from tray.services.settings_store import SettingsService
+    from tray.services.lms_runner import LmsRunner
+    from tray.services.lmstudio_client import LmStudioClient
+    from tray.services.model_manager import ModelManager
+    from tray.services.server_controller import ServerController
     from tray.services.status_monitor import StatusMonitor
+    from tray.ui.models_section import ModelsSection
+    from tray.ui.settings_dialog import SettingsDialog
     from tray.ui.tray_icon import TrayIcon
 
 __all__ = ["DemoLmStudio", "main"]
@@ -97,9 +105,7 @@ class DemoLmStudio:
 
     async def stop(self) -> None:
         if self._proc is not None and self._proc.returncode is None:
-            self._proc.send_signal(
-                signal.SIGTERM if sys.platform != "win32" else signal.CTRL_BREAK_EVENT
-            )
+            self._proc.terminate()  # SIGTERM; TerminateProcess on Windows
             try:
                 await asyncio.wait_for(self._proc.wait(), timeout=5)
             except TimeoutError:
@@ -112,43 +118,65 @@ class DemoLmStudio:
 
 
 class TrayApp:
-    """Owns the long-lived objects of one tray session and connects their signals."""
+    """Owns the long-lived objects of one tray session and connects their signals.
 
-    def __init__(
-        self,
-        args: argparse.Namespace,
-        http: httpx.AsyncClient,
-        tray: TrayIcon,
-        settings: SettingsService,
-    ) -> None:
+    Whether this is a demo is fixed for the life of the process: "Try the demo" starts a
+    new `--demo` process, so nothing of the demo (settings, autostart) leaks into the
+    user's real ones and back.
+    """
+
+    def __init__(self, args: argparse.Namespace, http: httpx.AsyncClient, tray: TrayIcon) -> None:
         from tray.core.notifications import NotificationRules
+        from tray.services.settings_store import SettingsService, SettingsStore
         from tray.ui.notifier import TrayNotifier
-        from tray.ui.tasks import spawn
+        from tray.ui.profiles_section import ProfilesSection
+        from tray.ui.server_section import ServerSection
+        from tray.ui.tasks import set_error_reporter, spawn
 
         self.args = args
         self.http = http
         self.tray = tray
-        self.settings = settings
         self.quit = asyncio.Event()
-        self.demo: DemoLmStudio | None = None
+        self.demo = DemoLmStudio() if args.demo else None
+        demo = self.demo is not None
+        settings_path = self.demo.user_home / "settings.json" if self.demo else args.settings
+        self.settings = SettingsService(SettingsStore(settings_path))
         self.monitor: StatusMonitor | None = None
+        self.client: LmStudioClient | None = None
+        self.models: ModelManager | None = None
         self.gpu: GpuProbe | None = None
+        self.settings_dialog: SettingsDialog | None = None
         self.env = self._discover()
-        self.rules = NotificationRules(settings.settings.notifications)
-        self.notifier = TrayNotifier(tray.tray, demo=False)
-        settings.subscribe(self._settings_changed)
+        self.rules = NotificationRules(self.settings.settings.notifications)
+        self.notifier = TrayNotifier(tray.tray, demo=demo)
+        set_error_reporter(self._report_error)
+
+        self.server_section = ServerSection(
+            self._server_controller,
+            on_starting=self._starting,
+            refresh=self._refresh,
+            demo=demo,
+        )
+        self.models_section = _models_section(self, demo=demo)
+        self.profiles_section = ProfilesSection(
+            self.settings, open_settings=self._open_settings, report_error=self._report_error
+        )
+        self.sections = (self.server_section, self.models_section, self.profiles_section)
+        for section in self.sections:
+            tray.insert_section(section.actions())
+
+        self.settings.subscribe(self._settings_changed)
         tray.quit_requested.connect(self.quit.set)
         tray.menu_about_to_show.connect(lambda: self._interactive(True))
         tray.menu_about_to_hide.connect(lambda: self._interactive(False))
-        tray.demo_requested.connect(
-            lambda: spawn(self._switch_to_demo(), doing="Starting the demo")
-        )
+        tray.demo_requested.connect(self._restart_as_demo)
+        self._spawn = spawn
 
     async def run(self) -> None:
         from tray.services.gpu import select_gpu_probe
 
         try:
-            if self.args.demo:
+            if self.demo is not None:
                 await self._start_demo()
             # Once: NVML's start-up blocks; reading afterwards is cheap (in a thread per poll).
             self.gpu = await asyncio.to_thread(select_gpu_probe)
@@ -162,9 +190,7 @@ class TrayApp:
             if self.demo is not None:
                 await self.demo.stop()
 
-    def _interactive(self, on: bool) -> None:
-        if self.monitor is not None:
-            self.monitor.set_interactive(on)
+    # --- wiring ------------------------------------------------------------------------
 
     def _discover(self) -> Environment:
         from tray.services.environment import discover
@@ -182,62 +208,71 @@ class TrayApp:
             profile=self.args.profile,
         )
 
-    async def _start_demo(self) -> None:
-        from tray.core.api import LoadRequest
-        from tray.core.errors import TrayError
-        from tray.core.tokens import NoToken
-        from tray.services.lmstudio_client import LmStudioClient
+    def _runner(self) -> LmsRunner | None:
+        from tray.services.lms_runner import LmsRunner
 
-        self.demo = DemoLmStudio()
-        await self.demo.start()
-        self.notifier.demo = True
-        self.env = self._discover()
-        try:
-            demo_client = LmStudioClient(self.http, self.demo.base_url, token_provider=NoToken())
-            await demo_client.load_model(LoadRequest(model=DEMO_MODEL))
-        except TrayError as exc:  # the demo still works without a loaded model
-            log.warning("demo: could not preload %s: %s", DEMO_MODEL, exc)
+        if self.env.lms_path is None or not self.env.capabilities.lms:
+            return None
+        return LmsRunner(self.env.lms_path, env=self.demo.env if self.demo else None)
 
-    async def _switch_to_demo(self) -> None:
-        if self.demo is not None:
-            return
-        if self.monitor is not None:
-            await self.monitor.stop()
-        await self._start_demo()
-        self._connect()
+    def _server_controller(self) -> ServerController | None:
+        from tray.services.server_controller import ServerController
 
-    def _settings_changed(self, settings: Settings) -> None:
-        from tray.ui.tasks import spawn
-
-        self.rules.settings = settings.notifications
-        spawn(self._reconnect(), doing="Applying the new settings")
-
-    async def _reconnect(self) -> None:
-        """Settings changed (active profile, polling…): watch what they now say."""
-        if self.monitor is not None:
-            await self.monitor.stop()
-        self.env = self._discover()
-        self._connect()
+        runner = self._runner()
+        if runner is None:
+            return None
+        return ServerController(
+            runner,
+            self.settings,
+            self.env.profile.id,
+            home=self.env.home.path,
+            http=self.http,
+            before_stop=self.rules.expect_stop,
+        )
 
     def _connect(self) -> None:
+        """Watch the server the settings (or --demo) name, with everything that needs it."""
+        import platformdirs
+
         from tray.core.status import PollPolicy
         from tray.core.tokens import NoToken
         from tray.services.environment import token_from_environment
         from tray.services.lmstudio_client import LmStudioClient
+        from tray.services.model_manager import ModelManager
         from tray.services.status_monitor import StatusMonitor
 
         token = NoToken() if self.demo is not None else token_from_environment()
         env, polling = self.env, self.settings.settings.polling
         url = env.server_url
+        client = self.client = LmStudioClient(self.http, url, token_provider=token)
+        runner = self._runner()
+        state_dir = (
+            self.demo.user_home / "state"
+            if self.demo is not None
+            else Path(platformdirs.user_state_dir("lmstudio-tray", appauthor=False))
+        )
+        self.models = (
+            ModelManager(
+                client,
+                runner,
+                state_dir=state_dir,
+                profile_id=env.profile.id,
+                on_user_unload=self.rules.expect_unload,
+            )
+            if env.capabilities.load_unload
+            else None
+        )
         self.monitor = StatusMonitor(
-            LmStudioClient(self.http, url, token_provider=token),
+            client,
             url=url,
             anonymous=LmStudioClient(self.http, url, token_provider=NoToken()),
             has_token=not isinstance(token, NoToken),
             kind=env.profile.kind,
             profile_name=env.profile.name,
-            beyond_loopback=lambda: _serves_beyond_loopback(env.home.path),
+            ps_source=runner.ps if runner is not None else None,
             gpu_source=self.gpu.read if self.gpu is not None else None,
+            beyond_loopback=lambda: _serves_beyond_loopback(env.home.path),
+            requested_context=self.models.requested_context if self.models else None,
             policy=PollPolicy(
                 interactive=polling.interactive_seconds,
                 idle=polling.idle_seconds,
@@ -249,8 +284,22 @@ class TrayApp:
         self._render(self.monitor.status)
         self.monitor.start()
 
+    async def _reconnect(self) -> None:
+        """Settings changed (active profile, polling…): watch what they now say."""
+        if self.monitor is not None:
+            await self.monitor.stop()
+        self.env = self._discover()
+        self._connect()
+
+    def _settings_changed(self, settings: Settings) -> None:
+        self.rules.settings = settings.notifications
+        self._spawn(self._reconnect(), doing="Applying the new settings")
+
     def _render(self, status: ServerStatus) -> None:
+        caps = self.env.capabilities
         self.tray.render(status, lmstudio_found=self.env.lmstudio_found or self.demo is not None)
+        for section in self.sections:
+            section.render(status, caps)
         for notice in self.rules.observe(status):
             self.notifier.show(notice)
         log.info(
@@ -260,6 +309,80 @@ class TrayApp:
             len(status.loaded),
             " [demo]" if status.demo else "",
         )
+
+    # --- gestures ----------------------------------------------------------------------
+
+    def _interactive(self, on: bool) -> None:
+        if self.monitor is not None:
+            self.monitor.set_interactive(on)
+
+    def _starting(self) -> None:
+        if self.monitor is not None:
+            self.monitor.set_starting()
+
+    def _refresh(self) -> None:
+        if self.monitor is not None:
+            self.monitor.refresh_now()
+
+    def _open_settings(self) -> None:
+        from tray.ui.settings_dialog import SettingsDialog
+
+        if self.settings_dialog is None:
+            self.settings_dialog = SettingsDialog(
+                self.settings, _autostart(self.demo), demo=self.demo is not None
+            )
+        self.settings_dialog.present()
+
+    def _report_error(self, title: str, message: str) -> None:
+        log.warning("%s: %s", title, message)
+        self.notifier.show_error(title, message)
+
+    def _restart_as_demo(self) -> None:
+        """Start the demo as its own process and leave: no state crosses over."""
+        subprocess.Popen(
+            [sys.executable, "-m", "tray", "--demo"],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+        )
+        self.quit.set()
+
+    async def _start_demo(self) -> None:
+        from tray.core.api import LoadRequest
+        from tray.core.errors import TrayError
+        from tray.core.tokens import NoToken
+        from tray.services.lmstudio_client import LmStudioClient
+
+        assert self.demo is not None
+        await self.demo.start()
+        self.env = self._discover()
+        try:
+            demo_client = LmStudioClient(self.http, self.demo.base_url, token_provider=NoToken())
+            await demo_client.load_model(LoadRequest(model=DEMO_MODEL))
+        except TrayError as exc:  # the demo still works without a loaded model
+            log.warning("demo: could not preload %s: %s", DEMO_MODEL, exc)
+
+
+def _models_section(app: TrayApp, *, demo: bool) -> ModelsSection:
+    from tray.ui.models_section import ModelsSection
+
+    async def list_downloaded() -> list[ModelInfo]:
+        assert app.client is not None
+        return await app.client.list_models()
+
+    return ModelsSection(
+        lambda: app.models, refresh=app._refresh, list_downloaded=list_downloaded, demo=demo
+    )
+
+
+def _autostart(demo: DemoLmStudio | None) -> Autostart:
+    """The OS's start-at-login entry; in the demo, one inside the throw-away home."""
+    from tray.platform.autostart import LaunchAgentAutostart, XdgAutostart, select_autostart
+
+    if demo is None:
+        return select_autostart()
+    if sys.platform.startswith("linux"):
+        return XdgAutostart(config_home=demo.user_home / ".config")
+    return LaunchAgentAutostart(home=demo.user_home)
 
 
 def _serves_beyond_loopback(home: Path) -> bool | None:
@@ -281,20 +404,16 @@ def run_tray(args: argparse.Namespace) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME + (" — Demo" if args.demo else ""))
     app.setQuitOnLastWindowClosed(False)  # a tray app lives without windows
 
     import httpx
 
-    from tray.services.settings_store import SettingsService, SettingsStore
     from tray.ui.tray_icon import TrayIcon
 
     tray_app = TrayApp(
-        args,
-        httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)),
-        TrayIcon(),
-        SettingsService(SettingsStore(args.settings)),
+        args, httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)), TrayIcon()
     )
 
     _quit_on_signals(tray_app.quit.set)

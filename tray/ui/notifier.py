@@ -46,6 +46,7 @@ class TrayNotifier:
         self._fallback = fallback
         self._said_unsupported = False
         self.recent: deque[Notice] = deque(maxlen=RECENT_MAX)
+        self.errors: deque[tuple[str, str]] = deque(maxlen=RECENT_MAX)
 
     def title_for(self, notice: Notice) -> str:
         return f"{notice.title} — Demo" if self.demo else notice.title
@@ -54,6 +55,19 @@ class TrayNotifier:
         self.recent.append(notice)
         title = self.title_for(notice)
         log.info("Notification (%s): %s — %s", notice.kind.value, title, notice.message)
+        shown = self._display(title, notice.message, _ICONS[notice.severity])
+        if not shown and self._fallback is not None:
+            self._fallback(notice)
+
+    def show_error(self, title: str, message: str) -> None:
+        """Something the user asked for failed: say why. Not a `Notice` (no rule made it,
+        no switch silences it)."""
+        self.errors.append((title, message))
+        shown = f"{title} — Demo" if self.demo else title
+        self._display(shown, message, QSystemTrayIcon.MessageIcon.Warning)
+
+    def _display(self, title: str, message: str, icon: QSystemTrayIcon.MessageIcon) -> bool:
+        """Show a balloon; False when this desktop cannot (then it is only in the log)."""
         if not QSystemTrayIcon.supportsMessages() or not self._tray.isVisible():
             if not self._said_unsupported:
                 self._said_unsupported = True
@@ -61,7 +75,6 @@ class TrayNotifier:
                     "This desktop cannot show tray notifications (no tray, or no message "
                     "support); notices go to the log instead."
                 )
-            if self._fallback is not None:
-                self._fallback(notice)
-            return
-        self._tray.showMessage(title, notice.message, _ICONS[notice.severity], SHOW_MS)
+            return False
+        self._tray.showMessage(title, message, icon, SHOW_MS)
+        return True
