@@ -1,0 +1,162 @@
+"""Drive the real tray app in-process: the real `TrayApp` on a qasync loop, pointed at a
+simulated LM Studio, on a real X display with a real tray host, clicked with xdotool.
+
+Running it in-process (not as a subprocess) lets a test find where a menu item is
+(`QMenu.actionGeometry`) and read the app's state, while every gesture is still a real
+X event on the real tray and menus. A test runs its whole scenario as one coroutine on the
+qasync loop (`run(loop, scenario())`): the app's tasks only ever step inside a running loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PySide6.QtCore import QPoint
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
+from screen import x11
+
+from tray.app import TrayApp
+from tray.cli import build_parser
+from tray.core.status import ServerState
+from tray.simulator import Simulator
+from tray.ui.tray_icon import TrayIcon
+
+__all__ = ["AppDriver", "run"]
+
+
+def run(loop: asyncio.AbstractEventLoop, scenario: Coroutine[Any, Any, None]) -> None:
+    loop.run_until_complete(asyncio.wait_for(scenario, timeout=180))
+
+
+class AppDriver:
+    def __init__(self, sim: Simulator, tmp_path: Path) -> None:
+        self.sim = sim
+        settings = tmp_path / "settings.json"
+        # Fast polling so a test sees changes within a second or two.
+        settings.write_text(
+            json.dumps(
+                {"schema_version": 2, "polling": {"interactive_seconds": 0.5, "idle_seconds": 2}}
+            )
+        )
+        lms = sim.install_fake_lms()
+        args = build_parser().parse_args(
+            [
+                "--server",
+                sim.base_url,
+                "--home",
+                str(sim.home),
+                "--lms",
+                str(lms),
+                "--settings",
+                str(settings),
+            ]
+        )
+        self.http = httpx.AsyncClient()
+        self.app = TrayApp(args, self.http, TrayIcon())
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.task = asyncio.ensure_future(self.app.run())
+
+    # --- waiting -------------------------------------------------------------------------
+
+    async def wait(self, condition: Callable[[], object], what: str, limit: float = 20) -> None:
+        try:
+            async with asyncio.timeout(limit):
+                # Qt and simulator state have no asyncio event to wait on: look each turn.
+                while not condition():  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            raise AssertionError(f"timed out waiting for {what}") from None
+
+    def state(self) -> ServerState:
+        monitor = self.app.monitor
+        return monitor.status.state if monitor is not None else ServerState.UNKNOWN
+
+    # --- gestures --------------------------------------------------------------------------
+
+    @property
+    def menu(self) -> QMenu:
+        return self.app.tray.menu
+
+    async def open_menu(self) -> None:
+        tray = self.app.tray.tray
+        await self.wait(
+            lambda: (
+                tray.geometry().isValid()
+                and tray.geometry().y() >= 0
+                and tray.geometry().topLeft() != QPoint(0, 0)
+            ),
+            "the icon in the tray",
+        )
+        centre = tray.geometry().center()
+        x11("xdotool", "mousemove", str(centre.x()), str(centre.y()), "click", "3")
+        await self.wait(self.menu.isVisible, "the tray menu")
+
+    async def close_menus(self) -> None:
+        x11("xdotool", "key", "Escape")
+        for _ in range(3):  # one Escape per open submenu
+            if not self.menu.isVisible():
+                return
+            await asyncio.sleep(0.2)
+            x11("xdotool", "key", "Escape")
+        await self.wait(lambda: not self.menu.isVisible(), "menus to close")
+
+    async def _point(self, menu: QMenu, action: QAction) -> QPoint:
+        await self.wait(
+            lambda: menu.isVisible() and menu.actionGeometry(action).isValid(),
+            f"{action.text()!r} to show",
+        )
+        return menu.mapToGlobal(menu.actionGeometry(action).center())
+
+    async def hover(self, menu: QMenu, action: QAction) -> QMenu:
+        """Open `action`'s submenu by pointing at it, as a person does."""
+        submenu = action.menu()
+        assert isinstance(submenu, QMenu), f"{action.text()!r} has no submenu"
+        p = await self._point(menu, action)
+        x11("xdotool", "mousemove", str(p.x()), str(p.y()))
+        await self.wait(submenu.isVisible, f"the {action.text()!r} submenu")
+        return submenu
+
+    async def click(self, menu: QMenu, action: QAction) -> None:
+        assert action.isEnabled(), f"{action.text()!r} is disabled: {action.toolTip()}"
+        p = await self._point(menu, action)
+        x11("xdotool", "mousemove", str(p.x()), str(p.y()), "click", "1")
+
+    def find(self, menu: QMenu, text: str) -> QAction:
+        found = [a for a in menu.actions() if a.isVisible() and a.text().startswith(text)]
+        assert found, f"no visible {text!r} in {[a.text() for a in menu.actions()]}"
+        return found[0]
+
+    async def message_box(self) -> QMessageBox:
+        boxes: list[QMessageBox] = []
+
+        def shown() -> bool:
+            boxes[:] = [
+                w
+                for w in QApplication.topLevelWidgets()
+                if isinstance(w, QMessageBox) and w.isVisible()
+            ]
+            return bool(boxes)
+
+        await self.wait(shown, "a question")
+        return boxes[0]
+
+    def click_widget(self, widget: QWidget) -> None:
+        p = widget.mapToGlobal(widget.rect().center())
+        x11("xdotool", "mousemove", str(p.x()), str(p.y()), "click", "1")
+
+    # --- the end ---------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        self.app.quit.set()
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 20)
+        self.app.tray.tray.hide()
+        self.app.tray.deleteLater()

@@ -1,0 +1,165 @@
+"""The whole tray, end to end: the real TrayApp against a simulated LM Studio, on a real
+display with a real tray host, driven by real clicks (xdotool) on its icon and menus."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import qasync
+from app_driver import AppDriver, run  # tests/ui/app_driver.py
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
+from screen import count_close, crop_around, grab_screen
+
+from tray.core.notifications import NoticeKind
+from tray.core.status import ServerState
+from tray.simulator import Simulator
+from tray.ui.icons import render_state_image
+
+pytestmark = pytest.mark.ui
+
+
+@pytest.fixture
+def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    qapp.setQuitOnLastWindowClosed(False)  # as in the app: closing a box must not quit
+    event_loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(event_loop)
+    yield event_loop
+    event_loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+    monkeypatch.setenv("HOME", str(tmp_path))  # the fake lms finds the home as lms does
+    with Simulator(tmp_path / ".lmstudio", tokens_per_second=50) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def driver(loop: asyncio.AbstractEventLoop, sim: Simulator, tmp_path: Path) -> Iterator[AppDriver]:
+    d = AppDriver(sim, tmp_path)
+    yield d
+    run(loop, d.close())
+
+
+def icon_shows(driver: AppDriver, state: ServerState, shot: Path, *, warning: bool = False) -> bool:
+    """The panel shows the state's tile colour where the icon is (Qt painted, X drew)."""
+    where = driver.app.tray.tray.geometry()
+    tile = render_state_image(state, 32).pixelColor(6, 16)
+    image = grab_screen(shot)
+    if count_close(image, where, tile) * 6 < where.width() * where.height():
+        return False
+    if warning:  # the orange badge, top right
+        orange = render_state_image(state, 32, warning=True).pixelColor(26, 4)
+        return count_close(image, where, orange, 30) > 4
+    return True
+
+
+def save_icon_closeup(path: Path, shot: Path, driver: AppDriver) -> None:
+    closeup = crop_around(QImage(str(shot)), driver.app.tray.tray.geometry(), 8)
+    assert closeup.scaled(closeup.size() * 6).save(str(path))
+
+
+def test_start_the_server_from_the_menu_and_see_the_icon_change(
+    loop: asyncio.AbstractEventLoop,
+    driver: AppDriver,
+    sim: Simulator,
+    tmp_path: Path,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    shot = tmp_path / "screen.png"
+
+    async def scenario() -> None:
+        sim.stop_api_server()
+        await driver.start()
+        await driver.wait(lambda: driver.state() is ServerState.STOPPED, "the stopped state")
+        await driver.wait(lambda: icon_shows(driver, ServerState.STOPPED, shot), "a grey icon")
+        save_icon_closeup(tmp_path / "tray-stopped.png", shot, driver)
+
+        await driver.open_menu()
+        await driver.click(driver.menu, driver.find(driver.menu, "Start server"))
+        await driver.wait(lambda: sim.api_server_running, "the server to start", limit=30)
+        await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running", limit=30)
+        await driver.wait(lambda: icon_shows(driver, ServerState.RUNNING, shot), "a green icon")
+        save_icon_closeup(tmp_path / "tray-running.png", shot, driver)
+
+    run(loop, scenario())
+    publish_screenshot(tmp_path / "tray-stopped.png")
+    publish_screenshot(tmp_path / "tray-running.png")
+
+
+def test_a_ttl_eviction_gives_exactly_one_notification(
+    loop: asyncio.AbstractEventLoop, driver: AppDriver, sim: Simulator
+) -> None:
+    notices = driver.app.notifier.recent
+
+    def loaded() -> int:
+        return len(driver.app.monitor.status.loaded) if driver.app.monitor else 0
+
+    async def scenario() -> None:
+        sim.state.load("qwen/qwen3-4b", ttl_seconds=600)
+        await driver.start()
+        await driver.wait(lambda: loaded() == 1, "the model to show")
+        ident = sim.state.load("google/gemma-3-12b", ttl_seconds=4)  # > one 2 s poll
+        await driver.wait(lambda: loaded() == 2, "the second model to show")
+        await driver.wait(lambda: ident not in sim.state.loaded_identifiers(), "the eviction")
+        await driver.wait(
+            lambda: any(n.kind is NoticeKind.MODEL_EVICTED for n in notices), "a notification"
+        )
+        await asyncio.sleep(5)  # several more polls: still exactly one
+        evicted = [n for n in notices if n.kind is NoticeKind.MODEL_EVICTED]
+        assert len(evicted) == 1, evicted
+        assert ident in evicted[0].message
+
+    run(loop, scenario())
+
+
+def test_a_server_on_the_network_without_auth_is_flagged(
+    loop: asyncio.AbstractEventLoop,
+    driver: AppDriver,
+    sim: Simulator,
+    tmp_path: Path,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    config = sim.home / ".internal" / "http-server-config.json"
+    shot = tmp_path / "screen.png"
+
+    def exposed() -> bool:
+        return driver.app.monitor is not None and driver.app.monitor.status.exposed is True
+
+    async def scenario() -> None:
+        settings = json.loads(config.read_text())
+        config.write_text(json.dumps({**settings, "networkInterface": "0.0.0.0"}))
+        await driver.start()
+        await driver.wait(exposed, "the exposure to be seen")
+        await driver.wait(
+            lambda: icon_shows(driver, ServerState.RUNNING, shot, warning=True), "the badge"
+        )
+        await driver.open_menu()
+        lines = [a.text() for a in driver.menu.actions() if a.isVisible()]
+        assert "Warning: serving on the network with authentication off" in lines
+        assert any(t.startswith("⚠ How to turn on authentication") for t in lines)
+        await asyncio.sleep(3)
+        found = [n for n in driver.app.notifier.recent if n.kind is NoticeKind.EXPOSED]
+        assert len(found) == 1, found
+        menu = driver.menu.geometry()
+        background = driver.menu.palette().window().color()
+        await driver.wait(
+            lambda: (
+                count_close(grab_screen(shot), menu, background) * 4 >= menu.width() * menu.height()
+            ),
+            "the menu to be painted",
+        )
+        area = menu.united(driver.app.tray.tray.geometry())
+        assert crop_around(QImage(str(shot)), area, 12).save(
+            str(tmp_path / "tray-exposed-menu.png")
+        )
+        await driver.close_menus()
+
+    run(loop, scenario())
+    publish_screenshot(tmp_path / "tray-exposed-menu.png")
