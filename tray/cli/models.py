@@ -1,15 +1,26 @@
-"""`models`: loaded models (with status, queue and TTL from `lms ps`) and downloaded ones."""
+"""`models`: loaded models (with status, queue and TTL from `lms ps`) and downloaded ones;
+`models load|unload|restore` load a model, eject one or all (saving a restore point, as
+the tray does), and bring the set back."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from typing import Any
 
-from tray.cli._common import EXIT_OK, Command, Context, Result, add_command
-from tray.core.errors import LmsError
+from tray.cli._common import EXIT_FAILED, EXIT_OK, Command, Context, Result, add_command
+from tray.core.errors import EndpointNotSupported, LmsError
 from tray.core.inventory import DownloadedModelRow, LoadedModelRow, build_inventory
+from tray.core.restore import (
+    LoadedResult,
+    RestoreOutcome,
+    load_outcome_text,
+    restore_outcome_text,
+)
+from tray.services.lms_runner import GpuOffload
+from tray.services.model_manager import ModelManager, default_state_dir
 
 __all__ = ["register"]
 
@@ -17,12 +28,156 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    add_command(
+    models = add_command(
         sub,
         "models",
-        "loaded models (status, queue, TTL) and downloaded models",
+        "loaded models (status, queue, TTL) and downloaded models; load, unload and restore models",
         Command(cmd_models, _text_models),
     )
+    actions = models.add_subparsers(dest="models_action", metavar="ACTION")
+    load = add_command(
+        actions,
+        "load",
+        "load a downloaded model (with lms: progress, identifier, parallel, TTL, GPU offload)",
+        Command(cmd_load, _text_message),
+    )
+    load.add_argument("model", metavar="MODEL", help="the model key (see `models`)")
+    load.add_argument("-c", "--context-length", type=_positive, metavar="N")
+    load.add_argument(
+        "--gpu", type=_gpu, metavar="off|max|0-1", help="GPU offload ratio (needs lms)"
+    )
+    load.add_argument("--ttl", type=_positive, metavar="S", help="idle TTL in seconds (needs lms)")
+    load.add_argument("--parallel", type=_positive, metavar="N", help="parallel slots (needs lms)")
+    load.add_argument("--identifier", metavar="ID", help="instance identifier (needs lms)")
+
+    unload = add_command(
+        actions,
+        "unload",
+        "eject a loaded model, or all of them (--all saves them for `models restore`)",
+        Command(cmd_unload, _text_message),
+    )
+    which = unload.add_mutually_exclusive_group(required=True)
+    which.add_argument("identifier", nargs="?", metavar="ID", help="the loaded instance")
+    which.add_argument("--all", action="store_true", help="eject every loaded model")
+
+    add_command(
+        actions,
+        "restore",
+        "load again the models the last `unload --all` (or the tray's Eject all) ejected",
+        Command(cmd_restore, _text_message),
+    )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
+def _gpu(text: str) -> GpuOffload:
+    if text in ("off", "max"):
+        return "off" if text == "off" else "max"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not off, max or a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{value:g} is not between 0 and 1")
+    return value
+
+
+def _manager(ctx: Context) -> ModelManager:
+    caps = ctx.env.capabilities
+    if not caps.load_unload:
+        raise EndpointNotSupported(caps.why_not("Loading and ejecting models"))
+    return ModelManager(
+        ctx.client,
+        ctx.runner if caps.lms else None,
+        state_dir=default_state_dir(),
+        profile_id=ctx.env.profile.id,
+    )
+
+
+def _text_message(doc: dict[str, Any]) -> str:
+    return str(doc["message"])
+
+
+def _loaded_json(result: LoadedResult) -> dict[str, Any]:
+    return {**result.model_dump(mode="json"), "context_short": result.context_short}
+
+
+async def cmd_load(ctx: Context, args: argparse.Namespace) -> Result:
+    manager = _manager(ctx)
+    show = not args.json and sys.stderr.isatty()
+
+    def progress(fraction: float) -> None:
+        sys.stderr.write(f"\rLoading {args.model} {fraction:.0%}")
+        sys.stderr.flush()
+
+    result = await manager.load(
+        args.model,
+        context_length=args.context_length,
+        gpu=args.gpu,
+        ttl_seconds=args.ttl,
+        parallel=args.parallel,
+        identifier=args.identifier,
+        progress=progress if show else None,
+    )
+    if show:
+        sys.stderr.write("\n")
+    return {"loaded": _loaded_json(result), "message": load_outcome_text(result)}, EXIT_OK
+
+
+async def cmd_unload(ctx: Context, args: argparse.Namespace) -> Result:
+    manager = _manager(ctx)
+    if not args.all:
+        await manager.eject(args.identifier)
+        doc = {"unloaded": [args.identifier], "restore_point": None}
+        return doc | {"message": f"Ejected {args.identifier}."}, EXIT_OK
+    ps = None
+    if manager.uses_lms and ctx.runner is not None:
+        # For TTL and parallel in the restore point; the server answers, so nothing wakes.
+        try:
+            ps = await ctx.runner.ps()
+        except LmsError as exc:
+            log.info("lms ps failed; the restore point lacks TTLs: %s", exc.message)
+    rows = build_inventory(await ctx.client.list_models(), ps).loaded
+    point = await manager.eject_all(rows)
+    ids = [m.identifier for m in point.models]
+    if ids:
+        message = (
+            f"Ejected {len(ids)} model{'s' if len(ids) != 1 else ''}: {', '.join(ids)}. "
+            "`lmstudio-tray models restore` loads them again."
+        )
+    else:
+        message = "No models were loaded."
+    doc = {
+        "unloaded": ids,
+        "restore_point": point.model_dump(mode="json") if ids else None,
+        "message": message,
+    }
+    return doc, EXIT_OK
+
+
+async def cmd_restore(ctx: Context, args: argparse.Namespace) -> Result:
+    manager = _manager(ctx)
+    if manager.restore_point() is None:
+        doc = {
+            "restored": [],
+            "message": "There is nothing to restore: no `models unload --all` (or Eject all) "
+            "has saved a set of models for this server profile since the last restore.",
+        }
+        return doc, EXIT_FAILED
+    outcomes: list[RestoreOutcome] = await manager.restore()
+    doc = {
+        "restored": [{**o.model_dump(mode="json"), "ok": o.ok} for o in outcomes],
+        "message": restore_outcome_text(outcomes),
+    }
+    return doc, EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
 
 
 async def cmd_models(ctx: Context, args: argparse.Namespace) -> Result:

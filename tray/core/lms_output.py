@@ -41,6 +41,7 @@ __all__ = [
     "LmsServerStatus",
     "LoadEstimate",
     "LoadOutcome",
+    "LoadProgressReader",
     "ModelStatus",
     "ModelType",
     "Quantization",
@@ -503,6 +504,37 @@ _LOADED = re.compile(
     rf"Model loaded successfully in (?P<elapsed>{_ELAPSED.pattern})\.(?:\s*\((?P<size>[^)\n]*)\))?"
 )
 _IDENTIFIER = re.compile(r'use the identifier "(?P<id>.+)"')
+
+
+_PROGRESS = re.compile(r"Loading \S.*? (?P<pct>[0-9]{1,3}(?:\.[0-9]+)?)%\s*$")
+_FRAME_END = re.compile(r"[\r\n]")
+
+
+class LoadProgressReader:
+    """Reads `lms load`'s spinner (`⠋ Loading <key> 57%`, redrawn after each `\\r`) from
+    stderr as it arrives, in pieces that may split a frame anywhere.
+
+    `feed` returns the new progress fractions (0–1) of the frames the text completed,
+    only ever increasing: a frame is complete once the next `\\r` or newline arrives, so a
+    half-written `1` of `100%` is never read as 1%.
+    """
+
+    def __init__(self) -> None:
+        self._pending = ""
+        self.last: float | None = None
+
+    def feed(self, text: str) -> list[float]:
+        *frames, self._pending = _FRAME_END.split(self._pending + text)
+        found: list[float] = []
+        for frame in frames:
+            match = _PROGRESS.search(_ANSI.sub("", frame))
+            if match is None:
+                continue
+            value = min(1.0, float(match["pct"]) / 100)
+            if self.last is None or value > self.last:
+                self.last = value
+                found.append(value)
+        return found
 
 
 def read_load(result: LmsResult) -> LoadOutcome:

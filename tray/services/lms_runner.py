@@ -10,6 +10,7 @@ polling may hold only an `LmsProbe`, which cannot run those.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import logging
 import os
@@ -32,6 +33,7 @@ from tray.core.lms_output import (
     LmsServerStatus,
     LoadEstimate,
     LoadOutcome,
+    LoadProgressReader,
     ServerStartOutcome,
     ServerStopOutcome,
     UnloadOutcome,
@@ -49,7 +51,7 @@ from tray.core.lms_output import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LMS_WAKE_SECONDS", "GpuOffload", "LmsProbe", "LmsRunner", "find_lms"]
+__all__ = ["LMS_WAKE_SECONDS", "GpuOffload", "LmsProbe", "LmsRunner", "LoadProgress", "find_lms"]
 
 # lms itself waits up to 60 × 1 s for a woken LM Studio (FORMATS.md §1.2); a command that
 # may wake it gets that long on top of its own timeout.
@@ -63,6 +65,7 @@ INSTALL_HINT = (
 _PLAIN_OUTPUT_ENV = {"FORCE_COLOR": "0", "NO_COLOR": "1", "LMS_NO_FANCY_ERRORS": "1"}
 
 GpuOffload = float | Literal["off", "max"]
+LoadProgress = Callable[[float], None]  # a fraction 0–1, only ever increasing
 _T = TypeVar("_T")
 
 
@@ -172,7 +175,9 @@ class LmsRunner:
         parallel: int | None = None,
         ttl_seconds: int | None = None,
         identifier: str | None = None,
+        progress: LoadProgress | None = None,
     ) -> LoadOutcome:
+        """Load a model; `progress` gets lms's spinner percentages as they are printed."""
         args = _load_args(
             model_key,
             gpu=gpu,
@@ -182,7 +187,11 @@ class LmsRunner:
             identifier=identifier,
         )
         return await self._call(
-            read_load, LmsCommand.LOAD, *args, time_limit=self._load_timeout + LMS_WAKE_SECONDS
+            read_load,
+            LmsCommand.LOAD,
+            *args,
+            time_limit=self._load_timeout + LMS_WAKE_SECONDS,
+            on_stderr=_progress_feed(progress) if progress is not None else None,
         )
 
     async def unload(self, identifier: str) -> UnloadOutcome:
@@ -212,18 +221,26 @@ class LmsRunner:
         command: LmsCommand,
         *args: str,
         time_limit: float | None = None,
+        on_stderr: Callable[[bytes], None] | None = None,
     ) -> _T:
         if time_limit is None:
             time_limit = self._timeout + (LMS_WAKE_SECONDS if command.wakes_lm_studio else 0.0)
-        result = await self._run(command, *args, time_limit=time_limit)
+        result = await self._run(command, *args, time_limit=time_limit, on_stderr=on_stderr)
         try:
             return read(result)
         except Exception as exc:
             logger.debug("%s: %s: %s", result.display, type(exc).__name__, exc)
             raise
 
-    async def _run(self, command: LmsCommand, *args: str, time_limit: float) -> LmsResult:
-        """Run `lms <command> <args>` to the end; the raw result, whatever it says."""
+    async def _run(
+        self,
+        command: LmsCommand,
+        *args: str,
+        time_limit: float,
+        on_stderr: Callable[[bytes], None] | None = None,
+    ) -> LmsResult:
+        """Run `lms <command> <args>` to the end; the raw result, whatever it says.
+        `on_stderr` sees stderr's bytes as they arrive (for progress)."""
         argv = (*command.words, *args)
         display = " ".join(("lms", *argv))
         if not _is_executable(self.executable):
@@ -263,7 +280,9 @@ class LmsRunner:
         try:
             async with asyncio.timeout(time_limit):
                 (stdout, out_over), (stderr, err_over), code = await asyncio.gather(
-                    _read_capped(proc.stdout), _read_capped(proc.stderr), proc.wait()
+                    _read_capped(proc.stdout),
+                    _read_capped(proc.stderr, on_stderr),
+                    proc.wait(),
                 )
         except BaseException as exc:
             # Timed out or cancelled: leave nothing running behind us.
@@ -330,12 +349,32 @@ def _load_args(
     return [*args, "--", model_key]
 
 
-async def _read_capped(stream: asyncio.StreamReader) -> tuple[bytes, bool]:
+def _progress_feed(progress: LoadProgress) -> Callable[[bytes], None]:
+    """stderr bytes → the spinner's percentages → `progress`. A failing callback (a view
+    that went away) must not fail the load itself."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    reader = LoadProgressReader()
+
+    def feed(chunk: bytes) -> None:
+        for value in reader.feed(decoder.decode(chunk)):
+            try:
+                progress(value)
+            except Exception:
+                logger.exception("the load progress callback failed")
+
+    return feed
+
+
+async def _read_capped(
+    stream: asyncio.StreamReader, on_chunk: Callable[[bytes], None] | None = None
+) -> tuple[bytes, bool]:
     """Everything the stream gives, keeping at most the cap; (data, went over the cap).
     Reading on past the cap keeps lms from blocking on a full pipe."""
     data = bytearray()
     over = False
     while chunk := await stream.read(65536):
+        if on_chunk is not None:
+            on_chunk(chunk)
         room = OUTPUT_CAP_BYTES - len(data)
         data += chunk[:room] if room > 0 else b""
         over = over or len(chunk) > room

@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -655,20 +656,67 @@ def cmd_load(argv: list[str]) -> None:
         print_estimate(cli, daemon, key, args)
         return
     started = time.monotonic()
-    loaded = cli.call(
-        daemon,
-        "load",
-        modelKey=key,
-        identifier=args.identifier,
-        contextLength=None if args.context_length is None else int(args.context_length),
-        parallel=None if args.parallel is None else int(args.parallel),
-        ttlSeconds=None if args.ttl is None else int(args.ttl),
-        gpuRatio=1.0 if args.gpu is None else args.gpu,
+    loaded = with_spinner(
+        log,
+        key,
+        lambda: cli.call(
+            daemon,
+            "load",
+            modelKey=key,
+            identifier=args.identifier,
+            contextLength=None if args.context_length is None else int(args.context_length),
+            parallel=None if args.parallel is None else int(args.parallel),
+            ttlSeconds=None if args.ttl is None else int(args.ttl),
+            gpuRatio=1.0 if args.gpu is None else args.gpu,
+        ),
     )
     remember_loaded(cli, key)
     log.info(f"Model loaded successfully in {format_elapsed(time.monotonic() - started)}.")
     log.info(f"({format_size(model['sizeBytes'], 1024)})")
     log.info(f'To use the model in the API/SDK, use the identifier "{loaded["identifier"]}".')
+
+
+SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+SPINNER_SECONDS = 0.05
+SPINNER_HALF_LIFE = 1.0  # the simulated load reports no progress: approach 99% meanwhile
+
+
+def with_spinner(log: Logger, key: str, load: Callable[[], Any]) -> Any:
+    """Run `load` while redrawing `⠋ Loading <key> NN%` on stderr, as lms's spinner does
+    (`\\r`, clear line, frame), ending at 100% on success."""
+    if log.level > Logger.LEVELS.index("info"):
+        return load()
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = load()
+        except BaseException as error:
+            outcome["error"] = error
+        finally:
+            done.set()
+
+    def frame(n: int, percent: int) -> None:
+        glyph = SPINNER_FRAMES[n % len(SPINNER_FRAMES)]
+        sys.stderr.write(f"\r\x1b[2K{glyph} Loading {key} {percent}%")
+        sys.stderr.flush()
+
+    threading.Thread(target=run, daemon=True).start()
+    started, shown, n = time.monotonic(), -1, 0
+    while not done.wait(0 if n == 0 else SPINNER_SECONDS):
+        percent = int(99 * (1 - 0.5 ** ((time.monotonic() - started) / SPINNER_HALF_LIFE)))
+        if percent > shown:
+            frame(n, percent)
+            shown = percent
+        n += 1
+    if "error" in outcome:
+        sys.stderr.write("\r\x1b[2K")
+        raise outcome["error"]
+    frame(n, 100)
+    sys.stderr.write("\r\x1b[2K")
+    sys.stderr.flush()
+    return outcome["value"]
 
 
 def print_estimate(cli: Cli, daemon: Daemon, key: str, args: argparse.Namespace) -> None:

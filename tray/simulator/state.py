@@ -203,6 +203,10 @@ class SimState:
             "reasoning"
         )
         self.estimate_units: Literal["GiB", "GB"] = "GiB"
+        # When set, loads get at most this much context whatever they ask for, without a
+        # word — as LM Studio does when memory runs short (DESIGN.md §3, "allocated vs
+        # requested").
+        self.context_cap: int | None = None
         self.next_reply: Reply | None = None
         self._requests: list[tuple[str, str, bool]] = []
         self.cancelled_streams = 0
@@ -320,10 +324,13 @@ class SimState:
                         param="context_length",
                     ),
                 )
+            context = context_length or model.default_context_length
+            if self.context_cap is not None:
+                context = min(context, self.context_cap)
             instance = Instance(
                 identifier=identifier,
                 model=model,
-                context_length=context_length or model.default_context_length,
+                context_length=context,
                 parallel=(parallel or 4) if model.is_llm else None,
                 ttl_seconds=ttl_seconds,
                 gpu_ratio=gpu_ratio,

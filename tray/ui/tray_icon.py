@@ -52,7 +52,7 @@ class TrayIcon(QObject):
 
         self.menu = QMenu()
         self.menu.setSeparatorsCollapsible(True)
-        _make_disabled_text_readable(self.menu)
+        make_disabled_text_readable(self.menu)
         self._header: list[QAction] = []
         self._header_end = self.menu.addSeparator()
         self._demo_action = self.menu.addAction(DEMO_ACTION_TEXT)
@@ -132,7 +132,7 @@ class TrayIcon(QObject):
         self._header[0].setFont(font)
 
 
-def _make_disabled_text_readable(menu: QMenu) -> None:
+def make_disabled_text_readable(menu: QMenu) -> None:
     """The status lines are disabled items, and styles draw those too faint to read at a
     glance; blend the normal text colour towards the background instead (dark themes too)."""
     palette = menu.palette()

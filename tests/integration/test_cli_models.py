@@ -1,0 +1,199 @@
+"""`lmstudio-tray models [load|unload|restore]`: the real executable against a simulated
+LM Studio (HTTP + fake `lms`), in text and --json, with its exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tray.simulator import Simulator
+
+EXE = Path(sys.executable).with_name("lmstudio-tray")
+SMALL = "qwen/qwen3-4b"
+GEMMA = "google/gemma-3-12b"
+
+
+class Cli:
+    def __init__(self, user_home: Path) -> None:
+        self.user_home = user_home
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("LM_API_TOKEN", "LMSTUDIO_API_TOKEN")
+        }
+        env.update(
+            HOME=str(self.user_home),
+            XDG_CONFIG_HOME=str(self.user_home / ".config"),
+            XDG_STATE_HOME=str(self.user_home / ".state"),
+        )
+        return subprocess.run(
+            [str(EXE), *args], capture_output=True, text=True, env=env, timeout=60, check=False
+        )
+
+    def json(self, *args: str, code: int = 0) -> dict[str, Any]:
+        r = self(*args, "--json")
+        assert r.returncode == code, r.stdout + r.stderr
+        doc: dict[str, Any] = json.loads(r.stdout)  # exactly one JSON document
+        return doc
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Simulator]:
+    with Simulator(tmp_path / ".lmstudio", load_seconds=0.05) as s:
+        s.install_fake_lms()
+        yield s
+
+
+def instances(sim: Simulator) -> dict[str, tuple[str, int, int | None, float | None]]:
+    with sim.state.locked():
+        return {
+            i.identifier: (i.model.key, i.context_length, i.parallel, i.ttl_seconds)
+            for i in sim.state.instances.values()
+        }
+
+
+def test_models_without_an_action_still_lists(cli: Cli, sim: Simulator) -> None:
+    sim.state.load(SMALL)
+    doc = cli.json("models")
+    assert set(doc) == {"loaded", "downloaded"}
+    assert [m["identifier"] for m in doc["loaded"]] == [SMALL]
+
+
+def test_load_with_every_flag_through_lms(cli: Cli, sim: Simulator) -> None:
+    doc = cli.json(
+        "models", "load", SMALL, "-c", "8192", "--gpu", "0.5", "--ttl", "300",
+        "--parallel", "2", "--identifier", "mine",
+    )  # fmt: skip
+    loaded = doc["loaded"]
+    assert (loaded["identifier"], loaded["via"], loaded["context_length"]) == ("mine", "lms", 8192)
+    assert loaded["context_short"] is False
+    assert "Loaded qwen/qwen3-4b as “mine” with 8,192 tokens" in doc["message"]
+    assert instances(sim) == {"mine": (SMALL, 8192, 2, 300)}
+    with sim.state.locked():
+        assert sim.state.instances["mine"].gpu_ratio == 0.5
+
+
+def test_load_text_says_when_lm_studio_gave_less_context(cli: Cli, sim: Simulator) -> None:
+    sim.state.context_cap = 4096
+    r = cli("models", "load", SMALL, "--context-length", "16384")
+    assert r.returncode == 0, r.stderr
+    assert "with 4,096 tokens of context" in r.stdout
+    assert "less context than the 16,384 tokens asked for" in r.stdout
+
+
+def test_load_of_an_unknown_model_fails_with_exit_1(cli: Cli, sim: Simulator) -> None:
+    doc = cli.json("models", "load", "nope/nothing", code=1)
+    assert doc["error"]["kind"] == "LmsModelNotFound"
+    r = cli("models", "load", "nope/nothing")
+    assert r.returncode == 1 and r.stdout == ""
+    assert "Model not found" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [["--gpu", "1.5"], ["--gpu", "lots"], ["--ttl", "0"], ["-c", "many"], ["--parallel", "-1"]],
+)
+def test_bad_load_options_are_usage_errors(cli: Cli, sim: Simulator, bad: list[str]) -> None:
+    r = cli("models", "load", SMALL, *bad)
+    assert r.returncode == 2
+    assert "error:" in r.stderr
+    assert instances(sim) == {}
+
+
+def test_load_without_lms_goes_through_rest_and_says_what_it_could_not_set(
+    cli: Cli, sim: Simulator, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-lms"
+    doc = cli.json(
+        "models", "load", SMALL, "--ttl", "60", "--server", sim.base_url, "--lms", str(missing)
+    )
+    assert doc["loaded"]["via"] == "rest"
+    assert doc["loaded"]["not_applied"] == ["TTL"]
+    assert "Not applied (TTL)" in doc["message"]
+    assert instances(sim) == {SMALL: (SMALL, 4096, 4, None)}
+
+
+def test_unload_one(cli: Cli, sim: Simulator) -> None:
+    sim.state.load(SMALL)
+    sim.state.load(GEMMA)
+    r = cli("models", "unload", SMALL)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"Ejected {SMALL}."
+    assert list(instances(sim)) == [GEMMA]
+
+
+def test_unload_of_an_unknown_identifier_fails(cli: Cli, sim: Simulator) -> None:
+    doc = cli.json("models", "unload", "ghost", code=1)
+    assert doc["error"]["kind"] == "ModelNotFound"
+
+
+def test_unload_needs_an_identifier_or_all(cli: Cli, sim: Simulator) -> None:
+    assert cli("models", "unload").returncode == 2
+    assert cli("models", "unload", SMALL, "--all").returncode == 2
+
+
+def test_unload_all_then_restore_brings_back_the_same_set(cli: Cli, sim: Simulator) -> None:
+    sim.state.load(SMALL, identifier="fast", context_length=8192, parallel=2, ttl_seconds=600)
+    sim.state.load(GEMMA, context_length=16384, parallel=1)
+    before = instances(sim)
+
+    doc = cli.json("models", "unload", "--all")
+    assert doc["unloaded"] == ["fast", GEMMA]
+    assert [m["ttl_seconds"] for m in doc["restore_point"]["models"]] == [600, None]
+    assert instances(sim) == {}
+
+    r = cli("models", "restore")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Restored 2 of 2 models.")
+    assert instances(sim) == before
+
+    # Done once: a second restore has nothing to do.
+    again = cli.json("models", "restore", code=1)
+    assert again["restored"] == []
+    assert "nothing to restore" in again["message"]
+
+
+def test_restore_is_per_server_profile(cli: Cli, sim: Simulator, tmp_path: Path) -> None:
+    settings = tmp_path / "settings.json"
+    settings.write_text(
+        json.dumps(
+            {
+                "schema_version": 2,
+                "profiles": [
+                    {"id": "this-machine", "name": "This machine"},
+                    {"id": "other", "name": "Other", "base_url": sim.base_url},
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    sim.state.load(SMALL)
+    cli.json("models", "unload", "--all", "--settings", str(settings))
+    other = cli.json("models", "restore", "--settings", str(settings), "--profile", "other", code=1)
+    assert other["restored"] == []
+    doc = cli.json("models", "restore", "--settings", str(settings))
+    assert [o["loaded_as"] for o in doc["restored"]] == [SMALL]
+
+
+def test_unload_all_with_nothing_loaded(cli: Cli, sim: Simulator) -> None:
+    r = cli("models", "unload", "--all")
+    assert (r.returncode, r.stdout.strip()) == (0, "No models were loaded.")
+    assert cli.json("models", "restore", code=1)["restored"] == []
+
+
+def test_a_server_that_is_down_is_exit_1(cli: Cli, sim: Simulator) -> None:
+    sim.stop_api_server()
+    doc = cli.json("models", "unload", "--all", code=1)
+    assert doc["error"]["kind"] == "ServerUnreachable"

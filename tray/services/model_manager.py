@@ -1,0 +1,342 @@
+"""Loading, ejecting and restoring models on one server, for the tray and the CLI alike.
+
+Ejecting goes through the REST API (it needs no `lms`). "Eject all" first saves the set
+that was loaded as a restore point (atomically, one JSON file per server profile, so it
+survives a restart), then ejects. Loading and restoring prefer `lms load`, the only way
+to set an identifier, parallel slots, TTL and GPU offload (FORMATS.md §1.6) and to see
+progress; without `lms` the REST API loads with a context length and we say what it
+could not carry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import platformdirs
+from pydantic import ValidationError
+
+from tray.core.api import LoadRequest, ModelInfo
+from tray.core.errors import FileParseError, LmStudioError, TrayError
+from tray.core.inventory import LoadedModelRow
+from tray.core.lms_output import LmsLoadedModel
+from tray.core.restore import LoadedResult, RestoreModel, RestoreOutcome, RestorePoint
+from tray.services.files import atomic_write, read_json
+from tray.services.lms_runner import GpuOffload, LmsRunner, LoadProgress
+from tray.services.lmstudio_client import LmStudioClient
+
+__all__ = ["ModelManager", "default_state_dir"]
+
+log = logging.getLogger(__name__)
+
+
+def default_state_dir() -> Path:
+    """Where the app keeps state that is not a setting (restore points)."""
+    return Path(platformdirs.user_state_dir("lmstudio-tray", appauthor=False))
+
+
+def _gpu_ratio(gpu: GpuOffload | None) -> float | None:
+    if gpu is None:
+        return None
+    if gpu == "off":
+        return 0.0
+    if gpu == "max":
+        return 1.0
+    return float(gpu)
+
+
+class ModelManager:
+    """Eject, eject all, restore and load on the server `client` talks to.
+
+    `runner` is None when `lms` is missing or the profile may not use it (a remote
+    server): then loads go through REST. `on_user_unload(identifier)` is called before
+    each unload the user asked for, so that a model vanishing is not taken for an
+    eviction.
+    """
+
+    def __init__(
+        self,
+        client: LmStudioClient,
+        runner: LmsRunner | None,
+        *,
+        state_dir: Path,
+        profile_id: str,
+        on_user_unload: Callable[[str], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._runner = runner
+        self._profile_id = profile_id
+        self._on_user_unload = on_user_unload
+        self._requested: dict[str, int] = {}  # identifier -> context length we asked for
+        self._gpu: dict[str, float] = {}  # identifier -> GPU ratio we asked for
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "-", profile_id) or "default"
+        self.restore_point_path = state_dir / f"restore-point-{safe}.json"
+
+    @property
+    def uses_lms(self) -> bool:
+        return self._runner is not None
+
+    def requested_context(self, identifier: str) -> int | None:
+        """The context length we asked for when we loaded `identifier` (None: unknown)."""
+        return self._requested.get(identifier)
+
+    # --- eject --------------------------------------------------------------------------
+
+    def _user_unloads(self, identifier: str) -> None:
+        if self._on_user_unload is not None:
+            try:
+                self._on_user_unload(identifier)
+            except Exception:
+                log.exception("on_user_unload failed for %s", identifier)
+
+    async def eject(self, identifier: str) -> None:
+        self._user_unloads(identifier)
+        await self._client.unload_model(identifier)
+        self._forget(identifier)
+
+    async def eject_all(self, rows: Sequence[LoadedModelRow]) -> RestorePoint:
+        """Save `rows` as the restore point, then eject each. Raises (after trying every
+        model) when some could not be ejected; the restore point is saved regardless."""
+        rows = await self._with_lms_facts(rows)
+        point = RestorePoint.from_rows(
+            rows, profile_id=self._profile_id, taken_at=datetime.now(UTC), gpu_ratios=self._gpu
+        )
+        if point.models:
+            # Save first: if saving fails nothing is ejected, so nothing is lost.
+            await asyncio.to_thread(self._save, point)
+        failures: list[tuple[str, TrayError]] = []
+        for row in rows:
+            try:
+                await self.eject(row.identifier)
+            except TrayError as exc:
+                log.info("eject all: %s: %s", row.identifier, exc.message)
+                failures.append((row.identifier, exc))
+        if failures:
+            said = "; ".join(f"{ident}: {exc.message}" for ident, exc in failures)
+            raise LmStudioError(
+                f"Could not eject {len(failures)} of {len(rows)} models ({said}). "
+                "The others were ejected; Restore brings all of them back.",
+                title="Eject all incomplete",
+            )
+        return point
+
+    async def _with_lms_facts(self, rows: Sequence[LoadedModelRow]) -> list[LoadedModelRow]:
+        """Rows with TTL and parallel from `lms ps` where the status lacked them (it has
+        them only while the menu is open). LM Studio runs (the rows came from its HTTP
+        API), so `lms ps` wakes nothing."""
+        if self._runner is None or not rows or all(r.status is not None for r in rows):
+            return list(rows)
+        try:
+            ps: dict[str, LmsLoadedModel] = {p.identifier: p for p in await self._runner.ps()}
+        except TrayError as exc:
+            log.info("lms ps failed; restoring without TTL/parallel: %s", exc.message)
+            return list(rows)
+        out = []
+        for row in rows:
+            p = ps.get(row.identifier)
+            if p is not None and row.status is None:
+                row = row.model_copy(
+                    update={
+                        "ttl_seconds": p.ttl_ms / 1000 if p.ttl_ms is not None else None,
+                        "parallel": row.parallel if row.parallel is not None else p.parallel,
+                        "status": p.status.value,
+                    }
+                )
+            out.append(row)
+        return out
+
+    # --- restore point -------------------------------------------------------------------
+
+    def restore_point(self) -> RestorePoint | None:
+        """The restore point still to be restored, if any (an unreadable file counts as
+        none, and is logged)."""
+        point = self._read()
+        return point if point is not None and point.pending else None
+
+    def _read(self) -> RestorePoint | None:
+        try:
+            raw = read_json(self.restore_point_path)
+            return RestorePoint.model_validate(raw)
+        except FileNotFoundError:
+            return None
+        except (FileParseError, ValidationError) as exc:
+            log.warning("ignoring the restore point %s: %s", self.restore_point_path, exc)
+            return None
+
+    def _save(self, point: RestorePoint) -> None:
+        data = json.dumps(point.model_dump(mode="json"), indent=2) + "\n"
+        atomic_write(self.restore_point_path, data.encode("utf-8"), mode=0o600)
+
+    async def restore(self) -> list[RestoreOutcome]:
+        """Load the restore point's models again, each with its identifier and settings.
+        Models already loaded under their identifier are left alone. The point is marked
+        done when every model is back; otherwise it stays for another try."""
+        point = self.restore_point()
+        if point is None:
+            return []
+        loaded = {inst.id for m in await self._client.list_models() for inst in m.loaded_instances}
+        outcomes = []
+        for model in point.models:
+            if model.identifier in loaded:
+                outcomes.append(
+                    RestoreOutcome(
+                        model_key=model.model_key,
+                        identifier=model.identifier,
+                        loaded_as=model.identifier,
+                        already_loaded=True,
+                    )
+                )
+                continue
+            outcomes.append(await self._restore_one(model))
+        if all(o.ok for o in outcomes):
+            done = point.model_copy(update={"restored_at": datetime.now(UTC)})
+            await asyncio.to_thread(self._save, done)
+        return outcomes
+
+    async def _restore_one(self, model: RestoreModel) -> RestoreOutcome:
+        try:
+            result = await self.load(
+                model.model_key,
+                context_length=model.context_length,
+                gpu=model.gpu_ratio,
+                ttl_seconds=model.ttl_seconds,
+                parallel=model.parallel,
+                identifier=model.identifier,
+            )
+        except TrayError as exc:
+            return RestoreOutcome(
+                model_key=model.model_key, identifier=model.identifier, error=exc.message
+            )
+        return RestoreOutcome(
+            model_key=model.model_key,
+            identifier=model.identifier,
+            loaded_as=result.identifier,
+            not_restored=result.not_applied,
+        )
+
+    # --- load ---------------------------------------------------------------------------
+
+    async def load(
+        self,
+        model_key: str,
+        *,
+        context_length: int | None = None,
+        gpu: GpuOffload | None = None,
+        ttl_seconds: int | None = None,
+        parallel: int | None = None,
+        identifier: str | None = None,
+        progress: LoadProgress | None = None,
+    ) -> LoadedResult:
+        """Load a downloaded model: `lms load` (all settings, progress) when we have lms,
+        else `POST /api/v1/models/load` (context length only, no progress)."""
+        if self._runner is not None:
+            result = await self._load_with_lms(
+                self._runner,
+                model_key,
+                context_length=context_length,
+                gpu=gpu,
+                ttl_seconds=ttl_seconds,
+                parallel=parallel,
+                identifier=identifier,
+                progress=progress,
+            )
+        else:
+            asked = {
+                "GPU offload": gpu,
+                "TTL": ttl_seconds,
+                "parallel": parallel,
+                "identifier": identifier,
+            }
+            response = await self._client.load_model(
+                LoadRequest(model=model_key, context_length=context_length, echo_load_config=True)
+            )
+            config = response.load_config
+            result = LoadedResult(
+                model_key=model_key,
+                identifier=response.instance_id,
+                via="rest",
+                context_length=config.context_length if config else None,
+                requested_context_length=context_length,
+                load_seconds=response.load_time_seconds,
+                not_applied=tuple(name for name, value in asked.items() if value is not None),
+            )
+        if context_length is not None:
+            self._requested[result.identifier] = context_length
+        if (ratio := _gpu_ratio(gpu)) is not None and result.via == "lms":
+            self._gpu[result.identifier] = ratio
+        log.info("loaded %s as %s via %s", model_key, result.identifier, result.via)
+        return result
+
+    async def _load_with_lms(
+        self,
+        runner: LmsRunner,
+        model_key: str,
+        *,
+        context_length: int | None,
+        gpu: GpuOffload | None,
+        ttl_seconds: int | None,
+        parallel: int | None,
+        identifier: str | None,
+        progress: LoadProgress | None,
+    ) -> LoadedResult:
+        started = time.monotonic()
+        outcome = await runner.load(
+            model_key,
+            gpu=gpu,
+            context_length=context_length,
+            parallel=parallel,
+            ttl_seconds=ttl_seconds,
+            identifier=identifier,
+            progress=progress,
+        )
+        ident = outcome.identifier or identifier
+        # lms does not say what context it allocated; the HTTP API's instance list does.
+        allocated: int | None = None
+        key = model_key
+        size = outcome.size_bytes
+        try:
+            models = await self._client.list_models()
+        except LmStudioError as exc:
+            log.info("could not read the loaded context length: %s", exc.message)
+            models = []
+        found = _find_instance(models, ident, model_key)
+        if found is not None:
+            model, instance_id, allocated = found
+            key, ident = model.key, instance_id
+            size = size if size is not None else model.size_bytes
+        return LoadedResult(
+            model_key=key,
+            identifier=ident or model_key,
+            via="lms",
+            context_length=allocated,
+            requested_context_length=context_length,
+            size_bytes=size,
+            load_seconds=outcome.elapsed_seconds or time.monotonic() - started,
+        )
+
+    def _forget(self, identifier: str) -> None:
+        self._requested.pop(identifier, None)
+        self._gpu.pop(identifier, None)
+
+
+def _find_instance(
+    models: Sequence[ModelInfo], identifier: str | None, model_key: str
+) -> tuple[ModelInfo, str, int | None] | None:
+    """The loaded instance lms just made: by identifier, or (when lms did not print one)
+    the newest instance of the model."""
+    for m in models:
+        for inst in m.loaded_instances:
+            if identifier is not None and inst.id == identifier:
+                return m, inst.id, inst.config.context_length
+    if identifier is None:
+        for m in models:
+            if m.key == model_key and m.loaded_instances:
+                inst = m.loaded_instances[-1]
+                return m, inst.id, inst.config.context_length
+    return None

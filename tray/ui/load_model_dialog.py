@@ -1,0 +1,309 @@
+"""The Load model dialog: a searchable list of downloaded models, optional load settings,
+then the load's progress and its outcome — without ever blocking the tray.
+
+Opened with `open()`; the list and the load run as coroutines on the shared loop. With
+`lms` the progress bar follows lms's own percentages; through REST it just shows that
+LM Studio is busy, and the settings REST cannot carry are greyed out.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tray.core.api import ModelInfo
+from tray.core.errors import TrayError
+from tray.core.gpu import format_bytes
+from tray.core.restore import LoadedResult, load_outcome_text
+from tray.services.lms_runner import GpuOffload
+from tray.services.model_manager import ModelManager
+from tray.ui.status_text import window_title
+from tray.ui.tasks import spawn
+
+__all__ = ["COLUMNS", "GPU_CHOICES", "LoadModelDialog"]
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("Model", "Type", "Size", "Quantization", "Max context", "Loaded")
+GPU_CHOICES: tuple[tuple[str, GpuOffload | None], ...] = (
+    ("LM Studio's default", None),
+    ("Max (all layers on the GPU)", "max"),
+    ("75%", 0.75),
+    ("50%", 0.5),
+    ("25%", 0.25),
+    ("Off (CPU only)", "off"),
+)
+_WIDEST = ("Embedding", "888.88 GB", "Q4_K_M_XL", "1,048,576", "✓ ×8")
+_KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+_SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+_NEEDS_LMS = "Needs LM Studio's `lms` on this machine (the REST API cannot set it)."
+
+
+class LoadModelDialog(QDialog):
+    def __init__(
+        self,
+        list_downloaded: Callable[[], Awaitable[list[ModelInfo]]],
+        manager_factory: Callable[[], ModelManager | None],
+        *,
+        demo: bool,
+        on_loaded: Callable[[], None] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._list_downloaded = list_downloaded
+        self._manager_factory = manager_factory
+        self._on_loaded = on_loaded
+        self._models: dict[str, ModelInfo] = {}
+        self.loading = False
+        self.last_result: LoadedResult | None = None
+        self.setWindowTitle(window_title("Load model", demo=demo))
+        self.setModal(False)  # the tray menu stays usable meanwhile
+        self.resize(760, 520)
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search downloaded models…")
+        self.search.setClearButtonEnabled(True)
+
+        self.model = QStandardItemModel(0, len(COLUMNS), self)
+        self.model.setHorizontalHeaderLabels(list(COLUMNS))
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy.setFilterKeyColumn(-1)
+        self.proxy.setSortRole(_SORT_ROLE)
+        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.verticalHeader().hide()
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)  # one line per model: sizes must not break
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # Widths for the widest value each column can hold, so they do not jump (or
+        # elide) as the search filters rows in and out.
+        metrics = self.table.fontMetrics()
+        for column, widest in enumerate(_WIDEST, start=1):
+            label = self.model.headerData(column, Qt.Orientation.Horizontal)
+            width = max(metrics.horizontalAdvance(widest), metrics.horizontalAdvance(label))
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(column, width + 28)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.table.doubleClicked.connect(lambda _: self.load_selected())
+
+        self.context = QSpinBox()
+        self.context.setRange(0, 10_000_000)
+        self.context.setSingleStep(1024)
+        self.context.setSpecialValueText("Model default")
+        self.context.setSuffix(" tokens")
+        self.context.setGroupSeparatorShown(True)
+        self.gpu = QComboBox()
+        for label, _ in GPU_CHOICES:
+            self.gpu.addItem(label)
+        self.ttl = QSpinBox()
+        self.ttl.setRange(0, 7 * 24 * 60)
+        self.ttl.setSpecialValueText("Never unload")
+        self.ttl.setSuffix(" min idle")
+        options = QFormLayout()
+        options.addRow("Context length", self.context)
+        options.addRow("GPU offload", self.gpu)
+        options.addRow("Unload after", self.ttl)
+
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.progress.setTextVisible(True)
+        self.outcome = QLabel()
+        self.outcome.setWordWrap(True)
+        self.outcome.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.outcome.setVisible(False)
+
+        buttons = QDialogButtonBox()
+        self.load_button = QPushButton("Load")
+        self.load_button.setDefault(True)
+        self.load_button.setEnabled(False)
+        buttons.addButton(self.load_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.close_button = buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.load_button.clicked.connect(self.load_selected)
+        buttons.rejected.connect(self.close)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.search)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(options)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.outcome)
+        layout.addWidget(buttons)
+        self._apply_capabilities()
+
+    # --- the list ------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Fetch the downloaded models again (in the background)."""
+        spawn(self.refresh(), doing="Listing downloaded models")
+
+    async def refresh(self) -> None:
+        self._apply_capabilities()
+        try:
+            models = await self._list_downloaded()
+        except TrayError as exc:
+            self._show_outcome(f"Could not list the downloaded models: {exc.message}", ok=False)
+            return
+        self.set_models(models)
+
+    def set_models(self, models: list[ModelInfo]) -> None:
+        selected = self.selected_key()
+        self._models = {m.key: m for m in models}
+        self.model.removeRows(0, self.model.rowCount())
+        for m in models:
+            self.model.appendRow(_row_items(m))
+        if selected is not None:
+            self.select(selected)
+        self._selection_changed()
+
+    def select(self, key: str) -> bool:
+        """Select the model with this key (if the filter shows it)."""
+        for row in range(self.proxy.rowCount()):
+            index = self.proxy.index(row, 0)
+            if index.data(_KEY_ROLE) == key:
+                self.table.selectRow(row)
+                self.table.scrollTo(index)
+                return True
+        return False
+
+    def selected_key(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows(0) if self.table.selectionModel() else []
+        return str(rows[0].data(_KEY_ROLE)) if rows else None
+
+    def _selection_changed(self, *_: object) -> None:
+        key = self.selected_key()
+        model = self._models.get(key) if key else None
+        if model is not None and model.max_context_length:
+            self.context.setMaximum(model.max_context_length)
+        self.load_button.setEnabled(model is not None and not self.loading)
+
+    def _apply_capabilities(self) -> None:
+        manager = self._manager_factory()
+        with_lms = manager is not None and manager.uses_lms
+        for widget in (self.gpu, self.ttl):
+            widget.setEnabled(with_lms and not self.loading)
+            widget.setToolTip("" if with_lms else _NEEDS_LMS)
+
+    # --- loading ---------------------------------------------------------------------
+
+    def load_selected(self) -> None:
+        key = self.selected_key()
+        if key is None or self.loading:
+            return
+        spawn(self.load(key), doing=f"Loading {key}")
+
+    async def load(self, key: str) -> LoadedResult | None:
+        """Load `key` with the dialog's settings, showing progress then the outcome."""
+        manager = self._manager_factory()
+        if manager is None:
+            self._show_outcome("Models cannot be loaded on this server.", ok=False)
+            return None
+        with_lms = manager.uses_lms
+        context = self.context.value() or None
+        gpu = GPU_CHOICES[self.gpu.currentIndex()][1] if with_lms else None
+        ttl = (self.ttl.value() * 60 or None) if with_lms else None
+        self._set_loading(True, determinate=with_lms, key=key)
+        try:
+            result = await manager.load(
+                key,
+                context_length=context,
+                gpu=gpu,
+                ttl_seconds=ttl,
+                progress=self._progress if with_lms else None,
+            )
+        except TrayError as exc:
+            self._set_loading(False)
+            self._show_outcome(f"{exc.title}: {exc.message}", ok=False)
+            return None
+        self._set_loading(False)
+        self.last_result = result
+        self._show_outcome(load_outcome_text(result), ok=not result.context_short)
+        if self._on_loaded is not None:
+            self._on_loaded()
+        await self.refresh()
+        return result
+
+    def _progress(self, fraction: float) -> None:
+        self.progress.setValue(round(fraction * 100))
+
+    def _set_loading(self, loading: bool, *, determinate: bool = True, key: str = "") -> None:
+        self.loading = loading
+        self.progress.setVisible(loading)
+        if loading:
+            # A busy bar (range 0–0) when nothing reports progress (REST).
+            self.progress.setRange(0, 100 if determinate else 0)
+            self.progress.setValue(0)
+            self.progress.setFormat(f"Loading {key}… %p%" if determinate else f"Loading {key}…")
+            self.outcome.setVisible(False)
+        for widget in (self.table, self.search, self.context):
+            widget.setEnabled(not loading)
+        self._apply_capabilities()
+        self._selection_changed()
+
+    def _show_outcome(self, text: str, *, ok: bool) -> None:
+        colour = "#1b7f3b" if ok else "#b3261e"
+        mark = "✔" if ok else "⚠"
+        self.outcome.setText(f'<span style="color:{colour}">{mark}</span> {html.escape(text)}')
+        self.outcome.setVisible(True)
+
+
+def _item(text: str, sort: object, *, align_right: bool = False) -> QStandardItem:
+    item = QStandardItem(text)
+    item.setData(sort, _SORT_ROLE)
+    if align_right:
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+def _row_items(m: ModelInfo) -> list[QStandardItem]:
+    name = _item(m.key, m.key.lower())
+    name.setData(m.key, _KEY_ROLE)
+    if m.display_name and m.display_name != m.key:
+        name.setToolTip(m.display_name)
+    kind = "Embedding" if m.type == "embedding" else "LLM"
+    quant = m.quantization.name if m.quantization and m.quantization.name else ""
+    n = len(m.loaded_instances)
+    loaded = "✓" if n == 1 else (f"✓ ×{n}" if n else "")
+    return [
+        name,
+        _item(kind, kind),
+        _item(
+            format_bytes(m.size_bytes) if m.size_bytes else "", m.size_bytes or 0, align_right=True
+        ),
+        _item(quant, quant),
+        _item(
+            f"{m.max_context_length:,}" if m.max_context_length else "",
+            m.max_context_length or 0,
+            align_right=True,
+        ),
+        _item(loaded, n),
+    ]
