@@ -139,7 +139,10 @@ class TrayApp:
         self.quit = asyncio.Event()
         self.demo = DemoLmStudio() if args.demo else None
         demo = self.demo is not None
-        settings_path = self.demo.user_home / "settings.json" if self.demo else args.settings
+        # The demo keeps its own settings unless told otherwise: it must not change the user's.
+        settings_path = args.settings or (
+            self.demo.user_home / "settings.json" if self.demo else None
+        )
         self.settings = SettingsService(SettingsStore(settings_path))
         self.monitor: StatusMonitor | None = None
         self.client: LmStudioClient | None = None

@@ -47,7 +47,14 @@ def test_sixty_seconds_of_idle_polling_spawn_nothing(tmp_path: Path) -> None:
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
     with log.open("w") as out:
         app = subprocess.Popen(
-            [str(EXE), "--demo", "--log-level", "info"],
+            [
+                str(EXE),
+                "--demo",
+                "--log-level",
+                "info",
+                "--settings",
+                str(config / "settings.json"),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
