@@ -187,6 +187,9 @@ class TrayApp:
             self.tray.show()
             await self.quit.wait()
         finally:
+            from tray.ui.tasks import cancel_all
+
+            await cancel_all()
             if self.monitor is not None:
                 await self.monitor.stop()
             await self.http.aclose()

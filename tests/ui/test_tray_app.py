@@ -4,7 +4,11 @@ display with a real tray host, driven by real clicks (xdotool) on its icon and m
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import http.client
 import json
+import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +21,7 @@ from screen import count_close, crop_around, grab_screen
 
 from tray.core.notifications import NoticeKind
 from tray.core.status import ServerState
-from tray.simulator import Simulator
+from tray.simulator import Reply, Simulator
 from tray.ui.icons import render_state_image
 
 pytestmark = pytest.mark.ui
@@ -163,3 +167,116 @@ def test_a_server_on_the_network_without_auth_is_flagged(
 
     run(loop, scenario())
     publish_screenshot(tmp_path / "tray-exposed-menu.png")
+
+
+def _stream_forever(base_url: str, model: str) -> threading.Thread:
+    """A chat that keeps the model generating (read slowly, in a thread, until cut off)."""
+
+    def read() -> None:
+        body = json.dumps({"model": model, "input": "Tell me everything.", "stream": True})
+        request = urllib.request.Request(
+            f"{base_url}/api/v1/chat",
+            data=body.encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with (
+            contextlib.suppress(OSError, http.client.HTTPException),  # the eject cuts it
+            urllib.request.urlopen(request, timeout=60) as r,
+        ):
+            while r.read(64):
+                pass
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_eject_a_generating_model_asks_first(
+    loop: asyncio.AbstractEventLoop,
+    driver: AppDriver,
+    sim: Simulator,
+    tmp_path: Path,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    ident = sim.state.load("qwen/qwen3-4b")
+    sim.state.next_reply = Reply(text="token " * 3000)  # ~60 s at 50 tokens/s
+
+    def row_status() -> str | None:
+        rows = driver.app.monitor.status.loaded if driver.app.monitor else ()
+        return rows[0].status if rows else None
+
+    async def scenario() -> None:
+        await driver.start()
+        stream = _stream_forever(sim.base_url, ident)
+        await driver.open_menu()  # the menu being open makes the tray ask `lms ps`
+        await driver.wait(lambda: row_status() == "generating", "the model to be generating")
+        models = await driver.hover(driver.menu, driver.find(driver.menu, "Loaded models"))
+        entry = await driver.hover(models, driver.find(models, ident))
+        await driver.click(entry, driver.find(entry, "Eject"))
+        box = await driver.message_box()
+        assert "generating" in box.text()
+        shot = tmp_path / "screen.png"
+        await driver.wait(
+            lambda: (
+                count_close(grab_screen(shot), box.geometry(), box.palette().window().color()) * 3
+                >= box.width() * box.height()
+            ),
+            "the question to be painted",
+        )
+        assert crop_around(QImage(str(shot)), box.frameGeometry(), 8).save(
+            str(tmp_path / "eject-confirm.png")
+        )
+        assert sim.state.loaded_identifiers() == [ident]  # nothing happens before the answer
+        (eject,) = [b for b in box.buttons() if b.text() == "Eject"]
+        driver.click_widget(eject)
+        await driver.wait(lambda: sim.state.loaded_identifiers() == [], "the eject")
+        await driver.close_menus()
+        await asyncio.to_thread(stream.join, 10)
+        assert not any(n.kind is NoticeKind.MODEL_EVICTED for n in driver.app.notifier.recent)
+
+    run(loop, scenario())
+    publish_screenshot(tmp_path / "eject-confirm.png")
+
+
+def test_eject_all_then_restore_the_same_set(
+    loop: asyncio.AbstractEventLoop, driver: AppDriver, sim: Simulator
+) -> None:
+    a = sim.state.load("qwen/qwen3-4b", context_length=8192, parallel=2, ttl_seconds=3600)
+    b = sim.state.load("google/gemma-3-12b", identifier="gemma", context_length=4096)
+
+    def facts() -> dict[str, tuple[int, int | None, float | None]]:
+        return {
+            i.identifier: (i.context_length, i.parallel, i.ttl_seconds)
+            for i in sim.state.instances.values()
+        }
+
+    before = facts()
+
+    def loaded() -> int:
+        return len(driver.app.monitor.status.loaded) if driver.app.monitor else 0
+
+    async def scenario() -> None:
+        await driver.start()
+        await driver.wait(lambda: loaded() == 2, "both models to show")
+        await driver.open_menu()
+        models = await driver.hover(driver.menu, driver.find(driver.menu, "Loaded models"))
+        await driver.click(models, driver.find(models, "Eject all"))
+        await driver.wait(lambda: sim.state.loaded_identifiers() == [], "eject all")
+        await driver.wait(lambda: loaded() == 0, "the menu to learn it")
+        await driver.close_menus()
+
+        await driver.open_menu()
+        models = await driver.hover(driver.menu, driver.find(driver.menu, "Loaded models"))
+        await driver.click(models, driver.find(models, "Restore 2 models"))
+        await driver.wait(
+            lambda: sorted(sim.state.loaded_identifiers()) == sorted([a, b]),
+            "the restore",
+            limit=30,
+        )
+        await driver.close_menus()
+
+    run(loop, scenario())
+    assert facts() == before  # same identifiers, context, parallel and TTL
+    evicted = [n for n in driver.app.notifier.recent if n.kind is NoticeKind.MODEL_EVICTED]
+    assert evicted == []  # the user did it: nothing to tell

@@ -14,7 +14,7 @@ from typing import Any
 
 from tray.core.errors import TrayError
 
-__all__ = ["ErrorReporter", "set_error_reporter", "spawn"]
+__all__ = ["ErrorReporter", "cancel_all", "set_error_reporter", "spawn"]
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +48,11 @@ def spawn(coro: Coroutine[Any, Any, Any], *, doing: str) -> asyncio.Task[Any]:
 
     task.add_done_callback(done)
     return task
+
+
+async def cancel_all() -> None:
+    """On quit: stop what the user's clicks started, and wait until they have stopped."""
+    tasks = list(_running)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
