@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
+from tray.core.backends import BackendKind
 from tray.core.status import PollPolicy, ServerState, ServerStatus
 from tray.core.tokens import NoToken, StaticToken
 from tray.services.lmstudio_client import LmStudioClient
@@ -150,3 +151,19 @@ async def test_backs_off_while_down_and_recovers_at_the_next_fast_probe(
         assert monitor.probes == before + 1
     finally:
         await monitor.stop()
+
+
+async def test_an_openai_compatible_server_is_watched_in_reduced_mode(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    sim.state.load("qwen/qwen3-4b")
+    monitor = _monitor(http, sim, kind=BackendKind.OPENAI)
+    status = await monitor.probe()
+    await monitor.probe()
+    assert (status.state, status.kind, status.loaded) == (
+        ServerState.RUNNING,
+        BackendKind.OPENAI,
+        (),
+    )
+    # Only the OpenAI endpoint: nothing LM Studio-specific is asked of such a server.
+    assert {(m, p) for m, p, _ in sim.state.requests} == {("GET", "/v1/models")}

@@ -35,15 +35,14 @@ def run(loop: asyncio.AbstractEventLoop, scenario: Coroutine[Any, Any, None]) ->
 
 
 class AppDriver:
-    def __init__(self, sim: Simulator, tmp_path: Path) -> None:
+    def __init__(
+        self, sim: Simulator, tmp_path: Path, settings: dict[str, Any] | None = None
+    ) -> None:
         self.sim = sim
-        settings = tmp_path / "settings.json"
+        path = tmp_path / "settings.json"
         # Fast polling so a test sees changes within a second or two.
-        settings.write_text(
-            json.dumps(
-                {"schema_version": 2, "polling": {"interactive_seconds": 0.5, "idle_seconds": 2}}
-            )
-        )
+        fast = {"interactive_seconds": 0.5, "idle_seconds": 2}
+        path.write_text(json.dumps({"schema_version": 2, "polling": fast, **(settings or {})}))
         lms = sim.install_fake_lms()
         args = build_parser().parse_args(
             [
@@ -54,7 +53,7 @@ class AppDriver:
                 "--lms",
                 str(lms),
                 "--settings",
-                str(settings),
+                str(path),
             ]
         )
         self.http = httpx.AsyncClient()

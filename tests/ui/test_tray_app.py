@@ -280,3 +280,38 @@ def test_eject_all_then_restore_the_same_set(
     assert facts() == before  # same identifiers, context, parallel and TTL
     evicted = [n for n in driver.app.notifier.recent if n.kind is NoticeKind.MODEL_EVICTED]
     assert evicted == []  # the user did it: nothing to tell
+
+
+def test_an_openai_compatible_server_gets_the_reduced_menu(
+    loop: asyncio.AbstractEventLoop,
+    sim: Simulator,
+    tmp_path: Path,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    profile = {"id": "ollama", "name": "Ollama", "kind": "openai", "use_lms": False}
+    driver = AppDriver(sim, tmp_path, {"profiles": [profile], "active_profile": "ollama"})
+
+    async def scenario() -> None:
+        await driver.start()
+        await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
+        await driver.open_menu()
+        visible = {a.text(): a for a in driver.menu.actions() if a.isVisible()}
+        assert any(t.endswith("models served (OpenAI-compatible)") for t in visible), visible
+        assert not any(t.startswith(("Loaded models", "Load model")) for t in visible)
+        # What needs LM Studio is not offered as if it worked.
+        for text in ("Start server", "Stop server", "Restart server"):
+            assert text not in visible or not visible[text].isEnabled(), text
+        servers = await driver.hover(driver.menu, driver.find(driver.menu, "Server: Ollama"))
+        lines = [a.text() for a in servers.actions() if a.isVisible()]
+        assert any("Reduced mode" in line for line in lines), lines
+        shot = tmp_path / "screen.png"
+        grab_screen(shot)
+        area = driver.menu.geometry().united(servers.geometry())
+        assert crop_around(QImage(str(shot)), area, 8).save(str(tmp_path / "tray-reduced.png"))
+        await driver.close_menus()
+
+    try:
+        run(loop, scenario())
+    finally:
+        run(loop, driver.close())
+    publish_screenshot(tmp_path / "tray-reduced.png")

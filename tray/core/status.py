@@ -71,6 +71,9 @@ class ServerStatus(BaseModel):
     version: str | None = None
     auth_required: bool | None = None
     loaded: tuple[LoadedModelRow, ...] = ()
+    # Reduced mode (OpenAI-compatible servers): the ids `/v1/models` lists; what is loaded
+    # is not knowable there.
+    served_models: tuple[str, ...] = ()
     error: str | None = Field(default=None, description="A sentence for the user")
     checked_at: datetime | None = None
     demo: bool = False
@@ -88,7 +91,10 @@ class ServerStatus(BaseModel):
     def detail_lines(self) -> tuple[str, ...]:
         """What is worth saying beyond state and URL: loaded models, or why it is down."""
         lines: list[str] = []
-        if self.state.is_up and self.state is not ServerState.AUTH_REQUIRED:
+        if self.kind is BackendKind.OPENAI and self.state.is_up:
+            n = len(self.served_models)
+            lines.append(f"{n} model{'s' if n != 1 else ''} served (OpenAI-compatible)")
+        elif self.state.is_up and self.state is not ServerState.AUTH_REQUIRED:
             n = len(self.loaded)
             models = f"{n} model{'s' if n != 1 else ''} loaded"
             if n and self.models_bytes is not None:

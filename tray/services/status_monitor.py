@@ -135,7 +135,7 @@ class StatusMonitor:
         now = datetime.now(UTC)
         gpu = await asyncio.to_thread(self._gpu_source) if self._gpu_source else None
         try:
-            loaded = await self._loaded_models()
+            loaded, served = await self._models()
             if not was_up:
                 await self._learn_server()
         except LmStudioError as exc:
@@ -150,6 +150,7 @@ class StatusMonitor:
                     "error": exc.message,
                     "checked_at": now,
                     "loaded": (),
+                    "served_models": (),
                     "auth_required": self._auth_required if state.is_up else None,
                     "exposed": self._exposed() if state.is_up else None,
                     "gpu": gpu,
@@ -165,6 +166,7 @@ class StatusMonitor:
                     "error": None,
                     "checked_at": now,
                     "loaded": loaded,
+                    "served_models": served,
                     "version": self._version,
                     "auth_required": self._auth_required,
                     "exposed": self._exposed(),
@@ -175,12 +177,12 @@ class StatusMonitor:
         self.probes += 1  # completed probes
         return status
 
-    async def _loaded_models(self) -> tuple[LoadedModelRow, ...]:
+    async def _models(self) -> tuple[tuple[LoadedModelRow, ...], tuple[str, ...]]:
+        """(loaded rows, served model ids): LM Studio tells what is loaded; an
+        OpenAI-compatible server only what it serves (reduced mode)."""
         if self._kind is BackendKind.OPENAI:
-            # Reduced mode: an OpenAI-compatible server lists what it serves, not what is
-            # loaded; answering at all is what "running" means here.
-            await self._client.list_models_openai()
-            return ()
+            served = await self._client.list_models_openai()
+            return (), tuple(m.id for m in served)
         models = await self._client.list_models()
         await self._refresh_ps()
         fresh = time.monotonic() - self._ps_at <= PS_MAX_AGE
@@ -191,7 +193,7 @@ class StatusMonitor:
             rows = tuple(
                 r.model_copy(update={"requested_context_length": asked(r.identifier)}) for r in rows
             )
-        return rows
+        return rows, ()
 
     async def _refresh_ps(self) -> None:
         # Only while the user looks, throttled; the HTTP API just answered, so LM Studio
