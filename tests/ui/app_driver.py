@@ -133,14 +133,19 @@ class AppDriver:
         assert found, f"no visible {text!r} in {[a.text() for a in menu.actions()]}"
         return found[0]
 
-    async def message_box(self) -> QMessageBox:
+    def windows(self) -> set[int]:
+        """Ids of the top-level widgets now: pass to `message_box` to find a new one."""
+        return {id(w) for w in QApplication.topLevelWidgets()}
+
+    async def message_box(self, before: set[int]) -> QMessageBox:
+        """The question that appeared since `before` (never a stale one of another test)."""
         boxes: list[QMessageBox] = []
 
         def shown() -> bool:
             boxes[:] = [
                 w
                 for w in QApplication.topLevelWidgets()
-                if isinstance(w, QMessageBox) and w.isVisible()
+                if isinstance(w, QMessageBox) and w.isVisible() and id(w) not in before
             ]
             return bool(boxes)
 

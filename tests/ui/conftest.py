@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
 from tray.ui.tray_icon import TrayIcon
 
@@ -52,6 +52,21 @@ def _real_desktop_for_ui_tests(request: pytest.FixtureRequest) -> None:
     if IN_DESKTOP_SESSION:
         pytest.fail(f"the desktop session is broken: {problem}")
     pytest.skip(problem)
+
+
+@pytest.fixture(autouse=True)
+def _no_windows_outlive_a_test() -> Iterator[None]:
+    """Close what a test left open (dialogs, message boxes): a stale window answering for
+    a finished test's loop crashes a later one."""
+    yield
+    app = QApplication.instance()
+    if app is None:
+        return
+    for widget in QApplication.topLevelWidgets():
+        if widget.isVisible() and widget.isWindow() and not isinstance(widget, QMenu):
+            widget.close()
+            widget.deleteLater()
+    app.processEvents()
 
 
 @pytest.fixture

@@ -213,8 +213,9 @@ def test_eject_a_generating_model_asks_first(
         await driver.wait(lambda: row_status() == "generating", "the model to be generating")
         models = await driver.hover(driver.menu, driver.find(driver.menu, "Loaded models"))
         entry = await driver.hover(models, driver.find(models, ident))
+        before = driver.windows()
         await driver.click(entry, driver.find(entry, "Eject"))
-        box = await driver.message_box()
+        box = await driver.message_box(before)
         assert "generating" in box.text()
         shot = tmp_path / "screen.png"
         await driver.wait(

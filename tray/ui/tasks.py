@@ -52,7 +52,8 @@ def spawn(coro: Coroutine[Any, Any, Any], *, doing: str) -> asyncio.Task[Any]:
 
 async def cancel_all() -> None:
     """On quit: stop what the user's clicks started, and wait until they have stopped."""
-    tasks = list(_running)
+    loop = asyncio.get_running_loop()
+    tasks = [t for t in _running if t.get_loop() is loop]  # never another (closed) loop's
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
