@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from tray import APP_NAME
-from tray.core.errors import FileWriteError
+from tray.platform.autostart._files import remove_entry
 from tray.services.files import atomic_write, read_text
 
 __all__ = ["DESKTOP_FILE_NAME", "XdgAutostart", "default_icon", "desktop_entry", "exec_value"]
@@ -137,17 +137,7 @@ class XdgAutostart:
         log.info("autostart enabled: %s", self.path)
 
     def disable(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise FileWriteError(
-                f"Could not remove {self.path}: {exc.strerror or exc}. Delete it by hand to stop "
-                "LM Studio Tray from starting at login.",
-                path=self.path,
-            ) from exc
-        log.info("autostart disabled: removed %s", self.path)
+        remove_entry(self.path)
 
     def describe(self) -> str:
         return f"Desktop autostart entry: {self.path}"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tray import APP_ID
-from tray.core.errors import FileWriteError
+from tray.platform.autostart._files import remove_entry
 from tray.services.files import atomic_write, read_bytes
 
 __all__ = ["LABEL", "LaunchAgentAutostart", "launch_agent_plist"]
@@ -71,17 +71,7 @@ class LaunchAgentAutostart:
         log.info("autostart enabled: %s", self.path)
 
     def disable(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise FileWriteError(
-                f"Could not remove {self.path}: {exc.strerror or exc}. Delete it by hand to stop "
-                "LM Studio Tray from starting at login.",
-                path=self.path,
-            ) from exc
-        log.info("autostart disabled: removed %s", self.path)
+        remove_entry(self.path)
 
     def describe(self) -> str:
         return f"Login item (LaunchAgent): {self.path}"
