@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cli_runner import Cli  # tests/integration/cli_runner.py
 
 from tray.services.lmstudio_client import LmStudioClient
 from tray.simulator import Simulator
@@ -28,3 +29,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def client(http: httpx.AsyncClient, sim: Simulator) -> LmStudioClient:
     return LmStudioClient(http, sim.base_url)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    """The real `lmstudio-tray` executable, with `tmp_path` as the user's home."""
+    return Cli(tmp_path)

@@ -3,46 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cli_runner import Cli, free_port  # tests/integration/cli_runner.py
 
 from tray.simulator import Simulator
 
 TOKEN = "sk-lm-AbCd1234:QwErTyUiOp1234567890"
-EXE = Path(sys.executable).with_name("lmstudio-tray")
-
-
-class Cli:
-    def __init__(self, user_home: Path) -> None:
-        self.user_home = user_home
-
-    def __call__(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
-        drop = ("LM_API_TOKEN", "LMSTUDIO_API_TOKEN")
-        env = {k: v for k, v in os.environ.items() if k not in drop}
-        env.update(HOME=str(self.user_home), XDG_CONFIG_HOME=str(self.user_home / ".config"))
-        if token:
-            env["LM_API_TOKEN"] = token
-        return subprocess.run(
-            [str(EXE), *args], capture_output=True, text=True, env=env, timeout=60, check=False
-        )
-
-    def json(self, *args: str, token: str | None = None, code: int = 0) -> dict[str, Any]:
-        r = self(*args, "--json", token=token)
-        assert r.returncode == code, r.stdout + r.stderr
-        doc: dict[str, Any] = json.loads(r.stdout)  # exactly one JSON document
-        return doc
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path)
 
 
 @pytest.fixture
@@ -50,12 +19,6 @@ def sim(tmp_path: Path) -> Iterator[Simulator]:
     with Simulator(tmp_path / ".lmstudio", tokens_per_second=2000) as s:
         s.install_fake_lms()
         yield s
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_status_json_running(cli: Cli, sim: Simulator) -> None:
@@ -101,7 +64,7 @@ def test_status_auth_required_then_token(cli: Cli, sim: Simulator) -> None:
 
 
 def test_status_server_stopped(cli: Cli, tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     doc = cli.json("status", "--server", url, code=1)
     assert doc["server"]["state"] == "stopped"
     assert doc["server"]["reachable"] is False
@@ -162,7 +125,7 @@ def test_models_text(cli: Cli, sim: Simulator) -> None:
 
 
 def test_models_unreachable_is_exit_1_with_a_sentence(cli: Cli) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     r = cli("models", "--server", url)
     assert r.returncode == 1
     assert url in r.stderr and r.stdout == ""
@@ -200,7 +163,7 @@ def test_doctor_healthy_and_broken_config(cli: Cli, sim: Simulator) -> None:
 
 
 def test_doctor_without_lm_studio(cli: Cli) -> None:
-    doc = cli.json("doctor", "--server", f"http://127.0.0.1:{_free_port()}", code=1)
+    doc = cli.json("doctor", "--server", f"http://127.0.0.1:{free_port()}", code=1)
     text = " ".join(doc["warnings"])
     assert "does not exist" in text and "lms was not found" in text
 

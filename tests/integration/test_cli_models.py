@@ -4,49 +4,16 @@ LM Studio (HTTP + fake `lms`), in text and --json, with its exit codes."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cli_runner import Cli  # tests/integration/cli_runner.py
 
 from tray.simulator import Simulator
 
-EXE = Path(sys.executable).with_name("lmstudio-tray")
 SMALL = "qwen/qwen3-4b"
 GEMMA = "google/gemma-3-12b"
-
-
-class Cli:
-    def __init__(self, user_home: Path) -> None:
-        self.user_home = user_home
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            k: v for k, v in os.environ.items() if k not in ("LM_API_TOKEN", "LMSTUDIO_API_TOKEN")
-        }
-        env.update(
-            HOME=str(self.user_home),
-            XDG_CONFIG_HOME=str(self.user_home / ".config"),
-            XDG_STATE_HOME=str(self.user_home / ".state"),
-        )
-        return subprocess.run(
-            [str(EXE), *args], capture_output=True, text=True, env=env, timeout=60, check=False
-        )
-
-    def json(self, *args: str, code: int = 0) -> dict[str, Any]:
-        r = self(*args, "--json")
-        assert r.returncode == code, r.stdout + r.stderr
-        doc: dict[str, Any] = json.loads(r.stdout)  # exactly one JSON document
-        return doc
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path)
 
 
 @pytest.fixture

@@ -4,58 +4,14 @@ simulated LM Studio, and the options remembered in the settings file."""
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cli_runner import Cli, free_port  # tests/integration/cli_runner.py
 
 from tray.simulator import Simulator
-
-EXE = Path(sys.executable).with_name("lmstudio-tray")
-
-
-class Cli:
-    def __init__(self, user_home: Path) -> None:
-        self.user_home = user_home
-        self.settings = user_home / ".config" / "lmstudio-tray" / "settings.json"
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("LM_API_TOKEN", "PATH")}
-        env.update(
-            HOME=str(self.user_home),
-            XDG_CONFIG_HOME=str(self.user_home / ".config"),
-            PATH="/usr/bin:/bin",  # no real lms from the developer's PATH
-        )
-        return subprocess.run(
-            [str(EXE), *args], capture_output=True, text=True, env=env, timeout=90, check=False
-        )
-
-    def json(self, *args: str, code: int = 0) -> dict[str, Any]:
-        r = self(*args, "--json")
-        assert r.returncode == code, r.stdout + r.stderr
-        doc: dict[str, Any] = json.loads(r.stdout)
-        return doc
-
-    def remembered(self) -> dict[str, Any]:
-        raw = json.loads(self.settings.read_text(encoding="utf-8"))
-        start: dict[str, Any] = raw["profiles"][0]["server_start"]
-        return start
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path)
 
 
 @pytest.fixture

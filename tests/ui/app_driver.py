@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from aio import until
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
@@ -27,11 +28,7 @@ from tray.core.status import ServerState
 from tray.simulator import Simulator
 from tray.ui.tray_icon import TrayIcon
 
-__all__ = ["AppDriver", "run"]
-
-
-def run(loop: asyncio.AbstractEventLoop, scenario: Coroutine[Any, Any, None]) -> None:
-    loop.run_until_complete(asyncio.wait_for(scenario, timeout=180))
+__all__ = ["AppDriver"]
 
 
 class AppDriver:
@@ -66,13 +63,7 @@ class AppDriver:
     # --- waiting -------------------------------------------------------------------------
 
     async def wait(self, condition: Callable[[], object], what: str, limit: float = 20) -> None:
-        try:
-            async with asyncio.timeout(limit):
-                # Qt and simulator state have no asyncio event to wait on: look each turn.
-                while not condition():  # noqa: ASYNC110
-                    await asyncio.sleep(0.02)
-        except TimeoutError:
-            raise AssertionError(f"timed out waiting for {what}") from None
+        await until(condition, what, limit)
 
     def state(self) -> ServerState:
         monitor = self.app.monitor

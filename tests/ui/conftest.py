@@ -9,12 +9,14 @@ display they run on Qt's offscreen platform.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import qasync
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
 from tray.ui.tray_icon import TrayIcon
@@ -52,6 +54,17 @@ def _real_desktop_for_ui_tests(request: pytest.FixtureRequest) -> None:
     if IN_DESKTOP_SESSION:
         pytest.fail(f"the desktop session is broken: {problem}")
     pytest.skip(problem)
+
+
+@pytest.fixture
+def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    """The app's kind of loop: qasync, driving Qt and asyncio together."""
+    qapp.setQuitOnLastWindowClosed(False)  # as in the app: closing a box must not quit
+    event_loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(event_loop)
+    yield event_loop
+    event_loop.close()
+    asyncio.set_event_loop(None)
 
 
 @pytest.fixture(autouse=True)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 import pytest
-import qasync
+from aio import run, until  # tests/ui/aio.py
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -26,32 +26,6 @@ from tray.ui.load_model_dialog import GPU_CHOICES, LoadModelDialog
 
 SMALL = "qwen/qwen3-4b"
 T = TypeVar("T")
-
-
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    """The app's arrangement: one asyncio loop that is Qt's event loop."""
-    # As in the app: closing the last window (a message box) must not quit the loop.
-    qapp.setQuitOnLastWindowClosed(False)
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    event_loop.close()
-    asyncio.set_event_loop(None)
-
-
-def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout=60))
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    """Wait (the loop keeps running Qt and asyncio) until `condition` holds."""
-    try:
-        async with asyncio.timeout(30):
-            while not condition():  # noqa: ASYNC110 - Qt state has no asyncio event
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"gave up waiting for: {what}") from None
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-import qasync
+from aio import run, until  # tests/ui/aio.py
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
@@ -69,30 +69,6 @@ def running(*rows: LoadedModelRow) -> ServerStatus:
 
 
 # --- plumbing: one qasync loop, as in the app ------------------------------------------------
-
-
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    # As in the app: closing the last window (a message box) must not quit the loop.
-    qapp.setQuitOnLastWindowClosed(False)
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    event_loop.close()
-    asyncio.set_event_loop(None)
-
-
-def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout=60))
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    try:
-        async with asyncio.timeout(30):
-            while not condition():  # noqa: ASYNC110 - Qt state has no asyncio event
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"gave up waiting for: {what}") from None
 
 
 def texts(menu: QMenu) -> list[str]:

@@ -13,12 +13,11 @@ import asyncio
 import json
 import os
 import socket
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-import qasync
+from aio import run, until  # tests/ui/aio.py
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
@@ -68,29 +67,6 @@ class Calls:
 
     def refresh(self) -> None:
         self.refreshes += 1
-
-
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    # As in the app: closing a dialog must not quit the application (and stop the loop).
-    qapp.setQuitOnLastWindowClosed(False)
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    event_loop.close()
-    asyncio.set_event_loop(None)
-
-
-def run(loop: asyncio.AbstractEventLoop, scenario: Coroutine[Any, Any, None]) -> None:
-    loop.run_until_complete(asyncio.wait_for(scenario, timeout=60))
-
-
-async def until(condition: Callable[[], object], what: str) -> None:
-    """Spin the loop (Qt included) until `condition` holds; the outer wait_for bounds it."""
-    # Qt widget state has no asyncio event to wait on: look again each turn of the loop.
-    while not condition():  # noqa: ASYNC110
-        await asyncio.sleep(0.02)
-    assert condition(), what
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import qasync
-from app_driver import AppDriver, run  # tests/ui/app_driver.py
+from aio import run  # tests/ui/aio.py
+from app_driver import AppDriver  # tests/ui/app_driver.py
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication
 from screen import count_close, crop_around, grab_screen
 
 from tray.core.notifications import NoticeKind
@@ -25,16 +24,6 @@ from tray.simulator import Reply, Simulator
 from tray.ui.icons import render_state_image
 
 pytestmark = pytest.mark.ui
-
-
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    qapp.setQuitOnLastWindowClosed(False)  # as in the app: closing a box must not quit
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    event_loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture
