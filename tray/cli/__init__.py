@@ -5,8 +5,8 @@ Text by default, exactly one JSON document on stdout with `--json`. Exit codes:
 2 usage errors or unreadable input.
 
 Each command lives in its own module here with a `register(subparsers)` function that
-adds its parser and sets `command=Command(handler, render)`; modules are found by name,
-so adding a command touches no other file.
+adds its parser and sets `command=Command(handler, render)`, and an optional `ORDER` for
+its place in --help; modules are found by name, so adding a command touches no other file.
 """
 
 from __future__ import annotations
@@ -45,9 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}").register(sub)
+    modules = [
+        importlib.import_module(f"{__name__}.{info.name}")
+        for info in pkgutil.iter_modules(__path__)
+        if not info.name.startswith("_")
+    ]
+    # A module's ORDER places its commands in --help (most used first).
+    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__)):
+        module.register(sub)
     return parser
 
 

@@ -15,7 +15,9 @@ from tray.core.gpu import GpuDevice, format_bytes
 from tray.core.status import ServerState, ServerStatus
 from tray.services.gpu import select_gpu_probe
 
-__all__ = ["register"]
+__all__ = ["ORDER", "register"]
+
+ORDER = 40
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -21,7 +21,9 @@ from tray.core.status import ServerState
 from tray.services.lms_runner import lms_not_found
 from tray.services.lmstudio_home import count_model_default_configs, count_presets
 
-__all__ = ["register"]
+__all__ = ["ORDER", "register"]
+
+ORDER = 10
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -22,7 +22,9 @@ from tray.core.restore import (
 from tray.services.lms_runner import GpuOffload
 from tray.services.model_manager import ModelManager, default_state_dir
 
-__all__ = ["register"]
+__all__ = ["ORDER", "register"]
+
+ORDER = 20
 
 log = logging.getLogger(__name__)
 

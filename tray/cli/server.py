@@ -22,7 +22,9 @@ from tray.core.settings import ServerStartOptions
 from tray.services.lms_runner import lms_not_found
 from tray.services.server_controller import ServerController
 
-__all__ = ["register"]
+__all__ = ["ORDER", "register"]
+
+ORDER = 30
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
