@@ -126,6 +126,8 @@ class TrayApp:
     """
 
     def __init__(self, args: argparse.Namespace, http: httpx.AsyncClient, tray: TrayIcon) -> None:
+        from PySide6.QtGui import QGuiApplication
+
         from tray.core.notifications import NotificationRules
         from tray.services.settings_store import SettingsService, SettingsStore
         from tray.ui.notifier import TrayNotifier
@@ -137,6 +139,7 @@ class TrayApp:
         self.http = http
         self.tray = tray
         self.quit = asyncio.Event()
+        self._menu_open = False
         self.demo = DemoLmStudio() if args.demo else None
         demo = self.demo is not None
         # The demo keeps its own settings unless told otherwise: it must not change the user's.
@@ -170,8 +173,13 @@ class TrayApp:
 
         self.settings.subscribe(self._settings_changed)
         tray.quit_requested.connect(self.quit.set)
+        # The user looks while the menu is open or one of our windows has the focus: a
+        # window getting the focus asks for a look at once; each wait re-checks.
         tray.menu_about_to_show.connect(lambda: self._interactive(True))
         tray.menu_about_to_hide.connect(lambda: self._interactive(False))
+        QGuiApplication.instance().focusWindowChanged.connect(  # type: ignore[union-attr]
+            lambda window: self._refresh() if window is not None else None
+        )
         tray.demo_requested.connect(self._restart_as_demo)
         self._spawn = spawn
 
@@ -279,6 +287,7 @@ class TrayApp:
             gpu_source=self.gpu.read if self.gpu is not None else None,
             beyond_loopback=lambda: _serves_beyond_loopback(env.home.path),
             requested_context=self.models.requested_context if self.models else None,
+            looking=_window_has_focus,
             policy=PollPolicy(
                 interactive=polling.interactive_seconds,
                 idle=polling.idle_seconds,
@@ -287,6 +296,7 @@ class TrayApp:
             on_update=self._render,
             demo=self.demo is not None,
         )
+        self.monitor.set_interactive(self._menu_open)
         self._render(self.monitor.status)
         self.monitor.start()
 
@@ -319,6 +329,7 @@ class TrayApp:
     # --- gestures ----------------------------------------------------------------------
 
     def _interactive(self, on: bool) -> None:
+        self._menu_open = on
         if self.monitor is not None:
             self.monitor.set_interactive(on)
 
@@ -389,6 +400,13 @@ def _autostart(demo: DemoLmStudio | None) -> Autostart:
     if sys.platform.startswith("linux"):
         return XdgAutostart(config_home=demo.user_home / ".config")
     return LaunchAgentAutostart(home=demo.user_home)
+
+
+def _window_has_focus() -> bool:
+    from PySide6.QtGui import QGuiApplication
+
+    window = QGuiApplication.focusWindow()
+    return window is not None and window.isVisible()
 
 
 def _serves_beyond_loopback(home: Path) -> bool | None:

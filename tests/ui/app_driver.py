@@ -57,8 +57,15 @@ class AppDriver:
         self.app = TrayApp(args, self.http, TrayIcon())
         self.task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
+    async def __aenter__(self) -> AppDriver:
+        """Run the app for the `async with` block, inside the scenario: pytest-qt processes
+        Qt events between a test and its fixtures' teardown, when no asyncio loop runs, so
+        the app must be gone by then."""
         self.task = asyncio.ensure_future(self.app.run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     # --- waiting -------------------------------------------------------------------------
 

@@ -34,10 +34,8 @@ def sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
 
 
 @pytest.fixture
-def driver(loop: asyncio.AbstractEventLoop, sim: Simulator, tmp_path: Path) -> Iterator[AppDriver]:
-    d = AppDriver(sim, tmp_path)
-    yield d
-    run(loop, d.close())
+def driver(loop: asyncio.AbstractEventLoop, sim: Simulator, tmp_path: Path) -> AppDriver:
+    return AppDriver(sim, tmp_path)
 
 
 def icon_shows(driver: AppDriver, state: ServerState, shot: Path, *, warning: bool = False) -> bool:
@@ -69,17 +67,17 @@ def test_start_the_server_from_the_menu_and_see_the_icon_change(
 
     async def scenario() -> None:
         sim.stop_api_server()
-        await driver.start()
-        await driver.wait(lambda: driver.state() is ServerState.STOPPED, "the stopped state")
-        await driver.wait(lambda: icon_shows(driver, ServerState.STOPPED, shot), "a grey icon")
-        save_icon_closeup(tmp_path / "tray-stopped.png", shot, driver)
+        async with driver:
+            await driver.wait(lambda: driver.state() is ServerState.STOPPED, "the stopped state")
+            await driver.wait(lambda: icon_shows(driver, ServerState.STOPPED, shot), "a grey icon")
+            save_icon_closeup(tmp_path / "tray-stopped.png", shot, driver)
 
-        await driver.open_menu()
-        await driver.click(driver.menu, driver.find(driver.menu, "Start server"))
-        await driver.wait(lambda: sim.api_server_running, "the server to start", limit=30)
-        await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running", limit=30)
-        await driver.wait(lambda: icon_shows(driver, ServerState.RUNNING, shot), "a green icon")
-        save_icon_closeup(tmp_path / "tray-running.png", shot, driver)
+            await driver.open_menu()
+            await driver.click(driver.menu, driver.find(driver.menu, "Start server"))
+            await driver.wait(lambda: sim.api_server_running, "the server to start", limit=30)
+            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running", limit=30)
+            await driver.wait(lambda: icon_shows(driver, ServerState.RUNNING, shot), "a green icon")
+            save_icon_closeup(tmp_path / "tray-running.png", shot, driver)
 
     run(loop, scenario())
     publish_screenshot(tmp_path / "tray-stopped.png")
@@ -96,18 +94,18 @@ def test_a_ttl_eviction_gives_exactly_one_notification(
 
     async def scenario() -> None:
         sim.state.load("qwen/qwen3-4b", ttl_seconds=600)
-        await driver.start()
-        await driver.wait(lambda: loaded() == 1, "the model to show")
-        ident = sim.state.load("google/gemma-3-12b", ttl_seconds=4)  # > one 2 s poll
-        await driver.wait(lambda: loaded() == 2, "the second model to show")
-        await driver.wait(lambda: ident not in sim.state.loaded_identifiers(), "the eviction")
-        await driver.wait(
-            lambda: any(n.kind is NoticeKind.MODEL_EVICTED for n in notices), "a notification"
-        )
-        await asyncio.sleep(5)  # several more polls: still exactly one
-        evicted = [n for n in notices if n.kind is NoticeKind.MODEL_EVICTED]
-        assert len(evicted) == 1, evicted
-        assert ident in evicted[0].message
+        async with driver:
+            await driver.wait(lambda: loaded() == 1, "the model to show")
+            ident = sim.state.load("google/gemma-3-12b", ttl_seconds=4)  # > one 2 s poll
+            await driver.wait(lambda: loaded() == 2, "the second model to show")
+            await driver.wait(lambda: ident not in sim.state.loaded_identifiers(), "the eviction")
+            await driver.wait(
+                lambda: any(n.kind is NoticeKind.MODEL_EVICTED for n in notices), "a notification"
+            )
+            await asyncio.sleep(5)  # several more polls: still exactly one
+            evicted = [n for n in notices if n.kind is NoticeKind.MODEL_EVICTED]
+            assert len(evicted) == 1, evicted
+            assert ident in evicted[0].message
 
     run(loop, scenario())
 
@@ -128,31 +126,32 @@ def test_a_server_on_the_network_without_auth_is_flagged(
     async def scenario() -> None:
         settings = json.loads(config.read_text())
         config.write_text(json.dumps({**settings, "networkInterface": "0.0.0.0"}))
-        await driver.start()
-        await driver.wait(exposed, "the exposure to be seen")
-        await driver.wait(
-            lambda: icon_shows(driver, ServerState.RUNNING, shot, warning=True), "the badge"
-        )
-        await driver.open_menu()
-        lines = [a.text() for a in driver.menu.actions() if a.isVisible()]
-        assert "Warning: serving on the network with authentication off" in lines
-        assert any(t.startswith("⚠ How to turn on authentication") for t in lines)
-        await asyncio.sleep(3)
-        found = [n for n in driver.app.notifier.recent if n.kind is NoticeKind.EXPOSED]
-        assert len(found) == 1, found
-        menu = driver.menu.geometry()
-        background = driver.menu.palette().window().color()
-        await driver.wait(
-            lambda: (
-                count_close(grab_screen(shot), menu, background) * 4 >= menu.width() * menu.height()
-            ),
-            "the menu to be painted",
-        )
-        area = menu.united(driver.app.tray.tray.geometry())
-        assert crop_around(QImage(str(shot)), area, 12).save(
-            str(tmp_path / "tray-exposed-menu.png")
-        )
-        await driver.close_menus()
+        async with driver:
+            await driver.wait(exposed, "the exposure to be seen")
+            await driver.wait(
+                lambda: icon_shows(driver, ServerState.RUNNING, shot, warning=True), "the badge"
+            )
+            await driver.open_menu()
+            lines = [a.text() for a in driver.menu.actions() if a.isVisible()]
+            assert "Warning: serving on the network with authentication off" in lines
+            assert any(t.startswith("⚠ How to turn on authentication") for t in lines)
+            await asyncio.sleep(3)
+            found = [n for n in driver.app.notifier.recent if n.kind is NoticeKind.EXPOSED]
+            assert len(found) == 1, found
+            menu = driver.menu.geometry()
+            background = driver.menu.palette().window().color()
+            await driver.wait(
+                lambda: (
+                    count_close(grab_screen(shot), menu, background) * 4
+                    >= menu.width() * menu.height()
+                ),
+                "the menu to be painted",
+            )
+            area = menu.united(driver.app.tray.tray.geometry())
+            assert crop_around(QImage(str(shot)), area, 12).save(
+                str(tmp_path / "tray-exposed-menu.png")
+            )
+            await driver.close_menus()
 
     run(loop, scenario())
     publish_screenshot(tmp_path / "tray-exposed-menu.png")
@@ -196,34 +195,35 @@ def test_eject_a_generating_model_asks_first(
         return rows[0].status if rows else None
 
     async def scenario() -> None:
-        await driver.start()
-        stream = _stream_forever(sim.base_url, ident)
-        await driver.open_menu()  # the menu being open makes the tray ask `lms ps`
-        await driver.wait(lambda: row_status() == "generating", "the model to be generating")
-        models = await driver.hover(driver.menu, driver.find(driver.menu, "Loaded models"))
-        entry = await driver.hover(models, driver.find(models, ident))
-        before = driver.windows()
-        await driver.click(entry, driver.find(entry, "Eject"))
-        box = await driver.message_box(before)
-        assert "generating" in box.text()
-        shot = tmp_path / "screen.png"
-        await driver.wait(
-            lambda: (
-                count_close(grab_screen(shot), box.geometry(), box.palette().window().color()) * 3
-                >= box.width() * box.height()
-            ),
-            "the question to be painted",
-        )
-        assert crop_around(QImage(str(shot)), box.frameGeometry(), 8).save(
-            str(tmp_path / "eject-confirm.png")
-        )
-        assert sim.state.loaded_identifiers() == [ident]  # nothing happens before the answer
-        (eject,) = [b for b in box.buttons() if b.text() == "Eject"]
-        driver.click_widget(eject)
-        await driver.wait(lambda: sim.state.loaded_identifiers() == [], "the eject")
-        await driver.close_menus()
-        await asyncio.to_thread(stream.join, 10)
-        assert not any(n.kind is NoticeKind.MODEL_EVICTED for n in driver.app.notifier.recent)
+        async with driver:
+            stream = _stream_forever(sim.base_url, ident)
+            await driver.open_menu()  # the menu being open makes the tray ask `lms ps`
+            await driver.wait(lambda: row_status() == "generating", "the model to be generating")
+            models = await driver.hover(driver.menu, driver.find(driver.menu, "Loaded models"))
+            entry = await driver.hover(models, driver.find(models, ident))
+            before = driver.windows()
+            await driver.click(entry, driver.find(entry, "Eject"))
+            box = await driver.message_box(before)
+            assert "generating" in box.text()
+            shot = tmp_path / "screen.png"
+            await driver.wait(
+                lambda: (
+                    count_close(grab_screen(shot), box.geometry(), box.palette().window().color())
+                    * 3
+                    >= box.width() * box.height()
+                ),
+                "the question to be painted",
+            )
+            assert crop_around(QImage(str(shot)), box.frameGeometry(), 8).save(
+                str(tmp_path / "eject-confirm.png")
+            )
+            assert sim.state.loaded_identifiers() == [ident]  # nothing happens before the answer
+            (eject,) = [b for b in box.buttons() if b.text() == "Eject"]
+            driver.click_widget(eject)
+            await driver.wait(lambda: sim.state.loaded_identifiers() == [], "the eject")
+            await driver.close_menus()
+            await asyncio.to_thread(stream.join, 10)
+            assert not any(n.kind is NoticeKind.MODEL_EVICTED for n in driver.app.notifier.recent)
 
     run(loop, scenario())
     publish_screenshot(tmp_path / "eject-confirm.png")
@@ -247,24 +247,24 @@ def test_eject_all_then_restore_the_same_set(
         return len(driver.app.monitor.status.loaded) if driver.app.monitor else 0
 
     async def scenario() -> None:
-        await driver.start()
-        await driver.wait(lambda: loaded() == 2, "both models to show")
-        await driver.open_menu()
-        models = await driver.hover(driver.menu, driver.find(driver.menu, "Loaded models"))
-        await driver.click(models, driver.find(models, "Eject all"))
-        await driver.wait(lambda: sim.state.loaded_identifiers() == [], "eject all")
-        await driver.wait(lambda: loaded() == 0, "the menu to learn it")
-        await driver.close_menus()
+        async with driver:
+            await driver.wait(lambda: loaded() == 2, "both models to show")
+            await driver.open_menu()
+            models = await driver.hover(driver.menu, driver.find(driver.menu, "Loaded models"))
+            await driver.click(models, driver.find(models, "Eject all"))
+            await driver.wait(lambda: sim.state.loaded_identifiers() == [], "eject all")
+            await driver.wait(lambda: loaded() == 0, "the menu to learn it")
+            await driver.close_menus()
 
-        await driver.open_menu()
-        models = await driver.hover(driver.menu, driver.find(driver.menu, "Loaded models"))
-        await driver.click(models, driver.find(models, "Restore 2 models"))
-        await driver.wait(
-            lambda: sorted(sim.state.loaded_identifiers()) == sorted([a, b]),
-            "the restore",
-            limit=30,
-        )
-        await driver.close_menus()
+            await driver.open_menu()
+            models = await driver.hover(driver.menu, driver.find(driver.menu, "Loaded models"))
+            await driver.click(models, driver.find(models, "Restore 2 models"))
+            await driver.wait(
+                lambda: sorted(sim.state.loaded_identifiers()) == sorted([a, b]),
+                "the restore",
+                limit=30,
+            )
+            await driver.close_menus()
 
     run(loop, scenario())
     assert facts() == before  # same identifiers, context, parallel and TTL
@@ -282,26 +282,51 @@ def test_an_openai_compatible_server_gets_the_reduced_menu(
     driver = AppDriver(sim, tmp_path, {"profiles": [profile], "active_profile": "ollama"})
 
     async def scenario() -> None:
-        await driver.start()
-        await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
-        await driver.open_menu()
-        visible = {a.text(): a for a in driver.menu.actions() if a.isVisible()}
-        assert any(t.endswith("models served (OpenAI-compatible)") for t in visible), visible
-        assert not any(t.startswith(("Loaded models", "Load model")) for t in visible)
-        # What needs LM Studio is not offered as if it worked.
-        for text in ("Start server", "Stop server", "Restart server"):
-            assert text not in visible or not visible[text].isEnabled(), text
-        servers = await driver.hover(driver.menu, driver.find(driver.menu, "Server: Ollama"))
-        lines = [a.text() for a in servers.actions() if a.isVisible()]
-        assert any("Reduced mode" in line for line in lines), lines
-        shot = tmp_path / "screen.png"
-        grab_screen(shot)
-        area = driver.menu.geometry().united(servers.geometry())
-        assert crop_around(QImage(str(shot)), area, 8).save(str(tmp_path / "tray-reduced.png"))
-        await driver.close_menus()
+        async with driver:
+            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
+            await driver.open_menu()
+            visible = {a.text(): a for a in driver.menu.actions() if a.isVisible()}
+            assert any(t.endswith("models served (OpenAI-compatible)") for t in visible), visible
+            assert not any(t.startswith(("Loaded models", "Load model")) for t in visible)
+            # What needs LM Studio is not offered as if it worked.
+            for text in ("Start server", "Stop server", "Restart server"):
+                assert text not in visible or not visible[text].isEnabled(), text
+            servers = await driver.hover(driver.menu, driver.find(driver.menu, "Server: Ollama"))
+            lines = [a.text() for a in servers.actions() if a.isVisible()]
+            assert any("Reduced mode" in line for line in lines), lines
+            shot = tmp_path / "screen.png"
+            grab_screen(shot)
+            area = driver.menu.geometry().united(servers.geometry())
+            assert crop_around(QImage(str(shot)), area, 8).save(str(tmp_path / "tray-reduced.png"))
+            await driver.close_menus()
 
-    try:
-        run(loop, scenario())
-    finally:
-        run(loop, driver.close())
+    run(loop, scenario())
     publish_screenshot(tmp_path / "tray-reduced.png")
+
+
+def test_polling_is_fast_while_a_window_is_open(
+    loop: asyncio.AbstractEventLoop, driver: AppDriver
+) -> None:
+    def interactive() -> bool:
+        return driver.app.monitor is not None and driver.app.monitor.interactive
+
+    async def scenario() -> None:
+        async with driver:
+            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
+            assert not interactive()
+            await driver.open_menu()
+            assert interactive()
+            await driver.click(driver.menu, driver.find(driver.menu, "Settings"))
+            await driver.wait(
+                lambda: (
+                    driver.app.settings_dialog is not None
+                    and driver.app.settings_dialog.isActiveWindow()
+                ),
+                "the Settings window to have the focus",
+            )
+            assert interactive()  # the menu closed, but the user looks at our window
+            assert driver.app.settings_dialog is not None
+            driver.app.settings_dialog.reject()
+            await driver.wait(lambda: not interactive(), "idle polling again")
+
+    run(loop, scenario())

@@ -68,6 +68,7 @@ class StatusMonitor:
         gpu_source: GpuSource | None = None,
         beyond_loopback: ExposureSource | None = None,
         requested_context: Callable[[str], int | None] | None = None,
+        looking: Callable[[], bool] | None = None,
         policy: PollPolicy | None = None,
         on_update: Callable[[ServerStatus], None] | None = None,
         demo: bool = False,
@@ -80,6 +81,7 @@ class StatusMonitor:
         self._gpu_source = gpu_source
         self._beyond_loopback = beyond_loopback
         self._requested_context = requested_context
+        self._looking = looking
         self._policy = policy or PollPolicy()
         self._on_update = on_update
         self._local = is_loopback_host(urlsplit(url).hostname or "")
@@ -111,7 +113,9 @@ class StatusMonitor:
 
     @property
     def interactive(self) -> bool:
-        return self._interactive
+        """The user looks: told so (`set_interactive`), or `looking()` says so (asked before
+        each wait, so a window that closed without a word slows polling down again)."""
+        return self._interactive or (self._looking is not None and self._looking())
 
     def set_interactive(self, interactive: bool) -> None:
         """The user is looking (menu/window open): poll fast, and look right now."""
@@ -198,7 +202,7 @@ class StatusMonitor:
     async def _refresh_ps(self) -> None:
         # Only while the user looks, throttled; the HTTP API just answered, so LM Studio
         # runs and `lms ps` wakes nothing.
-        if self._ps_source is None or not self._interactive:
+        if self._ps_source is None or not self.interactive:
             return
         if time.monotonic() - self._ps_at < PS_MIN_INTERVAL:
             return
@@ -251,7 +255,7 @@ class StatusMonitor:
         while True:
             await self.probe()
             delay = self._policy.next_delay(
-                self.status.state, interactive=self._interactive, failures=self._failures
+                self.status.state, interactive=self.interactive, failures=self._failures
             )
             self.delays.append(delay)
             self._wake.clear()
