@@ -94,6 +94,9 @@ class Settings(BaseModel):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     polling: PollingSettings = Field(default_factory=PollingSettings)
     autostart: bool = False
+    # After copying a token, clear the clipboard this many seconds later if it still holds
+    # it (0 = never).
+    clipboard_clear_seconds: int = Field(default=30, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _consistent_profiles(self) -> Settings:
