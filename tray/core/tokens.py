@@ -11,7 +11,14 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
-__all__ = ["TOKEN_PATTERN", "NoToken", "StaticToken", "TokenProvider", "looks_like_token"]
+__all__ = [
+    "TOKEN_PATTERN",
+    "FirstToken",
+    "NoToken",
+    "StaticToken",
+    "TokenProvider",
+    "looks_like_token",
+]
 
 # sk-lm-<clientIdentifier: 8 alnum>:<clientPasskey: 20 alnum>  (FORMATS.md §2.9)
 TOKEN_PATTERN = re.compile(r"sk-lm-[A-Za-z0-9]{8}:[A-Za-z0-9]{20}")
@@ -44,3 +51,17 @@ class StaticToken:
 
     def __repr__(self) -> str:
         return "StaticToken(**********)"
+
+
+class FirstToken:
+    """The first token any of `providers` has (e.g. the keyring, then LM_API_TOKEN)."""
+
+    def __init__(self, *providers: TokenProvider) -> None:
+        self._providers = providers
+
+    async def get_token(self) -> SecretStr | None:
+        for provider in self._providers:
+            token = await provider.get_token()
+            if token is not None:
+                return token
+        return None
