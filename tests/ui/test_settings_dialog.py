@@ -396,3 +396,24 @@ def test_screenshots_of_each_tab(
     assert dialog.url_error.isVisible()
     capture_on_screen(qtbot, dialog, tmp_path / "settings-servers-invalid-address.png")
     publish_screenshot(tmp_path / "settings-servers-invalid-address.png")
+
+
+def test_the_api_token_button_opens_the_tokens_dialog_for_a_saved_server(
+    qtbot: QtBot, service: SettingsService, config_home: Path
+) -> None:
+    asked: list[str] = []
+    dialog = SettingsDialog(
+        service, XdgAutostart(), demo=False, command=lambda: COMMAND, open_tokens=asked.append
+    )
+    qtbot.addWidget(dialog)
+    dialog.present()
+    qtbot.waitExposed(dialog)
+    assert dialog.tokens_button.isVisibleTo(dialog)
+    qtbot.mouseClick(dialog.tokens_button, Qt.MouseButton.LeftButton)
+    assert asked == [service.settings.active_profile]
+    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)  # new, not saved yet
+    assert not dialog.tokens_button.isEnabled()
+    without = SettingsDialog(service, XdgAutostart(), demo=False, command=lambda: COMMAND)
+    qtbot.addWidget(without)
+    without.present()
+    assert not without.tokens_button.isVisibleTo(without)

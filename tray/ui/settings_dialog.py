@@ -144,9 +144,12 @@ class SettingsDialog(QDialog):
         demo: bool,
         parent: QWidget | None = None,
         command: Callable[[], list[str]] = autostart_command,
+        open_tokens: Callable[[str], None] | None = None,
     ) -> None:
-        """`command` gives the argv start-at-login runs (the installed tray by default)."""
+        """`command` gives the argv start-at-login runs (the installed tray by default);
+        `open_tokens(profile_id)` opens the API tokens dialog for a saved server."""
         super().__init__(parent)
+        self._open_tokens = open_tokens
         self._settings = settings
         self._autostart = autostart
         self._command = command
@@ -365,6 +368,9 @@ class SettingsDialog(QDialog):
         self.add_button.clicked.connect(self._add_profile)
         self.remove_button.clicked.connect(self._remove_profile)
         self.activate_button.clicked.connect(self._make_active)
+        self.tokens_button = QPushButton("API token…")
+        self.tokens_button.setVisible(self._open_tokens is not None)
+        self.tokens_button.clicked.connect(self._tokens_for_current)
         buttons = QHBoxLayout()
         buttons.setSpacing(6)
         buttons.addWidget(self.add_button)
@@ -374,6 +380,7 @@ class SettingsDialog(QDialog):
         left.addWidget(self.profile_list, 1)
         left.addLayout(buttons)
         left.addWidget(self.activate_button)
+        left.addWidget(self.tokens_button)
 
         self.name_edit = QLineEdit()
         self.name_edit.setObjectName("profile-name")
@@ -529,6 +536,18 @@ class SettingsDialog(QDialog):
         in_use = row is self._active
         self.activate_button.setEnabled(not in_use)
         self.activate_button.setText("In use" if in_use else "Use this server")
+        saved = row is not None and row.existing is not None
+        self.tokens_button.setEnabled(saved)
+        self.tokens_button.setToolTip(
+            "Store, test or remove this server's API token"
+            if saved
+            else "Apply first: a new server gets its token once it is saved"
+        )
+
+    def _tokens_for_current(self) -> None:
+        row = self._current()
+        if self._open_tokens is not None and row is not None and row.existing is not None:
+            self._open_tokens(row.existing.id)
 
     def _add_profile(self) -> None:
         self._store_current()
