@@ -13,12 +13,13 @@ import httpx
 
 from tray.core.errors import ConfigError, LmsError
 from tray.core.settings import Settings
-from tray.core.tokens import NoToken, TokenProvider
+from tray.core.tokens import FirstToken, NoToken, TokenProvider
 from tray.services.environment import Environment, discover, token_from_environment
 from tray.services.lms_runner import LmsProbe, LmsRunner
 from tray.services.lmstudio_client import LmStudioClient
 from tray.services.settings_store import SettingsService, SettingsStore
 from tray.services.status_monitor import StatusMonitor
+from tray.services.token_vault import TokenVault
 
 __all__ = [
     "EXIT_FAILED",
@@ -122,7 +123,12 @@ class Context:
             raise UsageError(
                 f"There is no server profile {args.profile!r} (known: {known})."
             ) from None
-        self.token: TokenProvider = token_from_environment()
+        # LM_API_TOKEN (an explicit choice for this shell) first, then the profile's token
+        # in the OS keyring; no keyring simply means no token from there.
+        self.vault = TokenVault()
+        self.token: TokenProvider = FirstToken(
+            token_from_environment(), self.vault.provider(self.env.profile.id)
+        )
         self.client = LmStudioClient(http, self.env.server_url, token_provider=self.token)
         self.anonymous = LmStudioClient(http, self.env.server_url, token_provider=NoToken())
         self.runner = (
@@ -134,7 +140,7 @@ class Context:
             self.client,
             url=self.env.server_url,
             anonymous=self.anonymous,
-            has_token=not isinstance(self.token, NoToken),
+            has_token=await self.token.get_token() is not None,
             kind=self.env.profile.kind,
             profile_name=self.env.profile.name,
             beyond_loopback=lambda: (

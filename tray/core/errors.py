@@ -25,10 +25,16 @@
     │       ├── LmsModelNotFound   no downloaded model / loaded instance matches
     │       ├── LmsOutputError     stdout was not the documented shape
     │       └── PortInUse          another program listens on the server's port
-    └── ConfigError                a file we read or write
-        ├── HomeNotFound           no LM Studio home on this machine
-        ├── FileParseError         a file we cannot parse (path, line, column)
-        └── FileWriteError         a write that did not happen (old file intact)
+    ├── ConfigError                a file we read or write
+    │   ├── HomeNotFound           no LM Studio home on this machine
+    │   ├── FileParseError         a file we cannot parse (path, line, column)
+    │   └── FileWriteError         a write that did not happen (old file intact)
+    └── TokenError                 API tokens and the OS keyring that keeps them
+        ├── InvalidTokenShape      not `sk-lm-` + 8 + `:` + 20 letters/digits
+        ├── TokenTooLong           more than the keyring (or any sane token) holds
+        ├── KeyringUnavailable     no keyring, or one that would store it in plain text
+        ├── KeyringLocked          locked, or its unlock prompt was dismissed
+        └── KeyringWriteRefused    the keyring refused to store or remove it
 
 Errors carry data, never secrets: a message must never contain a token or a header value.
 """
@@ -49,6 +55,10 @@ __all__ = [
     "HomeNotFound",
     "HttpStatusError",
     "InvalidToken",
+    "InvalidTokenShape",
+    "KeyringLocked",
+    "KeyringUnavailable",
+    "KeyringWriteRefused",
     "LmStudioError",
     "LmStudioNotRunning",
     "LmsCommandFailed",
@@ -65,6 +75,8 @@ __all__ = [
     "ServerOwnedByApp",
     "ServerUnreachable",
     "StreamTruncated",
+    "TokenError",
+    "TokenTooLong",
     "TrayError",
 ]
 
@@ -274,3 +286,38 @@ class FileParseError(ConfigError):
 
 class FileWriteError(ConfigError):
     title = "File not saved"
+
+
+# --- tokens and the keyring ------------------------------------------------------------
+
+
+class TokenError(TrayError):
+    """Keeping an API token failed; the message never holds the token."""
+
+    title = "API token not kept"
+
+
+class InvalidTokenShape(TokenError):
+    title = "That is not an LM Studio token"
+
+
+class TokenTooLong(TokenError):
+    title = "Token too long"
+
+    def __init__(self, message: str, *, limit_bytes: int) -> None:
+        super().__init__(message)
+        self.limit_bytes = limit_bytes
+
+
+class KeyringUnavailable(TokenError):
+    """No OS keyring answers, or the only one would keep secrets in plain text."""
+
+    title = "No keyring to keep the token"
+
+
+class KeyringLocked(TokenError):
+    title = "Keyring locked"
+
+
+class KeyringWriteRefused(TokenError):
+    title = "Keyring refused the change"
