@@ -1,0 +1,126 @@
+"""The "API token" submenu and the clipboard guard on the real X display: copy items follow
+the vault (disabled without a token), copy the token or the snippets, and the clipboard is
+cleared after the delay only if it still holds the secret."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from aio import run, until  # tests/ui/aio.py
+from keyring_backend import secret_service  # tests/ui/keyring_backend.py
+from PySide6.QtGui import QClipboard, QGuiApplication
+
+from tray.core.backends import BackendKind, capabilities_for
+from tray.core.settings import LOCAL_PROFILE_ID
+from tray.core.status import ServerState, ServerStatus
+from tray.services.settings_store import SettingsService, SettingsStore
+from tray.services.token_vault import TokenVault
+from tray.ui.clipboard import ClipboardGuard
+from tray.ui.tokens_section import TokensSection
+
+TOKEN = "sk-lm-Abcd1234:Abcdefghij1234567890"
+URL = "http://127.0.0.1:1234"
+
+
+def clip(mode: QClipboard.Mode = QClipboard.Mode.Clipboard) -> str:
+    return QGuiApplication.clipboard().text(mode)
+
+
+@pytest.mark.ui
+def test_the_secret_is_cleared_after_the_delay_in_both_clipboards(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    guard = ClipboardGuard(lambda: 1)
+
+    async def scenario() -> None:
+        guard.copy_secret(TOKEN)
+        assert QClipboard.Mode.Selection in guard.modes()  # X11 has the primary selection
+        for mode in guard.modes():
+            assert clip(mode) == TOKEN
+        assert guard.pending
+        await until(lambda: not guard.pending, "the clearing")
+        for mode in guard.modes():
+            assert clip(mode) == ""
+
+    run(loop, scenario())
+
+
+@pytest.mark.ui
+def test_something_copied_meanwhile_is_left_alone(loop: asyncio.AbstractEventLoop) -> None:
+    guard = ClipboardGuard(lambda: 1)
+
+    async def scenario() -> None:
+        guard.copy_secret(TOKEN)
+        QGuiApplication.clipboard().setText("the user's own text")
+        await until(lambda: not guard.pending, "the clearing")
+        assert clip() == "the user's own text"
+        assert clip(QClipboard.Mode.Selection) == ""  # that one still held the secret
+
+    run(loop, scenario())
+
+
+@pytest.mark.ui
+def test_zero_never_clears(loop: asyncio.AbstractEventLoop) -> None:
+    guard = ClipboardGuard(lambda: 0)
+    guard.copy_secret(TOKEN)
+    assert not guard.pending
+    assert clip() == TOKEN
+    QGuiApplication.clipboard().clear()
+
+
+def status() -> ServerStatus:
+    return ServerStatus(state=ServerState.RUNNING, url=URL)
+
+
+@pytest.mark.ui
+@pytest.mark.keyring
+def test_copy_items_follow_the_vault_and_copy_the_texts(
+    loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    vault = TokenVault(secret_service())
+    settings = SettingsService(SettingsStore(tmp_path / "settings.json"))
+    guard = ClipboardGuard(lambda: 1)
+    opened: list[bool] = []
+    section = TokensSection(
+        vault,
+        settings,
+        open_dialog=lambda: opened.append(True),
+        base_url=lambda: URL,
+        clipboard=guard,
+    )
+    caps = capabilities_for(BackendKind.LMSTUDIO, lms_available=False)
+
+    async def scenario() -> None:
+        await vault.delete(LOCAL_PROFILE_ID)
+        section.render(status(), caps)
+        assert not section.copy_token_action.isEnabled()
+        assert "no token" in section.copy_token_action.text()
+        assert "Manage tokens" in section.copy_token_action.toolTip()
+        assert not section.both_menu.menuAction().isEnabled()
+
+        section.manage_action.trigger()
+        assert opened == [True]
+
+        await vault.set(LOCAL_PROFILE_ID, TOKEN)  # the vault tells the section
+        await until(lambda: section.copy_token_action.isEnabled(), "copy enabled")
+        assert section.copy_token_action.text() == "Copy token"
+
+        section.copy_token_action.trigger()
+        await until(lambda: clip() == TOKEN, "the token on the clipboard")
+        await until(lambda: clip() == "", "the clipboard cleared")
+
+        section.copy_env_action.trigger()
+        await until(lambda: clip().startswith("LM_API_TOKEN="), "the env lines")
+        assert clip() == f"LM_API_TOKEN={TOKEN}\nLM_BASE_URL={URL}/v1\n"
+
+        section.copy_python_action.trigger()
+        await until(lambda: "OpenAI(" in clip(), "the snippet")
+        assert f'OpenAI(base_url="{URL}/v1", api_key="{TOKEN}")' in clip()
+        await until(lambda: clip() == "", "the clipboard cleared")
+
+        await vault.delete(LOCAL_PROFILE_ID)
+        await until(lambda: not section.copy_token_action.isEnabled(), "copy disabled")
+
+    run(loop, scenario())
