@@ -28,10 +28,12 @@ from tray.cli import build_parser, run
 
 if TYPE_CHECKING:
     import httpx
+    from pydantic import SecretStr
 
     from tray.core.api import ModelInfo
     from tray.core.settings import Settings
     from tray.core.status import ServerStatus
+    from tray.core.tokens import TokenCheck
     from tray.platform.autostart import Autostart
     from tray.services.environment import Environment
     from tray.services.gpu import GpuProbe
@@ -40,8 +42,10 @@ if TYPE_CHECKING:
     from tray.services.model_manager import ModelManager
     from tray.services.server_controller import ServerController
     from tray.services.status_monitor import StatusMonitor
+    from tray.services.token_vault import TokenVault
     from tray.ui.models_section import ModelsSection
     from tray.ui.settings_dialog import SettingsDialog
+    from tray.ui.tokens_dialog import TokensDialog
     from tray.ui.tray_icon import TrayIcon
 
 __all__ = ["DemoLmStudio", "main"]
@@ -128,12 +132,15 @@ class TrayApp:
     def __init__(self, args: argparse.Namespace, http: httpx.AsyncClient, tray: TrayIcon) -> None:
         from PySide6.QtGui import QGuiApplication
 
+        from tray.core.auth_prompt import AuthPromptGate
         from tray.core.notifications import NotificationRules
         from tray.services.settings_store import SettingsService, SettingsStore
+        from tray.ui.clipboard import ClipboardGuard
         from tray.ui.notifier import TrayNotifier
         from tray.ui.profiles_section import ProfilesSection
         from tray.ui.server_section import ServerSection
         from tray.ui.tasks import set_error_reporter, spawn
+        from tray.ui.tokens_section import TokensSection
 
         self.args = args
         self.http = http
@@ -164,10 +171,26 @@ class TrayApp:
             demo=demo,
         )
         self.models_section = _models_section(self, demo=demo)
+        self.vault = _vault(demo=demo)
+        self.auth_gate = AuthPromptGate()
+        self.tokens_dialog: TokensDialog | None = None
+        self.clipboard = ClipboardGuard(lambda: self.settings.settings.clipboard_clear_seconds)
+        self.tokens_section = TokensSection(
+            self.vault,
+            self.settings,
+            open_dialog=lambda: self._open_tokens(None),
+            base_url=lambda: self.env.server_url,
+            clipboard=self.clipboard,
+        )
         self.profiles_section = ProfilesSection(
             self.settings, open_settings=self._open_settings, report_error=self._report_error
         )
-        self.sections = (self.server_section, self.models_section, self.profiles_section)
+        self.sections = (
+            self.server_section,
+            self.models_section,
+            self.tokens_section,
+            self.profiles_section,
+        )
         for section in self.sections:
             tray.insert_section(section.actions())
 
@@ -249,13 +272,14 @@ class TrayApp:
         import platformdirs
 
         from tray.core.status import PollPolicy
-        from tray.core.tokens import NoToken
+        from tray.core.tokens import FirstToken, NoToken
         from tray.services.environment import token_from_environment
         from tray.services.lmstudio_client import LmStudioClient
         from tray.services.model_manager import ModelManager
         from tray.services.status_monitor import StatusMonitor
 
-        token = NoToken() if self.demo is not None else token_from_environment()
+        # The tray's own home for tokens (the keyring) first, then LM_API_TOKEN.
+        token = FirstToken(self.vault.provider(self.env.profile.id), token_from_environment())
         env, polling = self.env, self.settings.settings.polling
         url = env.server_url
         client = self.client = LmStudioClient(self.http, url, token_provider=token)
@@ -280,7 +304,7 @@ class TrayApp:
             client,
             url=url,
             anonymous=LmStudioClient(self.http, url, token_provider=NoToken()),
-            has_token=not isinstance(token, NoToken),
+            has_token=token,
             kind=env.profile.kind,
             profile_name=env.profile.name,
             ps_source=runner.ps if runner is not None else None,
@@ -318,6 +342,8 @@ class TrayApp:
             section.render(status, caps)
         for notice in self.rules.observe(status):
             self.notifier.show(notice)
+        if self.auth_gate.should_prompt(status):
+            self._open_tokens(self.env.profile.id, reason=status.error)
         log.info(
             "status: %s %s (%d loaded)%s",
             status.state.value,
@@ -346,9 +372,38 @@ class TrayApp:
 
         if self.settings_dialog is None:
             self.settings_dialog = SettingsDialog(
-                self.settings, _autostart(self.demo), demo=self.demo is not None
+                self.settings,
+                _autostart(self.demo),
+                demo=self.demo is not None,
+                open_tokens=self._open_tokens,
             )
         self.settings_dialog.present()
+
+    def _open_tokens(self, profile_id: str | None, reason: str | None = None) -> None:
+        from tray.ui.tokens_dialog import TokensDialog
+
+        if self.tokens_dialog is None:
+            self.tokens_dialog = TokensDialog(
+                self.vault,
+                self.settings,
+                check=self._check_token,
+                demo=self.demo is not None,
+                on_change=lambda _profile: self.auth_gate.token_changed(),
+            )
+        self.tokens_dialog.present(profile_id, reason)
+
+    async def _check_token(self, profile_id: str, token: SecretStr) -> TokenCheck:
+        """Try `token` against the server of `profile_id` (one authenticated request)."""
+        from tray.core.tokens import StaticToken
+        from tray.services.lmstudio_client import LmStudioClient
+        from tray.services.token_vault import check_token
+
+        url = self.env.server_url if profile_id == self.env.profile.id else None
+        if url is None:
+            from tray.services.environment import discover
+
+            url = discover(self.settings.settings, profile=profile_id).server_url
+        return await check_token(LmStudioClient(self.http, url, token_provider=StaticToken(token)))
 
     def _report_error(self, title: str, message: str) -> None:
         log.warning("%s: %s", title, message)
@@ -391,6 +446,17 @@ def _models_section(app: TrayApp, *, demo: bool) -> ModelsSection:
     )
 
 
+def _vault(*, demo: bool) -> TokenVault:
+    """The OS keyring; the demo keeps tokens for its session only, never in the keyring."""
+    from tray.services.token_vault import TokenVault
+
+    if not demo:
+        return TokenVault()
+    import keyring.backends.fail
+
+    return TokenVault(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
+
+
 def _autostart(demo: DemoLmStudio | None) -> Autostart:
     """The OS's start-at-login entry; in the demo, one inside the throw-away home."""
     from tray.platform.autostart import LaunchAgentAutostart, XdgAutostart, select_autostart
@@ -423,7 +489,10 @@ def _serves_beyond_loopback(home: Path) -> bool | None:
 
 
 def run_tray(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    from tray.services.logs import configure_logging, install_crash_redaction
+
+    configure_logging(args.log_level)  # every line redacted: no token reaches a log
+    install_crash_redaction()
     os.environ.setdefault("QT_API", "pyside6")
     import qasync
     from PySide6.QtWidgets import QApplication

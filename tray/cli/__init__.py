@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import importlib
 import json
-import logging
 import pkgutil
 import sys
 
@@ -78,7 +77,10 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    from tray.services.logs import configure_logging, install_crash_redaction
+
+    configure_logging(args.log_level)  # every line redacted: no token reaches a log
+    install_crash_redaction()
     try:
         return asyncio.run(_run(args))
     except KeyboardInterrupt:

@@ -31,6 +31,7 @@ from tray.core.status import (
     classify_failure,
     is_loopback_host,
 )
+from tray.core.tokens import TokenProvider
 from tray.services.lmstudio_client import LmStudioClient
 
 __all__ = ["PS_MIN_INTERVAL", "StatusMonitor"]
@@ -49,7 +50,8 @@ class StatusMonitor:
     """Polls a server and calls `on_update` with every new `ServerStatus`.
 
     `client` sends our token (if any); `anonymous` sends none and is used once per
-    up-transition to learn whether the server requires a token at all. The optional
+    up-transition to learn whether the server requires a token at all. `has_token` is a
+    fixed answer or the provider to ask (a token saved later then counts). The optional
     sources add what HTTP cannot tell: `lms ps` (only while interactive), the GPU's own
     memory reading (blocking; run in a thread), and whether LM Studio serves beyond
     loopback (from its server settings).
@@ -61,7 +63,7 @@ class StatusMonitor:
         *,
         url: str,
         anonymous: LmStudioClient | None = None,
-        has_token: bool = False,
+        has_token: bool | TokenProvider = False,
         kind: BackendKind = BackendKind.LMSTUDIO,
         profile_name: str | None = None,
         ps_source: PsSource | None = None,
@@ -228,7 +230,10 @@ class StatusMonitor:
             except LmStudioError as exc:
                 log.debug("greeting failed: %s", type(exc).__name__)
                 self._version = None
-        if not self._has_token:
+        has = self._has_token
+        if isinstance(has, TokenProvider):
+            has = await has.get_token() is not None
+        if not has:
             self._auth_required = False
         elif self._anonymous is not None:
             try:
