@@ -103,6 +103,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         Command(cmd_scan, _text_scan),
     )
     p.add_argument("paths", metavar="PATH", nargs="*", type=Path, help="more files to scan")
+    p.add_argument(
+        "--move-to",
+        metavar="PROFILE",
+        help="store the LM Studio tokens found in PROFILE's keyring entry and take them out "
+        "of the files (each file's old version is kept in the tray's history)",
+    )
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -334,13 +340,40 @@ async def cmd_scan(ctx: Context, args: argparse.Namespace) -> Result:
         }
         for leak in report.leaks
     ]
-    found = any(leak["lmstudio"] for leak in leaks)
+    moved: list[str] = []
+    if args.move_to:
+        moved = await _move(ctx, args.move_to, [leak for leak in report.leaks if leak.lmstudio])
+    left = [leak for leak in leaks if leak["lmstudio"] and _key(leak) not in moved]
     doc = {
         "leaks": leaks,
+        "moved": moved,
         "problems": list(report.problems),
         "scanned": [str(p) for p in report.scanned],
     }
-    return doc, EXIT_FAILED if found else EXIT_OK
+    return doc, EXIT_FAILED if left else EXIT_OK
+
+
+async def _move(ctx: Context, profile_id: str, leaks: list[Any]) -> list[str]:
+    """Keyring first, then the file: a failure leaves the token in both, never in neither."""
+    from tray.services.history import FileHistory, default_history_dir
+    from tray.services.leak_finder import remove_token_from_file, token_of
+
+    _profile(ctx, profile_id)  # an unknown profile is a usage error, before anything moves
+    history = FileHistory(default_history_dir())
+    moved: list[str] = []
+    for leak in leaks:
+        if not leak.movable:
+            continue  # LM Studio's own files: reported, never edited
+        await ctx.vault.set(profile_id, await asyncio.to_thread(token_of, leak))
+        await asyncio.to_thread(
+            remove_token_from_file, leak, history=history, profile_id=profile_id
+        )
+        moved.append(_key({"path": str(leak.path), "digest": leak.digest}))
+    return moved
+
+
+def _key(leak: dict[str, Any]) -> str:
+    return f"{leak['path']}#{leak['digest']}"
 
 
 def _text_scan(doc: dict[str, Any]) -> str:
@@ -352,7 +385,12 @@ def _text_scan(doc: dict[str, Any]) -> str:
         where = f"{leak['path']}:{leak['line']}" if leak["line"] else leak["path"]
         if leak["pointer"]:
             where += f" ({leak['pointer']})"
-        lmstudio = " — move it to the keyring with `tokens set`" if leak["lmstudio"] else ""
+        if _key(leak) in doc.get("moved", []):
+            lmstudio = " — moved to the keyring"
+        elif leak["lmstudio"]:
+            lmstudio = " — move it to the keyring with `tokens scan --move-to PROFILE`"
+        else:
+            lmstudio = ""
         lines.append(
             f"{where}: {leak['kind']} secret, {leak['length']} characters, "
             f"fingerprint {leak['digest']}{lmstudio}"

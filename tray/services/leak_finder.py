@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from tray.core.errors import ConfigError, FileParseError, FileWriteError
 from tray.core.secrets_scan import (
@@ -52,6 +52,7 @@ __all__ = [
     "find_leaks",
     "parse_jsonc",
     "remove_token_from_file",
+    "token_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -260,6 +261,20 @@ def find_leaks(paths: Sequence[Path], *, home: Path | None) -> LeakReport:
 
 
 # --- removing ------------------------------------------------------------------------
+
+
+def token_of(leak: Leak) -> SecretStr:
+    """The LM Studio token a leak describes, read again from its file (a `Leak` never holds
+    it), to be stored in the keyring before `remove_token_from_file` takes it out."""
+    try:
+        text = read_bytes(leak.path).decode("utf-8-sig", errors="surrogateescape")
+    except FileNotFoundError:
+        raise ConfigError(f"{leak.path} no longer exists; scan again.", path=leak.path) from None
+    spans = _matching_spans(text, leak.digest)
+    if not leak.lmstudio or not spans:
+        raise ConfigError(f"{leak.path} no longer holds that token; scan again.", path=leak.path)
+    start, end = spans[0]
+    return SecretStr(text[start:end])
 
 
 def _matching_spans(text: str, digest: str) -> list[tuple[int, int]]:
