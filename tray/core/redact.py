@@ -1,7 +1,7 @@
 """Replace secrets in any text before it leaves the process (logs, crash output, CLI output).
 
 An LM Studio token keeps its public client id so two tokens can still be told apart:
-`sk-lm-Abcd1234:Abcdefghij1234567890` becomes `sk-lm-Abcd1234…[redacted]`. A `Bearer`
+`sk-lm-Abcd1234:` + its 20-character passkey becomes `sk-lm-Abcd1234…[redacted]`. A `Bearer`
 value of any other shape and other well-known secret shapes (OpenAI, Anthropic, GitHub,
 Hugging Face, AWS, Slack, Google) keep only their fixed prefix.
 """
