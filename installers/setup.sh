@@ -181,5 +181,11 @@ case "$mode" in
     setup) say "ready. Start the tray: bash installers/setup.sh run;" \
                "run the tests: bash installers/setup.sh test" ;;
     run) run_app "$@" ;;
-    test) exec bash "$repo/installers/desktop-session.sh" "$venv/bin/python" -m pytest "$@" ;;
+    test)
+        # No arguments: the whole suite, each UI test file in a fresh process (see
+        # installers/run_tests.py); with arguments: one pytest run of exactly those.
+        if [[ $# -eq 0 ]]; then
+            exec bash "$repo/installers/desktop-session.sh" "$venv/bin/python" "$repo/installers/run_tests.py"
+        fi
+        exec bash "$repo/installers/desktop-session.sh" "$venv/bin/python" -m pytest "$@" ;;
 esac
