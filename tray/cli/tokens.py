@@ -71,17 +71,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "store PROFILE's token in the keyring (read from stdin or a hidden prompt)",
         Command(cmd_set, _text_simple),
     )
-    p.add_argument("target", metavar="PROFILE", help="server profile id")
+    _profile_argument(p)
     p.add_argument("--force", action="store_true", help="store it even if the server rejects it")
     p.add_argument("--no-check", action="store_true", help="do not check the token with the server")
 
     p = add_command(actions, "delete", "remove PROFILE's token", Command(cmd_delete, _text_simple))
-    p.add_argument("target", metavar="PROFILE", help="server profile id")
+    _profile_argument(p)
 
     p = add_command(
         actions, "test", "check PROFILE's token with its server", Command(cmd_test, _text_simple)
     )
-    p.add_argument("target", metavar="PROFILE", help="server profile id")
+    _profile_argument(p)
 
     p = add_command(
         actions,
@@ -89,7 +89,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "print LM_API_TOKEN=… for PROFILE (the secret only with --reveal)",
         Command(cmd_env, _text_env),
     )
-    p.add_argument("target", metavar="PROFILE", help="server profile id")
+    _profile_argument(p)
     p.add_argument("--reveal", action="store_true", help="print the whole token")
 
     try:
@@ -112,6 +112,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 # --- helpers -------------------------------------------------------------------------
+
+
+def _profile_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", metavar="PROFILE", help="server profile id")
 
 
 def _profile(ctx: Context, profile_id: str) -> ServerProfile:

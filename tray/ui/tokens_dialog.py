@@ -54,7 +54,9 @@ __all__ = ["TokensDialog"]
 
 log = logging.getLogger(__name__)
 
-SHAPE_HINT = "A token looks like sk-lm-xxxxxxxx:xxxxxxxxxxxxxxxxxxxx (LM Studio shows it once)."
+SHAPE_HINT = (
+    "A token is sk-lm- then 8 letters or digits, a colon and 20 more (LM Studio shows it once)."
+)
 SESSION_HINT = (
     'Or tick "Keep in memory for this session only": the token is then forgotten when the '
     "tray quits."
