@@ -18,8 +18,11 @@ from tray.core.backends import BackendKind
 __all__ = [
     "LOCAL_PROFILE_ID",
     "SCHEMA_VERSION",
+    "HistorySettings",
+    "McpSettings",
     "NotificationSettings",
     "PollingSettings",
+    "QuickChatSettings",
     "ServerProfile",
     "ServerStartOptions",
     "Settings",
@@ -77,6 +80,40 @@ class PollingSettings(BaseModel):
     down_max_seconds: float = Field(default=120.0, ge=5, le=3600)
 
 
+class QuickChatSettings(BaseModel):
+    """The quick-chat popup and its global hotkey."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    # Qt portable key sequence text ("Ctrl+Alt+Space"); None = the platform's default
+    # (Ctrl+Alt+Space; Meta+Shift+Space, i.e. Cmd+Shift+Space, on macOS).
+    hotkey: str | None = None
+    hotkey_enabled: bool = True
+    # The preset whose system prompt and sampling the popup uses (identifier or file
+    # name); None = none.
+    preset: str | None = None
+
+
+class HistorySettings(BaseModel):
+    """The version history of presets, load profiles and mcp.json."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    # An optional git remote for sharing presets and profiles across machines; None = none.
+    remote_url: str | None = None
+
+
+class McpSettings(BaseModel):
+    """MCP lockdown choices; the lockdown record itself lives in the app's state folder."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    # After a lockdown, put it back when anything changes mcp.json (and record the attempt).
+    keep_locked: bool = False
+    # Notify when mcp.json changes behind our back (locked or not).
+    notify_changes: bool = True
+
+
 def _local_profile() -> ServerProfile:
     return ServerProfile(id=LOCAL_PROFILE_ID, name="This machine")
 
@@ -97,6 +134,9 @@ class Settings(BaseModel):
     # After copying a token, clear the clipboard this many seconds later if it still holds
     # it (0 = never).
     clipboard_clear_seconds: int = Field(default=30, ge=0, le=3600)
+    quick_chat: QuickChatSettings = Field(default_factory=QuickChatSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
 
     @model_validator(mode="after")
     def _consistent_profiles(self) -> Settings:
