@@ -10,24 +10,55 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import logging
 import os
 import sys
 import tempfile
+import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 from tray.core.errors import FileParseError, FileWriteError
 
-__all__ = ["atomic_write", "read_json", "read_text"]
+__all__ = ["atomic_write", "read_json", "read_text", "sha256_hex", "written_by_this_process"]
 
 log = logging.getLogger(__name__)
 
 _REPLACE_RETRIES = 10 if sys.platform == "win32" else 1
 _REPLACE_DELAY = 0.05
 _MAX_READ_BYTES = 16 * 1024 * 1024
+# What this process wrote lately, so a file watcher can tell our writes from outside ones:
+# path -> content hashes of the last few writes (bounded: a path written in a loop).
+_OWN_WRITES: dict[str, deque[str]] = {}
+_OWN_WRITES_LOCK = threading.Lock()
+_OWN_WRITES_PER_PATH = 8
+_OWN_WRITES_PATHS = 512
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _path_key(path: Path) -> str:
+    return os.path.normcase(os.path.abspath(path))
+
+
+def _note_own_write(path: Path, data: bytes) -> None:
+    key = _path_key(path)
+    with _OWN_WRITES_LOCK:
+        if key not in _OWN_WRITES and len(_OWN_WRITES) >= _OWN_WRITES_PATHS:
+            _OWN_WRITES.pop(next(iter(_OWN_WRITES)))
+        _OWN_WRITES.setdefault(key, deque(maxlen=_OWN_WRITES_PER_PATH)).append(sha256_hex(data))
+
+
+def written_by_this_process(path: Path, digest: str) -> bool:
+    """Whether this process wrote exactly this content (sha256 hex) to `path` lately."""
+    with _OWN_WRITES_LOCK:
+        return digest in _OWN_WRITES.get(_path_key(path), ())
 
 
 def _reason(exc: OSError) -> str:
@@ -58,6 +89,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
             tmp.flush()
             os.fsync(tmp.fileno())
         os.chmod(tmp_name, mode)
+        # Noted before the replace: a watcher may see the new file before we return.
+        _note_own_write(path, data)
         _replace(tmp_name, path)
         tmp_name = None
         _fsync_dir(folder)
