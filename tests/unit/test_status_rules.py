@@ -79,3 +79,19 @@ def test_tooltip_names_url_state_models_and_demo() -> None:
     ]
     down = ServerStatus(url="http://h:1", state=ServerState.UNREACHABLE, error="Nothing answers.")
     assert "Demo" not in down.tooltip and down.tooltip.endswith("Nothing answers.")
+
+
+def test_config_items_say_why_they_cannot_work() -> None:
+    from tray.core.backends import NO_HOME_REASON, BackendKind, capabilities_for, config_items
+
+    lmstudio = capabilities_for(BackendKind.LMSTUDIO, lms_available=False)
+    openai = capabilities_for(BackendKind.OPENAI, lms_available=False)
+    assert config_items(lmstudio, home_found=True) == {
+        "presets": None,
+        "profiles": None,
+        "history": None,
+    }
+    items = config_items(openai, home_found=False)
+    assert items["presets"] == NO_HOME_REASON
+    assert items["profiles"] is not None and "OpenAI-compatible" in items["profiles"]
+    assert items["history"] is None

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["BackendKind", "Capabilities", "capabilities_for"]
+__all__ = ["NO_HOME_REASON", "BackendKind", "Capabilities", "capabilities_for", "config_items"]
 
 
 class BackendKind(StrEnum):
@@ -59,3 +59,22 @@ def capabilities_for(kind: BackendKind, *, lms_available: bool) -> Capabilities:
         lms=lms_available,
         native_chat=True,
     )
+
+
+NO_HOME_REASON = (
+    "LM Studio's folder was not found on this machine (is LM Studio installed? Settings → "
+    "LM Studio folder)."
+)
+
+
+def config_items(caps: Capabilities, *, home_found: bool) -> dict[str, str | None]:
+    """Which configuration windows can work now: name → None, or why not.
+
+    Presets are LM Studio's files on this machine; load profiles are ours but are applied
+    when the tray loads a model, which an OpenAI-compatible server cannot do; the history
+    is ours and always there."""
+    return {
+        "presets": None if home_found else NO_HOME_REASON,
+        "profiles": None if caps.load_unload else caps.why_not("Load profiles"),
+        "history": None,
+    }
