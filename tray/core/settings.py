@@ -86,7 +86,8 @@ class QuickChatSettings(BaseModel):
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
     # Qt portable key sequence text ("Ctrl+Alt+Space"); None = the platform's default
-    # (Ctrl+Alt+Space; Meta+Shift+Space, i.e. Cmd+Shift+Space, on macOS).
+    # (Ctrl+Alt+Space; on macOS Cmd+Shift+Space, which Qt spells "Ctrl+Shift+Space": its
+    # "Ctrl" is the Command key there, see core/hotkeys.py).
     hotkey: str | None = None
     hotkey_enabled: bool = True
     # The preset whose system prompt and sampling the popup uses (identifier or file
