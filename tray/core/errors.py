@@ -28,7 +28,9 @@
     ├── ConfigError                a file we read or write
     │   ├── HomeNotFound           no LM Studio home on this machine
     │   ├── FileParseError         a file we cannot parse (path, line, column)
-    │   └── FileWriteError         a write that did not happen (old file intact)
+    │   ├── FileWriteError         a write that did not happen (old file intact)
+    │   ├── PresetChanged          a preset changed on disk since it was read (not saved)
+    │   └── InvalidPreset          a preset edit breaks a rule (.problems, one per field)
     └── TokenError                 API tokens and the OS keyring that keeps them
         ├── InvalidTokenShape      not `sk-lm-` + 8 + `:` + 20 letters/digits
         ├── TokenTooLong           more than the keyring (or any sane token) holds
@@ -54,6 +56,7 @@ __all__ = [
     "FileWriteError",
     "HomeNotFound",
     "HttpStatusError",
+    "InvalidPreset",
     "InvalidToken",
     "InvalidTokenShape",
     "KeyringLocked",
@@ -70,6 +73,7 @@ __all__ = [
     "MalformedJson",
     "ModelNotFound",
     "PortInUse",
+    "PresetChanged",
     "RequestTimeout",
     "ResponseTooLarge",
     "ServerOwnedByApp",
@@ -286,6 +290,23 @@ class FileParseError(ConfigError):
 
 class FileWriteError(ConfigError):
     title = "File not saved"
+
+
+class PresetChanged(ConfigError):
+    """The preset file is no longer what the editor read: saving would overwrite an
+    outside change (LM Studio's, or another tray's), so nothing was written."""
+
+    title = "Preset changed outside LM Studio Tray"
+
+
+class InvalidPreset(ConfigError):
+    """`problems` holds `(field, sentence)` pairs; `message` joins the sentences."""
+
+    title = "Preset not saved"
+
+    def __init__(self, problems: list[tuple[str, str]], *, path: Path | None = None) -> None:
+        super().__init__(" ".join(m for _, m in problems), path=path)
+        self.problems = problems
 
 
 # --- tokens and the keyring ------------------------------------------------------------
