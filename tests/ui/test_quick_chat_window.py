@@ -1,0 +1,322 @@
+"""The quick-chat popup against the simulator on the real X display: shown near the
+pointer with the input focused, a 2,000 tokens/s stream rendered completely while the
+event-loop lag is measured, Stop closing the connection, a follow-up, errors with their
+fix; screenshots of each state."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import statistics
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aio import run, until  # tests/ui/aio.py
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtGui import QCursor, QGuiApplication
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+from screen import x11  # tests/ui/screen.py
+
+from tray.core.backends import BackendKind, capabilities_for
+from tray.core.chat_options import ChatOptions
+from tray.core.conversation import ModelChoice
+from tray.services.chat_service import QuickChatService
+from tray.services.lmstudio_client import LmStudioClient
+from tray.simulator import Simulator
+from tray.simulator.state import Reply
+from tray.ui.quick_chat_section import QuickChatSection
+from tray.ui.quick_chat_window import SEND_TEXT, STOP_TEXT, QuickChatWindow, place_near
+
+pytestmark = pytest.mark.ui
+
+QWEN = "qwen/qwen3-4b"
+GEMMA = "google/gemma-3-12b"
+LMSTUDIO = capabilities_for(BackendKind.LMSTUDIO, lms_available=False)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Simulator]:
+    with Simulator(tmp_path / ".lmstudio", tokens_per_second=2000, load_seconds=0.2) as s:
+        s.state.load(QWEN)
+        yield s
+
+
+class World:
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.AsyncClient()
+        self.service = QuickChatService(LmStudioClient(self.http, base_url), LMSTUDIO)
+        self.started: list[bool] = []
+        self.tokens_opened: list[bool] = []
+        self.copied: list[str] = []
+        self.window = QuickChatWindow(
+            self.service,
+            list_models=lambda: [ModelChoice(key=GEMMA), ModelChoice(key=QWEN, loaded=True)],
+            list_presets=lambda: [("Coding", ChatOptions(source="Coding", temperature=0.2))],
+            describe_load=lambda key: "load profile Default: 8,192 tokens of context",
+            start_server=lambda: self.started.append(True),
+            open_tokens=lambda: self.tokens_opened.append(True),
+            copy_text=self.copied.append,
+            demo=True,
+        )
+        self.window.hide_on_focus_loss = False  # a test's clicks must not hide it
+
+    async def close(self) -> None:
+        self.service.stop()
+        self.window.close()
+        self.window.deleteLater()
+        await self.http.aclose()
+
+
+@pytest.fixture
+def world(loop: asyncio.AbstractEventLoop, sim: Simulator) -> Iterator[World]:
+    w = World(sim.base_url)
+    yield w
+    loop.run_until_complete(w.close())
+
+
+class LagMeter:
+    """How late the event loop runs a 5 ms sleep while a stream renders."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _measure(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.005)
+            self.lags.append(loop.time() - before - 0.005)
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._measure())
+
+    async def stop(self) -> str:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        lags = sorted(self.lags)
+        p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+        return f"loop lag p50 {statistics.median(lags) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def long_answer(words: int) -> str:
+    """Numbered words in paragraphs of 40 with a code block now and then: every token is
+    findable in the rendered text."""
+    parts: list[str] = []
+    for i in range(words):
+        parts.append(f"w{i}")
+        if i % 40 == 39:
+            parts.append("\n\n")
+        elif i % 400 == 200:
+            parts.append("\n\n```python\nx = 1\n\ny = 2\n```\n\n")
+        else:
+            parts.append(" ")
+    return "".join(parts).strip()
+
+
+EXAMPLE_CODE = (
+    'import json\n\nwith open("settings.json", encoding="utf-8") as f:\n    data = json.load(f)'
+)
+EXAMPLE = (
+    "Use the standard library's **json** module:\n\n"
+    f"```python\n{EXAMPLE_CODE}\n```\n\n"
+    "- `json.load` reads from an open file, `json.loads` from a string.\n"
+    '- Open with `encoding="utf-8"`, so the result does not depend on the locale.'
+)
+
+
+def test_shown_near_the_pointer_with_the_input_focused_and_esc_hides(
+    loop: asyncio.AbstractEventLoop,
+    world: World,
+    tmp_path: Path,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    window = world.window
+
+    async def scenario() -> None:
+        x11("xdotool", "mousemove", "300", "200")
+        await until(lambda: QCursor.pos() == QPoint(300, 200), "pointer moved")
+        window.show_near_pointer()
+        await until(window.isVisible, "shown")
+        await until(lambda: QApplication.focusWidget() is window.input, "input focused")
+        assert window.pos() == QPoint(312, 212)
+        assert window.windowTitle() == "LM Studio Tray — Quick chat — Demo"
+        # Loaded model first and preselected; the other says how it would be loaded.
+        current = window.current_model()
+        assert (
+            window.model_combo.itemData(0) == QWEN and current is not None and current.key == QWEN
+        )
+        assert not window.note_label.isVisible()
+        window.model_combo.setCurrentIndex(1)
+        assert window.note_label.text() == (
+            f"{GEMMA} is not loaded: asking will load it first "
+            "(load profile Default: 8,192 tokens of context)."
+        )
+        window.model_combo.setCurrentIndex(0)
+        assert [window.preset_combo.itemText(i) for i in range(2)] == ["No preset", "Coding"]
+        assert window.grab().save(str(tmp_path / "quick-chat-empty.png"))
+        QTest.keyClick(window.input, Qt.Key.Key_Escape)
+        await until(lambda: not window.isVisible(), "hidden by Esc")
+
+    run(loop, scenario())
+    publish_screenshot(tmp_path / "quick-chat-empty.png")
+
+
+def test_placement_stays_on_the_pointers_screen() -> None:
+    screen = QRect(0, 0, 1280, 1024)
+    assert place_near(QPoint(1270, 1000), (560, 480), screen) == QPoint(698, 508)
+    assert place_near(QPoint(5, 5), (560, 480), screen) == QPoint(17, 17)
+    assert place_near(QPoint(100, 100), (2000, 480), screen).x() == 0
+
+
+def test_a_2000_tokens_per_second_stream_renders_every_token(
+    loop: asyncio.AbstractEventLoop,
+    sim: Simulator,
+    world: World,
+    tmp_path: Path,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    window = world.window
+    costs: dict[int, tuple[float, int]] = {}
+
+    async def stream(words: int, *, screenshot: str | None = None) -> str:
+        text = long_answer(words)
+        sim.state.next_reply = Reply(text=text, reasoning="Numbers, one by one. " * 20)
+        window.new_chat()
+        meter = LagMeter()
+        meter.start()
+        frames, seconds = window.frames, window.render_seconds
+        task = window.ask("Count for me")
+        assert task is not None and window.send_button.text() == STOP_TEXT
+        if screenshot:
+            await until(lambda: window.transcript.blocks_rendered >= 3, "answer streaming")
+            assert window.thinking_button.isVisible() and not window.thinking_text.isVisible()
+            assert window.grab().save(str(tmp_path / screenshot))
+        await task
+        lag = await meter.stop()
+        costs[words] = (window.render_seconds - seconds, window.frames - frames)
+        # Every token arrived and is shown, in order.
+        assert window.answer == text
+        shown = window.transcript.toPlainText()
+        at = 0
+        for i in range(words):
+            at = shown.index(f"w{i}", at)
+        assert window.send_button.text() == SEND_TEXT
+        return lag
+
+    async def scenario() -> None:
+        window.show_near_pointer()
+        small = await stream(500)
+        big = await stream(4000, screenshot="quick-chat-streaming.png")
+        (t1, f1), (t8, f8) = costs[500], costs[4000]
+        print(
+            f"\n500 tokens: {small}; render {t1 * 1000:.1f} ms in {f1} frames"
+            f"\n4000 tokens: {big}; render {t8 * 1000:.1f} ms in {f8} frames"
+            f"\nrender cost ratio for 8x the tokens: {t8 / t1:.2f}x (budget 9x)"
+        )
+        assert window.stats_label.isVisible() and "tok/s" in window.stats_label.text()
+        assert window.thinking_button.text().startswith("Thought")
+        window.thinking_button.click()
+        assert window.thinking_text.isVisible()
+        window.thinking_button.click()
+
+        # A realistic answer for the picture: Markdown with a code block to copy.
+        window.new_chat()
+        sim.state.next_reply = Reply(text=EXAMPLE, reasoning="A tiny script will do.")
+        task = window.ask("How do I read a JSON file in Python?")
+        assert task is not None
+        await task
+        window.copy_button.click()
+        window.code_menu.actions()[0].trigger()
+        assert world.copied == [EXAMPLE, EXAMPLE_CODE]
+        assert window.grab().save(str(tmp_path / "quick-chat-finished.png"))
+
+    run(loop, scenario())
+    publish_screenshot(tmp_path / "quick-chat-streaming.png")
+    publish_screenshot(tmp_path / "quick-chat-finished.png")
+
+
+def test_stop_cancels_at_once_and_the_simulator_sees_the_close_then_a_follow_up(
+    loop: asyncio.AbstractEventLoop, sim: Simulator, world: World
+) -> None:
+    window = world.window
+
+    async def scenario() -> None:
+        window.show_near_pointer()
+        sim.state.next_reply = Reply(text="word " * 50000)
+        window.ask("Talk forever")
+        await until(lambda: len(window.answer) > 200, "answer streaming")
+        QTest.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+        await until(lambda: not window.busy, "stopped")
+        assert "(Stopped.)" in window.transcript.toPlainText()
+        assert window.send_button.text() == SEND_TEXT
+        assert await asyncio.to_thread(sim.state.wait_until, lambda s: s.cancelled_streams == 1)
+
+        # A follow-up continues the conversation (previous_response_id of the last answer).
+        for question in ("Hi", "Again"):
+            QTest.keyClicks(window.input, question)
+            QTest.keyClick(window.input, Qt.Key.Key_Return)
+            await until(lambda: not window.busy, "answered")
+        assert "turn 2" in window.answer
+        window.new_chat()
+        assert window.transcript.toPlainText() == ""
+
+    run(loop, scenario())
+
+
+def test_errors_show_inline_with_their_fix(
+    loop: asyncio.AbstractEventLoop,
+    sim: Simulator,
+    tmp_path: Path,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    down = World(f"http://127.0.0.1:{free_port()}")
+    locked = World(sim.base_url)
+    sim.state.set_auth("sk-lm-Abcdefgh:Ijklmnopqrstuvwxyz12")
+
+    async def scenario() -> None:
+        window = down.window
+        window.show_near_pointer()
+        window.ask("Hello?")
+        await until(lambda: not window.busy, "failed")
+        assert window.error_frame.isVisible() and window.start_server_button.isVisible()
+        assert "Start the LM Studio server" in window.error_label.text()
+        assert window.grab().save(str(tmp_path / "quick-chat-error.png"))
+        window.start_server_button.click()
+        assert down.started == [True]
+        window.hide()
+
+        other = locked.window
+        other.show_near_pointer()
+        other.ask("Hello?")
+        await until(lambda: not other.busy, "refused")
+        assert other.token_button.isVisible() and not other.start_server_button.isVisible()
+        other.token_button.click()
+        assert locked.tokens_opened == [True]
+        await down.close()
+        await locked.close()
+
+    run(loop, scenario())
+    publish_screenshot(tmp_path / "quick-chat-error.png")
+
+
+def test_the_menu_item_shows_the_hotkey(qapp: QApplication) -> None:
+    opened: list[bool] = []
+    section = QuickChatSection(lambda: opened.append(True), "Ctrl+Alt+Space")
+    (action,) = section.actions()
+    assert action.text() == "Quick chat…\tCtrl+Alt+Space"
+    action.trigger()
+    assert opened == [True]
+    section.set_hotkey(None)
+    assert action.text() == "Quick chat…"
+    assert QGuiApplication.primaryScreen() is not None

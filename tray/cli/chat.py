@@ -1,0 +1,136 @@
+"""`chat [--model M] [--preset P] "question"`: ask the server one question, the answer
+streamed to stdout as it arrives.
+
+The same `QuickChatService` as the popup (native `/api/v1/chat`, falling back to
+`/v1/chat/completions` for older LM Studio and OpenAI-compatible servers). Stdout gets
+only the answer; reasoning is hidden unless `--reasoning` sends it to stderr, and the
+stats line and any error sentence go to stderr. With `--json` nothing streams: one
+document with the answer, reasoning, stats and the API used. Exit 1 when the answer
+failed or was cut off (what arrived is still printed), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from tray.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Command,
+    Context,
+    Result,
+    UsageError,
+    add_command,
+)
+from tray.core.backends import BackendKind
+from tray.core.chat_options import ChatOptions
+from tray.core.chat_view import AnswerDelta, Failed, Finished, ReasoningDelta, Stopped, ToolLine
+from tray.core.conversation import ModelChoice, order_models
+from tray.core.errors import TrayError
+from tray.services.chat_service import QuickChatService
+from tray.services.history import FileHistory, default_history_dir
+from tray.services.preset_store import PresetStore
+
+__all__ = ["ORDER", "register"]
+
+ORDER = 15
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = add_command(
+        sub,
+        "chat",
+        "ask the loaded model one question; the answer streams to stdout",
+        Command(cmd_chat, _text),
+    )
+    p.add_argument("question", help="the question (quote it)")
+    p.add_argument("--model", metavar="KEY", help="model key (default: the first loaded model)")
+    p.add_argument("--preset", metavar="NAME", help="a config preset's system prompt and sampling")
+    p.add_argument(
+        "--reasoning", action="store_true", help="also show the model's reasoning (on stderr)"
+    )
+
+
+async def _choices(ctx: Context) -> list[ModelChoice]:
+    if ctx.env.profile.kind is BackendKind.OPENAI:
+        # An OpenAI-compatible server lists what it serves; treat those as loaded.
+        return [ModelChoice(key=m.id, loaded=True) for m in await ctx.client.list_models_openai()]
+    return [
+        ModelChoice(key=m.key, label=m.display_name or "", loaded=m.is_loaded)
+        for m in await ctx.client.list_models()
+        if not m.is_embedding
+    ]
+
+
+def preset_options(ctx: Context, name: str) -> ChatOptions:
+    """A preset's system prompt and sampling (LM Studio's `<home>/config-presets`)."""
+    home = ctx.env.home
+    if not home.exists:
+        raise UsageError(
+            f"LM Studio's home folder {home.path} does not exist, so there is no preset "
+            f"{name!r}; leave out --preset or point --home at LM Studio's folder."
+        )
+    store = PresetStore(home.path / "config-presets", FileHistory(default_history_dir()))
+    return store.load(name).chat_options()
+
+
+async def cmd_chat(ctx: Context, args: argparse.Namespace) -> Result:
+    question = args.question.strip()
+    if not question:
+        raise UsageError("The question is empty; write it in quotes after `chat`.")
+    options = preset_options(ctx, args.preset) if args.preset else None
+    model = args.model
+    if model is None:
+        ordered = order_models(await _choices(ctx))
+        if not ordered or not ordered[0].loaded:
+            raise TrayError(
+                "No model is loaded; load one (lmstudio-tray models load KEY) or name one "
+                "with --model KEY.",
+                title="No model",
+            )
+        model = ordered[0].key
+    stream = not args.json
+    service = QuickChatService(ctx.client, ctx.env.capabilities)
+    doc: dict[str, Any] = {"model": model, "question": question, "answer": "", "reasoning": ""}
+    code = EXIT_OK
+    async for update in service.ask(question, model, options):
+        if isinstance(update, AnswerDelta):
+            doc["answer"] += update.text
+            if stream and update.text:
+                sys.stdout.write(update.text)
+                sys.stdout.flush()
+        elif isinstance(update, ReasoningDelta):
+            doc["reasoning"] += update.text
+            if stream and args.reasoning:
+                sys.stderr.write(update.text)
+                sys.stderr.flush()
+        elif isinstance(update, ToolLine) and update.state != "running" and stream:
+            print(f"[tool] {update.text}", file=sys.stderr)
+        elif isinstance(update, Finished):
+            doc["stats"] = update.stats.model_dump()
+            doc["response_id"] = update.response_id
+            if stream:
+                print(update.stats.text, file=sys.stderr)
+        elif isinstance(update, Failed):
+            code = EXIT_FAILED
+            doc["error"] = update.error.model_dump(mode="json")
+            doc["truncated"] = update.truncated
+            if stream:
+                print(
+                    f"{update.error.title}: {update.error.message} {update.error.fix}",
+                    file=sys.stderr,
+                )
+        elif isinstance(update, Stopped):
+            code = EXIT_FAILED
+    doc["api"] = service.last_api
+    doc["streamed"] = stream
+    return doc, code
+
+
+def _text(doc: dict[str, Any]) -> str:
+    # The answer already streamed to stdout; printing "" ends its line.
+    if doc.get("streamed"):
+        return ""
+    return str(doc.get("answer", ""))
