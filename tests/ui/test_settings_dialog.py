@@ -1,15 +1,17 @@
 """The Settings window: profiles added, checked and saved (or not), polling and notification
-limits, start at login writing the real XDG entry, and a screenshot of each tab."""
+limits, start at login writing the real XDG entry, the quick-chat hotkey (checked, saved,
+registered on the real X server, a conflict shown), and a screenshot of each tab."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hotkey_holder import holding  # tests/ui/hotkey_holder.py
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QImage, QKeySequence
 from PySide6.QtWidgets import QCheckBox, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 from screen import grab_screen  # tests/ui/screen.py
@@ -17,10 +19,12 @@ from screen import grab_screen  # tests/ui/screen.py
 from tray.core.backends import BackendKind
 from tray.core.settings import LOCAL_PROFILE_ID, ServerProfile, Settings
 from tray.platform.autostart import XdgAutostart
+from tray.platform.hotkeys import HotkeyManager, select_backend
+from tray.platform.hotkeys.x11 import X11Backend
 from tray.services.settings_store import SettingsService, SettingsStore
 from tray.ui.settings_dialog import SettingsDialog
 
-SERVERS, POLLING, NOTIFICATIONS, GENERAL = range(4)
+SERVERS, POLLING, NOTIFICATIONS, GENERAL, QUICK_CHAT = range(5)
 COMMAND = ["/opt/lmstudio tray/bin/lmstudio-tray"]
 
 
@@ -417,3 +421,131 @@ def test_the_api_token_button_opens_the_tokens_dialog_for_a_saved_server(
     qtbot.addWidget(without)
     without.present()
     assert not without.tokens_button.isVisibleTo(without)
+
+
+# --- Quick chat: the global hotkey ------------------------------------------------------
+
+
+def test_the_hotkey_is_checked_and_saved_only_when_it_can_be_one(
+    make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
+) -> None:
+    dialog = make_dialog()
+    dialog.tabs.setCurrentIndex(QUICK_CHAT)
+    assert dialog.tabs.tabText(QUICK_CHAT) == "Quick chat"
+    assert dialog.hotkey_edit.keySequence().toString() == "Ctrl+Alt+Space"  # the default
+    assert dialog.hotkey_enabled.isChecked()
+
+    # A key without a modifier is refused with a sentence, and nothing is saved.
+    dialog.hotkey_edit.setFocus()
+    qtbot.keyClick(dialog.hotkey_edit, Qt.Key.Key_K)
+    assert dialog.hotkey_edit.keySequence().toString() == "K"
+    dialog.tabs.setCurrentIndex(GENERAL)
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
+    assert dialog.tabs.currentIndex() == QUICK_CHAT
+    assert dialog.hotkey_error.isVisible()
+    assert "K alone would take the key away from every program" in dialog.hotkey_error.text()
+    assert not service.store.path.exists()
+
+    # The default untouched stays "the default" (None) in the file.
+    qtbot.mouseClick(dialog.hotkey_default_button, Qt.MouseButton.LeftButton)
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
+    assert not dialog.hotkey_error.isVisible()
+    assert saved(service)["quick_chat"]["hotkey"] is None  # type: ignore[index]
+
+    # Typed for real: Ctrl+Shift+K, saved as Qt's portable text.
+    dialog.hotkey_edit.setFocus()
+    dialog.hotkey_edit.clear()
+    modifiers = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(dialog.hotkey_edit, Qt.Key.Key_K, modifiers)
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert not dialog.isVisible()
+    assert service.settings.quick_chat.hotkey == "Ctrl+Shift+K"
+
+
+def test_a_hotkey_that_is_off_may_be_empty(
+    make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
+) -> None:
+    dialog = make_dialog()
+    dialog.tabs.setCurrentIndex(QUICK_CHAT)
+    tick(qtbot, dialog.hotkey_enabled)
+    assert not dialog.hotkey_enabled.isChecked() and not dialog.hotkey_edit.isEnabled()
+    dialog.hotkey_edit.clear()
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert service.settings.quick_chat.hotkey_enabled is False
+    assert service.settings.quick_chat.hotkey is None
+
+
+@pytest.fixture
+def hotkeys(qapp: object, service: SettingsService) -> Iterator[HotkeyManager]:
+    backend = select_backend()
+    manager = HotkeyManager(backend, service, platform="linux")
+    yield manager
+    manager.stop()
+
+
+def make_with_hotkeys(
+    qtbot: QtBot, service: SettingsService, hotkeys: HotkeyManager
+) -> SettingsDialog:
+    dialog = SettingsDialog(
+        service, XdgAutostart(), demo=False, command=lambda: COMMAND, hotkeys=hotkeys
+    )
+    qtbot.addWidget(dialog)
+    dialog.present()
+    qtbot.waitExposed(dialog)
+    dialog.tabs.setCurrentIndex(QUICK_CHAT)
+    return dialog
+
+
+@pytest.mark.ui
+def test_the_state_line_follows_the_real_registration(
+    qtbot: QtBot,
+    service: SettingsService,
+    config_home: Path,
+    hotkeys: HotkeyManager,
+    tmp_path: Path,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    assert isinstance(hotkeys.backend, X11Backend)
+    hotkeys.start()
+    dialog = make_with_hotkeys(qtbot, service, hotkeys)
+    assert dialog.hotkey_state.text().startswith("Ctrl+Alt+Space is registered")
+    capture_on_screen(qtbot, dialog, tmp_path / "settings-quick-chat.png")
+    publish_screenshot(tmp_path / "settings-quick-chat.png")
+
+    # While the field has the focus, the hotkey is let go so that it can be typed there.
+    dialog.hotkey_edit.setFocus()
+    qtbot.waitUntil(lambda: hotkeys.backend.sequence is None)  # type: ignore[attr-defined]
+    dialog.hotkey_edit.clear()
+    modifiers = Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(dialog.hotkey_edit, Qt.Key.Key_F7, modifiers)
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
+    assert hotkeys.backend.sequence == "Alt+Shift+F7"  # type: ignore[attr-defined]
+    assert dialog.hotkey_state.text().startswith("Alt+Shift+F7 is registered")
+
+    tick(qtbot, dialog.hotkey_enabled)
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert hotkeys.backend.sequence is None  # type: ignore[attr-defined]
+    assert hotkeys.state.kind == "off"
+
+
+@pytest.mark.ui
+def test_a_hotkey_another_program_holds_is_shown_as_a_conflict(
+    qtbot: QtBot,
+    service: SettingsService,
+    config_home: Path,
+    hotkeys: HotkeyManager,
+    tmp_path: Path,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    with holding("Ctrl+Alt+Space"):
+        hotkeys.start()
+        dialog = make_with_hotkeys(qtbot, service, hotkeys)
+        assert dialog.hotkey_state.text() == (
+            "Another program already uses Ctrl+Alt+Space — choose another."
+        )
+        capture_on_screen(qtbot, dialog, tmp_path / "settings-quick-chat-conflict.png")
+        publish_screenshot(tmp_path / "settings-quick-chat-conflict.png")
+
+        dialog.hotkey_edit.setKeySequence(QKeySequence("Ctrl+Alt+J"))
+        click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
+        assert dialog.hotkey_state.text().startswith("Ctrl+Alt+J is registered")

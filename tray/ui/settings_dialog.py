@@ -1,4 +1,5 @@
-"""The Settings window: server profiles, polling, notifications and start at login.
+"""The Settings window: server profiles, polling, notifications, start at login and the
+quick-chat hotkey.
 
 An ordinary dialog, shown with `open()` (never `exec()`: the app runs one qasync loop). It
 edits a working copy; Apply/OK checks everything with the rules in `tray.core.profiles` and
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import shlex
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QColor, QFont, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractButton,
     QCheckBox,
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QKeySequenceEdit,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -39,6 +42,14 @@ from PySide6.QtWidgets import (
 
 from tray.core.backends import BackendKind
 from tray.core.errors import TrayError
+from tray.core.hotkeys import (
+    InvalidHotkey,
+    RegisterResult,
+    default_hotkey,
+    describe,
+    parse_hotkey,
+    registered_sentence,
+)
 from tray.core.profiles import (
     ProfileFields,
     check_polling,
@@ -54,6 +65,7 @@ from tray.core.profiles import (
 from tray.core.settings import NotificationSettings, PollingSettings, ServerProfile, Settings
 from tray.core.status import PollPolicy
 from tray.platform.autostart import Autostart, autostart_command
+from tray.platform.hotkeys import HotkeyManager
 from tray.services.settings_store import SettingsService
 from tray.ui.status_text import window_title
 
@@ -145,10 +157,13 @@ class SettingsDialog(QDialog):
         parent: QWidget | None = None,
         command: Callable[[], list[str]] = autostart_command,
         open_tokens: Callable[[str], None] | None = None,
+        hotkeys: HotkeyManager | None = None,
     ) -> None:
         """`command` gives the argv start-at-login runs (the installed tray by default);
-        `open_tokens(profile_id)` opens the API tokens dialog for a saved server."""
+        `open_tokens(profile_id)` opens the API tokens dialog for a saved server;
+        `hotkeys` registers the quick-chat hotkey and tells how that went."""
         super().__init__(parent)
+        self._hotkeys = hotkeys
         self._open_tokens = open_tokens
         self._settings = settings
         self._autostart = autostart
@@ -167,6 +182,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._polling_tab(), "Polling")
         self.tabs.addTab(self._notifications_tab(), "Notifications")
         self.tabs.addTab(self._general_tab(), "General")
+        self.quick_chat_tab = self.tabs.addTab(self._quick_chat_tab(), "Quick chat")
 
         self.save_error = _message(error=True)
         self.buttons = QDialogButtonBox(
@@ -226,6 +242,7 @@ class SettingsDialog(QDialog):
         self.autostart_where.setText(self._autostart.describe())
         self._autostart_toggled(self.autostart_box.isChecked())
         self.settings_file.setText(f"Settings file: {self._settings.store.path}")
+        self._load_hotkey(current)
         self._clear_errors()
 
     # --- saving -------------------------------------------------------------------------
@@ -249,6 +266,10 @@ class SettingsDialog(QDialog):
             self.tabs.setCurrentIndex(1)
             return False
 
+        hotkey_ok, hotkey = self._checked_hotkey()
+        if not hotkey_ok:
+            return False
+
         active_id = self._active_id(profiles)
         wanted_autostart = self.autostart_box.isChecked()
         autostart_was = self._autostart.is_enabled()
@@ -267,6 +288,9 @@ class SettingsDialog(QDialog):
             s.notifications.vram_threshold_percent = self.vram_threshold.value()
             s.notifications.exposed = self.notify_exposed.isChecked()
             s.autostart = wanted_autostart
+            s.quick_chat.hotkey_enabled = self.hotkey_enabled.isChecked()
+            if hotkey is not None:
+                s.quick_chat.hotkey = hotkey
 
         try:
             self._settings.update(change)
@@ -347,6 +371,7 @@ class SettingsDialog(QDialog):
         for label in (
             self.save_error,
             self.autostart_error,
+            self.hotkey_error,
             self.name_error,
             self.url_error,
             *self._polling_errors.values(),
@@ -692,6 +717,122 @@ class SettingsDialog(QDialog):
                 runs = ""
             self.autostart_command.setText(f"Runs: {runs}" if runs else "")
         self.autostart_command.setVisible(checked)
+
+    # --- Quick chat tab ---------------------------------------------------------------------
+
+    def _quick_chat_tab(self) -> QWidget:
+        default = self._default_hotkey()
+        self.hotkey_enabled = QCheckBox("Open quick chat with a global hotkey")
+        self.hotkey_enabled.setObjectName("hotkey-enabled")
+        self.hotkey_edit = QKeySequenceEdit()
+        self.hotkey_edit.setObjectName("hotkey")
+        self.hotkey_edit.setMaximumSequenceLength(1)
+        self.hotkey_edit.setClearButtonEnabled(True)
+        self.hotkey_edit.setMinimumWidth(220)
+        # While the field has the focus the current hotkey must reach it, not open the chat.
+        self.hotkey_edit.installEventFilter(self)
+        self.hotkey_default_button = QPushButton(f"Use {self._describe(default)}")
+        self.hotkey_default_button.setObjectName("hotkey-default")
+        self.hotkey_default_button.clicked.connect(
+            lambda: self.hotkey_edit.setKeySequence(QKeySequence(default))
+        )
+        self.hotkey_error = _message(error=True)
+        self.hotkey_state = QLabel()
+        self.hotkey_state.setObjectName("hotkey-state")
+        self.hotkey_state.setWordWrap(True)
+        self.hotkey_state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hotkey_state.setVisible(self._hotkeys is not None)
+        self.hotkey_hint = _message(error=False)
+        self.hotkey_hint.setText(
+            "Press the combination in the field. It works in every program; "
+            "Quick chat in the tray menu opens the same window."
+        )
+        self.hotkey_enabled.toggled.connect(self._hotkey_toggled)
+        if self._hotkeys is not None:
+            self._hotkeys.state_changed.connect(self._show_hotkey_state)
+
+        field = QHBoxLayout()
+        field.setSpacing(8)
+        field.addWidget(self.hotkey_edit)
+        field.addWidget(self.hotkey_default_button)
+        field.addStretch(1)
+        form = QFormLayout()
+        form.setHorizontalSpacing(12)
+        form.setVerticalSpacing(8)
+        form.addRow("Hotkey:", _stack(_layout_widget(field), self.hotkey_error, self.hotkey_hint))
+
+        group = QGroupBox("Hotkey")
+        column = QVBoxLayout(group)
+        column.setSpacing(10)
+        column.addWidget(self.hotkey_enabled)
+        column.addLayout(form)
+        column.addWidget(self.hotkey_state)
+        return _page(group)
+
+    def _default_hotkey(self) -> str:
+        if self._hotkeys is not None:
+            return self._hotkeys.default
+        return default_hotkey(sys.platform)
+
+    def _describe(self, sequence: str) -> str:
+        return describe(sequence, sys.platform)
+
+    def _load_hotkey(self, current: Settings) -> None:
+        quick = current.quick_chat
+        self.hotkey_enabled.setChecked(quick.hotkey_enabled)
+        self.hotkey_edit.setKeySequence(QKeySequence(quick.hotkey or self._default_hotkey()))
+        self._hotkey_toggled(quick.hotkey_enabled)
+        if self._hotkeys is not None:
+            self._show_hotkey_state(self._hotkeys.state)
+
+    def _hotkey_toggled(self, checked: bool) -> None:
+        self.hotkey_edit.setEnabled(checked)
+        self.hotkey_default_button.setEnabled(checked)
+
+    def _show_hotkey_state(self, result: object) -> None:
+        if not isinstance(result, RegisterResult):
+            return
+        text = registered_sentence(self._describe(result.sequence)) if result.ok else result.message
+        self.hotkey_state.setText(text)
+        trouble = result.kind in {"conflict", "invalid", "unavailable"}
+        self.hotkey_state.setStyleSheet(f"color: {_ERROR_COLOUR};" if trouble else "")
+
+    def _checked_hotkey(self) -> tuple[bool, str | None]:
+        """(True, the sequence to save — None keeps the saved one), or (False, None) after
+        showing what to fix. A hotkey that is off may be left empty."""
+        text = self.hotkey_edit.keySequence().toString(QKeySequence.SequenceFormat.PortableText)
+        if not text and not self.hotkey_enabled.isChecked():
+            return True, None
+        try:
+            portable = parse_hotkey(text).portable
+        except InvalidHotkey as exc:
+            _show_error(self.hotkey_error, str(exc))
+            self.tabs.setCurrentIndex(self.quick_chat_tab)
+            return False, None
+        saved = self._settings.settings.quick_chat.hotkey
+        if saved is None and portable == self._default_hotkey():
+            return True, None  # still "the default": a new default on another OS applies
+        return True, portable
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.hotkey_edit and self._hotkeys is not None:
+            if event.type() == QEvent.Type.FocusIn:
+                self._hotkeys.pause()
+            elif event.type() == QEvent.Type.FocusOut:
+                self._hotkeys.resume()
+        return super().eventFilter(watched, event)
+
+    def done(self, result: int) -> None:
+        if self._hotkeys is not None:
+            self._hotkeys.resume()
+        super().done(result)
+
+
+def _layout_widget(layout: QHBoxLayout) -> QWidget:
+    holder = QWidget()
+    layout.setContentsMargins(0, 0, 0, 0)
+    holder.setLayout(layout)
+    return holder
 
 
 def _stack(*widgets: QWidget) -> QWidget:
