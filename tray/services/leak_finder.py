@@ -23,7 +23,6 @@ calls this — if the write fails the token is in both places, never in neither.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import stat
@@ -34,6 +33,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from tray.core.errors import ConfigError, FileParseError, FileWriteError
+from tray.core.jsonc import JsoncError, parse_jsonc_positions
 from tray.core.secrets_scan import (
     LMSTUDIO_TOKEN,
     Finding,
@@ -98,62 +98,18 @@ class LeakReport(BaseModel):
 # --- JSONC ---------------------------------------------------------------------------
 
 
-def _strip_jsonc(text: str) -> str:
-    """Blank out comments and trailing commas, keeping every other character where it was
-    so a parse error's line/column point into the user's file."""
-    out = list(text)
-    i, n = 0, len(text)
-    in_string = False
-    last_sig: int | None = None  # index of the last significant char outside comments
-    while i < n:
-        ch = text[i]
-        if in_string:
-            if ch == "\\":
-                i += 2
-                continue
-            if ch == '"':
-                in_string = False
-                last_sig = i
-            i += 1
-            continue
-        if ch == '"':
-            in_string = True
-            i += 1
-            continue
-        if text.startswith("//", i):
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            for j in range(i, end):
-                out[j] = " "
-            i = end
-            continue
-        if text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            end = n if end < 0 else end + 2
-            for j in range(i, end):
-                if out[j] != "\n":
-                    out[j] = " "
-            i = end
-            continue
-        if ch in "}]" and last_sig is not None and out[last_sig] == ",":
-            out[last_sig] = " "
-        if not ch.isspace():
-            last_sig = i
-        i += 1
-    return "".join(out)
-
-
 def parse_jsonc(text: str, *, path: Path) -> Any:
-    """JSON with comments, trailing commas and a BOM, as VS Code and friends accept."""
-    text = text.removeprefix("\ufeff")
+    """JSON with comments, trailing commas and a BOM, as VS Code and friends accept.
+
+    The parsing is `tray.core.jsonc` (shared with the MCP audit); this adds the file."""
     try:
-        return json.loads(_strip_jsonc(text))
-    except json.JSONDecodeError as exc:
+        return parse_jsonc_positions(text).value
+    except JsoncError as exc:
         raise FileParseError(
-            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+            f"{path} is not valid JSON: {exc.message} at line {exc.line}, column {exc.column}.",
             path=path,
-            line=exc.lineno,
-            column=exc.colno,
+            line=exc.line,
+            column=exc.column,
         ) from exc
 
 
