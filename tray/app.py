@@ -31,19 +31,30 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from tray.core.api import ModelInfo
+    from tray.core.chat_options import ChatOptions
+    from tray.core.conversation import ModelChoice
+    from tray.core.hotkeys import RegisterResult
+    from tray.core.mcp_audit import AuditReport
+    from tray.core.mcp_config import McpDocument
     from tray.core.settings import Settings
     from tray.core.status import ServerStatus
     from tray.core.tokens import TokenCheck
     from tray.platform.autostart import Autostart
+    from tray.platform.hotkeys import HotkeyManager
     from tray.services.environment import Environment
+    from tray.services.file_watch import FileChange
     from tray.services.gpu import GpuProbe
     from tray.services.lms_runner import LmsRunner
     from tray.services.lmstudio_client import LmStudioClient
     from tray.services.model_manager import ModelManager
+    from tray.services.preset_store import PresetStore
     from tray.services.server_controller import ServerController
     from tray.services.status_monitor import StatusMonitor
     from tray.services.token_vault import TokenVault
+    from tray.ui.history_window import HistoryWindow
     from tray.ui.models_section import ModelsSection
+    from tray.ui.preset_dialog import PresetDialog
+    from tray.ui.quick_chat_window import QuickChatWindow
     from tray.ui.settings_dialog import SettingsDialog
     from tray.ui.tokens_dialog import TokensDialog
     from tray.ui.tray_icon import TrayIcon
@@ -134,10 +145,18 @@ class TrayApp:
 
         from tray.core.auth_prompt import AuthPromptGate
         from tray.core.notifications import NotificationRules
+        from tray.services.chat_service import QuickChatService
+        from tray.services.file_watch import FileWatcher
+        from tray.services.history import FileHistory, default_history_dir
+        from tray.services.history_recorder import OutsideChangeRecorder
+        from tray.services.mcp_lockdown import McpLockdown
         from tray.services.settings_store import SettingsService, SettingsStore
         from tray.ui.clipboard import ClipboardGuard
+        from tray.ui.config_section import ConfigSection
+        from tray.ui.mcp_section import McpSection
         from tray.ui.notifier import TrayNotifier
         from tray.ui.profiles_section import ProfilesSection
+        from tray.ui.quick_chat_section import QuickChatSection
         from tray.ui.server_section import ServerSection
         from tray.ui.tasks import set_error_reporter, spawn
         from tray.ui.tokens_section import TokensSection
@@ -185,9 +204,55 @@ class TrayApp:
         self.profiles_section = ProfilesSection(
             self.settings, open_settings=self._open_settings, report_error=self._report_error
         )
+
+        # Files we keep a history of, and who else changes them.
+        self.history = FileHistory(
+            self.demo.user_home / "history" if self.demo else default_history_dir()
+        )
+        self.watcher = FileWatcher()
+        self.recorder = OutsideChangeRecorder(
+            self.history, self.watcher, on_recorded=self._file_recorded
+        )
+        self._watched_home: Path | None = None
+        self._unwatch_presets: Callable[[], None] | None = None
+        self.presets_dialog: PresetDialog | None = None
+        self._preset_folder_of_dialog: Path | None = None
+        self.history_window: HistoryWindow | None = None
+        self.config_section = ConfigSection(
+            open_presets=self._open_presets,
+            open_profiles=self._open_profiles,
+            open_history=self._open_history,
+            home_found=lambda: self.env.home.exists,
+        )
+        self.lockdown = McpLockdown(
+            history=self.history,
+            state_dir=self.state_dir,
+            keep_locked=lambda: self.settings.settings.mcp.keep_locked,
+        )
+        self.mcp_section = McpSection(
+            self.lockdown,
+            mcp_file=self._mcp_file,
+            audit=self._audit_mcp,
+            settings=self.settings,
+            notify=self._notify,
+            demo=demo,
+        )
+
+        # Quick chat: the popup is built once the icon shows; the hotkey opens it.
+        self.chat_service = QuickChatService(self._chat_client, lambda: self.env.capabilities)
+        self.chat_window: QuickChatWindow | None = None
+        self._downloaded: list[str] = []
+        self._chat_presets: list[tuple[str, ChatOptions]] = []
+        self.hotkeys: HotkeyManager | None = None
+        self._hotkey_told: tuple[str, str] | None = None
+        self.quick_chat_section = QuickChatSection(self._open_quick_chat)
+
         self.sections = (
             self.server_section,
             self.models_section,
+            self.quick_chat_section,
+            self.config_section,
+            self.mcp_section,
             self.tokens_section,
             self.profiles_section,
         )
@@ -208,7 +273,9 @@ class TrayApp:
 
     async def run(self) -> None:
         from tray.services.gpu import select_gpu_probe
+        from tray.ui.tasks import finalize_async_generators_on
 
+        finalize_async_generators_on(asyncio.get_running_loop())
         try:
             if self.demo is not None:
                 await self._start_demo()
@@ -216,11 +283,19 @@ class TrayApp:
             self.gpu = await asyncio.to_thread(select_gpu_probe)
             self._connect()
             self.tray.show()
+            self._build_quick_chat()
+            self._start_hotkeys()
+            await self._watch_files()
             await self.quit.wait()
         finally:
             from tray.ui.tasks import cancel_all
 
             await cancel_all()
+            if self.hotkeys is not None:
+                self.hotkeys.stop()
+                await self.hotkeys.wait_closed()
+            await self.lockdown.stop_watching()
+            await self.watcher.stop()
             if self.monitor is not None:
                 await self.monitor.stop()
             await self.http.aclose()
@@ -228,6 +303,15 @@ class TrayApp:
                 await self.demo.stop()
 
     # --- wiring ------------------------------------------------------------------------
+
+    @property
+    def state_dir(self) -> Path:
+        """Restore points and the MCP lock record; the demo keeps its own."""
+        import platformdirs
+
+        if self.demo is not None:
+            return self.demo.user_home / "state"
+        return Path(platformdirs.user_state_dir("lmstudio-tray", appauthor=False))
 
     def _discover(self) -> Environment:
         from tray.services.environment import discover
@@ -269,8 +353,6 @@ class TrayApp:
 
     def _connect(self) -> None:
         """Watch the server the settings (or --demo) name, with everything that needs it."""
-        import platformdirs
-
         from tray.core.status import PollPolicy
         from tray.core.tokens import FirstToken, NoToken
         from tray.services.environment import token_from_environment
@@ -284,16 +366,11 @@ class TrayApp:
         url = env.server_url
         client = self.client = LmStudioClient(self.http, url, token_provider=token)
         runner = self._runner()
-        state_dir = (
-            self.demo.user_home / "state"
-            if self.demo is not None
-            else Path(platformdirs.user_state_dir("lmstudio-tray", appauthor=False))
-        )
         self.models = (
             ModelManager(
                 client,
                 runner,
-                state_dir=state_dir,
+                state_dir=self.state_dir,
                 profile_id=env.profile.id,
                 on_user_unload=self.rules.expect_unload,
             )
@@ -323,6 +400,7 @@ class TrayApp:
         self.monitor.set_interactive(self._menu_open)
         self._render(self.monitor.status)
         self.monitor.start()
+        self._spawn(self._refresh_downloaded(), doing="Listing downloaded models")
 
     async def _reconnect(self) -> None:
         """Settings changed (active profile, polling…): watch what they now say."""
@@ -330,6 +408,8 @@ class TrayApp:
             await self.monitor.stop()
         self.env = self._discover()
         self._connect()
+        if self.env.home.path != self._watched_home and self._watched_home is not None:
+            await self._watch_files()
 
     def _settings_changed(self, settings: Settings) -> None:
         self.rules.settings = settings.notifications
@@ -376,6 +456,7 @@ class TrayApp:
                 _autostart(self.demo),
                 demo=self.demo is not None,
                 open_tokens=self._open_tokens,
+                hotkeys=self.hotkeys,
             )
         self.settings_dialog.present()
 
@@ -404,6 +485,175 @@ class TrayApp:
 
             url = discover(self.settings.settings, profile=profile_id).server_url
         return await check_token(LmStudioClient(self.http, url, token_provider=StaticToken(token)))
+
+    # --- files: history, outside changes, presets, mcp.json -----------------------------
+
+    def _mcp_file(self) -> Path:
+        return self.env.home.path / "mcp.json"
+
+    def _presets_folder(self) -> Path:
+        return self.env.home.path / "config-presets"
+
+    async def _audit_mcp(self, path: Path) -> tuple[AuditReport, McpDocument | None]:
+        from tray.services.mcp_audit import audit_file
+
+        status = self.monitor.status if self.monitor is not None else None
+        return await audit_file(
+            path,
+            lmstudio_home=self.env.home.path,
+            server_auth=status.auth_required if status is not None else None,
+        )
+
+    async def _watch_files(self) -> None:
+        """Keep the history of LM Studio's presets and mcp.json (and the per-model default
+        files we touched), and hear about changes made behind our back."""
+        home = self.env.home.path
+        self.recorder.untrack_all()
+        if self._unwatch_presets is not None:
+            self._unwatch_presets()
+        self._watched_home = home
+        self.recorder.track_folder(self._presets_folder(), ".preset.json")
+        self.recorder.track(self._mcp_file())
+        for tracked in await asyncio.to_thread(self.history.tracked):
+            if _is_within(tracked.path, home / ".internal") and not tracked.deleted:
+                self.recorder.track(tracked.path)
+        self._unwatch_presets = self.watcher.watch_folder(
+            self._presets_folder(), self._preset_file_changed, suffix=".preset.json"
+        )
+        await self.watcher.start()
+        await self.lockdown.watch(self._mcp_file(), self.mcp_section.on_drift, watcher=self.watcher)
+        self._spawn(self.recorder.catch_up(), doing="Recording changes made while the tray was off")
+        self._spawn(self.mcp_section.check_now(), doing="Checking mcp.json")
+        self._spawn(self._refresh_chat_presets(), doing="Reading the presets")
+
+    def _preset_file_changed(self, change: FileChange) -> None:
+        if self.presets_dialog is not None:
+            self.presets_dialog.file_changed(change.path)
+        self._spawn(self._refresh_chat_presets(), doing="Reading the presets")
+
+    def _file_recorded(self, path: Path) -> None:
+        if self.history_window is not None and self.history_window.isVisible():
+            self.history_window.refresh()
+
+    def _preset_store(self) -> PresetStore:
+        from tray.services.preset_store import PresetStore
+
+        return PresetStore(self._presets_folder(), self.history)
+
+    def _open_presets(self) -> None:
+        from tray.ui.preset_dialog import PresetDialog
+
+        if self.presets_dialog is None or self._preset_folder_of_dialog != self._presets_folder():
+            if self.presets_dialog is not None:
+                self.presets_dialog.deleteLater()
+            self.presets_dialog = PresetDialog(self._preset_store(), demo=self.demo is not None)
+            self._preset_folder_of_dialog = self._presets_folder()
+        self.presets_dialog.present()
+
+    def _open_profiles(self) -> None:
+        self._report_error("Load profiles", "Load profiles are not available yet.")
+
+    def _open_history(self) -> None:
+        from tray.ui.history_window import HistoryWindow
+
+        if self.history_window is None:
+            self.history_window = HistoryWindow(
+                self.history, settings=self.settings, demo=self.demo is not None
+            )
+        self.history_window.refresh()
+        self.history_window.show()
+        self.history_window.raise_()
+        self.history_window.activateWindow()
+
+    def _notify(self, title: str, text: str) -> None:
+        self.notifier.show_message(title, text)
+
+    # --- quick chat ------------------------------------------------------------------------
+
+    def _chat_client(self) -> LmStudioClient:
+        assert self.client is not None  # connected before the popup can be shown
+        return self.client
+
+    def _build_quick_chat(self) -> None:
+        """Built once, right after the icon shows, so that the hotkey shows it at once."""
+        from tray.ui.quick_chat_window import QuickChatWindow
+
+        self.chat_window = QuickChatWindow(
+            self.chat_service,
+            list_models=self._chat_models,
+            list_presets=lambda: list(self._chat_presets),
+            describe_load=self._describe_load,
+            start_server=lambda: self.server_section.start.trigger(),
+            open_tokens=lambda: self._open_tokens(self.env.profile.id),
+            demo=self.demo is not None,
+        )
+
+    def _open_quick_chat(self) -> None:
+        if self.chat_window is None:
+            self._build_quick_chat()
+        assert self.chat_window is not None
+        self.chat_window.show_near_pointer()
+        self._spawn(self._refresh_downloaded(), doing="Listing downloaded models")
+
+    def _chat_models(self) -> list[ModelChoice]:
+        from tray.core.conversation import ModelChoice
+
+        status = self.monitor.status if self.monitor is not None else None
+        choices: list[ModelChoice] = []
+        if status is not None:
+            choices += [ModelChoice(key=row.identifier, loaded=True) for row in status.loaded]
+            choices += [ModelChoice(key=name, loaded=True) for name in status.served_models]
+        choices += [ModelChoice(key=key) for key in self._downloaded]
+        return choices
+
+    async def _refresh_downloaded(self) -> None:
+        from tray.core.errors import TrayError
+
+        if self.client is None or not self.env.capabilities.rest_models:
+            self._downloaded = []
+            return
+        try:
+            models = await self.client.list_models()
+        except TrayError as exc:  # the popup then offers loaded models only
+            log.debug("listing downloaded models failed: %s", exc.message)
+            return
+        self._downloaded = [m.key for m in models if m.type == "llm"]
+
+    async def _refresh_chat_presets(self) -> None:
+        store = self._preset_store()
+
+        def read() -> list[tuple[str, ChatOptions]]:
+            found = []
+            for summary in store.list():
+                if summary.error is None:
+                    try:
+                        found.append((summary.name, store.load_path(summary.path).chat_options()))
+                    except Exception:  # an unreadable preset is not offered
+                        log.debug("preset %s unreadable", summary.path, exc_info=True)
+            return found
+
+        self._chat_presets = await asyncio.to_thread(read)
+
+    def _describe_load(self, model_key: str) -> str:
+        return "with LM Studio's defaults for it"
+
+    def _start_hotkeys(self) -> None:
+        from tray.platform.hotkeys import HotkeyManager, select_backend
+
+        self.hotkeys = HotkeyManager(select_backend(), self.settings)
+        self.hotkeys.activated.connect(self._open_quick_chat)
+        self.hotkeys.state_changed.connect(self._hotkey_state)
+        self._hotkey_state(self.hotkeys.start())
+
+    def _hotkey_state(self, result: RegisterResult) -> None:
+        self.quick_chat_section.set_hotkey(result.sequence if result.ok else None)
+        if result.kind in ("conflict", "unavailable"):
+            told = (result.kind, result.sequence or "")
+            if told != self._hotkey_told:  # once per problem, not at every settings change
+                self._hotkey_told = told
+                self._notify("Quick chat hotkey", result.message)
+        else:
+            self._hotkey_told = None
 
     def _report_error(self, title: str, message: str) -> None:
         log.warning("%s: %s", title, message)
@@ -466,6 +716,14 @@ def _autostart(demo: DemoLmStudio | None) -> Autostart:
     if sys.platform.startswith("linux"):
         return XdgAutostart(config_home=demo.user_home / ".config")
     return LaunchAgentAutostart(home=demo.user_home)
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True
 
 
 def _window_has_focus() -> bool:

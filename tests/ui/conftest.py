@@ -19,6 +19,7 @@ import pytest
 import qasync
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
+from tray.ui.tasks import finalize_async_generators_on
 from tray.ui.tray_icon import TrayIcon
 
 IN_DESKTOP_SESSION = os.environ.get("LMSTRAY_DESKTOP") == "1"
@@ -62,6 +63,7 @@ def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     qapp.setQuitOnLastWindowClosed(False)  # as in the app: closing a box must not quit
     event_loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(event_loop)
+    finalize_async_generators_on(event_loop)  # as the app does (qasync lacks the hooks)
     yield event_loop
     event_loop.close()
     asyncio.set_event_loop(None)

@@ -399,7 +399,7 @@ class McpLockdown:
         if decide_drift(record, current) is Drift.NONE and _is_read_only(_mode_of(path)):
             return record
         if current is not None:
-            self.history.record(path, "mcp.json changed outside the app while locked")
+            self.history.record(path, "mcp.json changed outside the app while locked", outside=True)
         data = self.history.read(path, record.after_commit)
         self._write_locked(path, data)
         now = _now()
@@ -510,7 +510,7 @@ class McpLockdown:
         if current is not None:
             try:
                 recorded = self.history.record(
-                    path, "mcp.json changed outside the app while locked"
+                    path, "mcp.json changed outside the app while locked", outside=True
                 )
             except TrayError as exc:
                 log.warning("could not record the changed mcp.json: %s", exc.message)

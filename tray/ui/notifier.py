@@ -47,6 +47,7 @@ class TrayNotifier:
         self._said_unsupported = False
         self.recent: deque[Notice] = deque(maxlen=RECENT_MAX)
         self.errors: deque[tuple[str, str]] = deque(maxlen=RECENT_MAX)
+        self.messages: deque[tuple[str, str]] = deque(maxlen=RECENT_MAX)
 
     def title_for(self, notice: Notice) -> str:
         return f"{notice.title} — Demo" if self.demo else notice.title
@@ -63,6 +64,14 @@ class TrayNotifier:
         """Something the user asked for failed: say why. Not a `Notice` (no rule made it,
         no switch silences it)."""
         self.errors.append((title, message))
+        shown = f"{title} — Demo" if self.demo else title
+        self._display(shown, message, QSystemTrayIcon.MessageIcon.Warning)
+
+    def show_message(self, title: str, message: str) -> None:
+        """A change the user should know about that a feature decided on (mcp.json changed
+        behind our back, the hotkey is taken); that feature has its own switch."""
+        self.messages.append((title, message))
+        log.info("Notification: %s — %s", title, message)
         shown = f"{title} — Demo" if self.demo else title
         self._display(shown, message, QSystemTrayIcon.MessageIcon.Warning)
 

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+import sys
+import weakref
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import Any
 
 from tray.core.errors import TrayError
 
-__all__ = ["ErrorReporter", "cancel_all", "set_error_reporter", "spawn"]
+__all__ = [
+    "ErrorReporter",
+    "cancel_all",
+    "finalize_async_generators_on",
+    "set_error_reporter",
+    "spawn",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +65,29 @@ async def cancel_all() -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def finalize_async_generators_on(loop: asyncio.AbstractEventLoop) -> None:
+    """Close abandoned async generators on `loop`, as asyncio's own loops do.
+
+    qasync's loop never installs asyncio's async-generator hooks, so a generator left
+    suspended (httpx's byte streams under an SSE reader that stopped at `chat.end`) is
+    finalized by the garbage collector outside the loop: "async generator ignored
+    GeneratorExit", and anyio's cancel scopes exit in the wrong task. With these hooks its
+    `aclose()` runs as a task on the loop instead."""
+    alive: weakref.WeakSet[AsyncGenerator[Any, Any]] = weakref.WeakSet()
+
+    def firstiter(agen: AsyncGenerator[Any, Any]) -> None:
+        alive.add(agen)
+
+    def finalizer(agen: AsyncGenerator[Any, Any]) -> None:
+        alive.discard(agen)
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(lambda: _keep(loop.create_task(agen.aclose())))
+
+    sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=finalizer)
+
+
+def _keep(task: asyncio.Task[Any]) -> None:
+    _running.add(task)
+    task.add_done_callback(_running.discard)

@@ -1,0 +1,224 @@
+"""The whole tray, end to end, for quick chat, MCP lockdown and the history of presets:
+the real TrayApp against a simulated LM Studio on a real display with a real tray host,
+driven by real key presses and clicks (xdotool), with outside changes made by other
+processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aio import run  # tests/ui/aio.py
+from app_driver import AppDriver  # tests/ui/app_driver.py
+from PySide6.QtWidgets import QAbstractButton, QApplication, QMessageBox
+from screen import x11
+
+from tray.core.status import ServerState
+from tray.simulator import Reply, Simulator
+
+pytestmark = pytest.mark.ui
+
+MCP = {
+    "mcpServers": {
+        "filesystem": {
+            "command": "npx",
+            "args": ["-y", "@modelcontextprotocol/server-filesystem", "/"],
+        },
+        "fetch": {"command": "uvx", "args": ["mcp-server-fetch"]},
+    }
+}
+
+PRESET = {
+    "identifier": "@local:coding",
+    "name": "Coding",
+    "changed": True,
+    "operation": {
+        "fields": [
+            {"key": "llm.prediction.systemPrompt", "value": "You write Python."},
+            {"key": "llm.prediction.temperature", "value": 0.2},
+        ]
+    },
+    "load": {"fields": []},
+}
+
+
+@pytest.fixture
+def sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+    monkeypatch.setenv("HOME", str(tmp_path))  # fake lms, history and state dirs land here
+    with Simulator(tmp_path / ".lmstudio", tokens_per_second=400) as simulator:
+        simulator.state.load("qwen/qwen3-4b")
+        yield simulator
+
+
+@pytest.fixture
+def driver(loop: asyncio.AbstractEventLoop, sim: Simulator, tmp_path: Path) -> AppDriver:
+    return AppDriver(sim, tmp_path)
+
+
+def write_elsewhere(path: Path, text: str) -> None:
+    """Another program running as the user: read-only does not stop it (chmod, write)."""
+    code = (
+        "import os, sys; p = sys.argv[1]; os.chmod(p, 0o600); "
+        "open(p, 'w', encoding='utf-8').write(sys.argv[2])"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path), text], check=True)
+
+
+def accept_button(box: QMessageBox) -> QAbstractButton:
+    """The button that says yes (our `confirm` names it after the action)."""
+    role = QMessageBox.ButtonRole.AcceptRole
+    return next(b for b in box.buttons() if box.buttonRole(b) == role)
+
+
+def test_the_hotkey_opens_quick_chat_which_streams_an_answer_and_esc_hides_it(
+    loop: asyncio.AbstractEventLoop, driver: AppDriver, sim: Simulator
+) -> None:
+    async def scenario() -> None:
+        sim.state.next_reply = Reply(text="Hello from the **loaded** model.")
+        async with driver:
+            app = driver.app
+            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
+            await driver.wait(
+                lambda: app.hotkeys is not None and app.hotkeys.state.ok, "the hotkey registered"
+            )
+            x11("xdotool", "key", "ctrl+alt+space")
+            window = app.chat_window
+            assert window is not None
+            await driver.wait(window.isVisible, "the quick-chat popup")
+            await driver.wait(
+                lambda: QApplication.focusWidget() is window.input, "the focus in the input"
+            )
+            assert window.model_combo.currentText().startswith("qwen/qwen3-4b")
+
+            x11("xdotool", "type", "--delay", "5", "Say hello")
+            x11("xdotool", "key", "Return")
+            await driver.wait(lambda: "loaded" in window.answer and not window.busy, "answer")
+            assert ("POST", "/api/v1/chat") in [(m, p) for m, p, _auth in sim.state.requests]
+
+            x11("xdotool", "key", "Escape")
+            await driver.wait(lambda: not window.isVisible(), "the popup to hide")
+            # shown again: the conversation is still there
+            x11("xdotool", "key", "ctrl+alt+space")
+            await driver.wait(window.isVisible, "the popup again")
+            assert "loaded" in window.answer
+            x11("xdotool", "key", "Escape")
+            await driver.wait(lambda: not window.isVisible(), "the popup to hide again")
+
+    run(loop, scenario())
+
+
+def test_lock_down_mcp_json_from_the_menu_notice_a_change_and_restore(
+    loop: asyncio.AbstractEventLoop,
+    driver: AppDriver,
+    sim: Simulator,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    mcp = sim.home / "mcp.json"
+    original = json.dumps(MCP, indent=2)
+    mcp.write_text(original)
+    os.chmod(mcp, 0o644)
+
+    async def scenario() -> None:
+        async with driver:
+            app = driver.app
+            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
+            await driver.open_menu()
+            submenu = await driver.hover(driver.menu, driver.find(driver.menu, "MCP servers"))
+            before = driver.windows()
+            await driver.click(submenu, driver.find(submenu, "Lock down now"))
+            box = await driver.message_box(before)
+            assert "read-only" in (box.text() + box.informativeText())
+            driver.click_widget(accept_button(box))
+            await driver.wait(
+                lambda: json.loads(mcp.read_text()) == {"mcpServers": {}}, "the locked file"
+            )
+            await driver.wait(lambda: stat.S_IMODE(mcp.stat().st_mode) == 0o400, "read-only")
+
+            # another program changes it behind our back: a notification says so
+            write_elsewhere(mcp, json.dumps({"mcpServers": {"evil": {"command": "sh"}}}))
+            await driver.wait(
+                lambda: any(t == "mcp.json changed while locked" for t, _ in app.notifier.messages),
+                "a notification about the change",
+            )
+            said = next(m for t, m in app.notifier.messages if t.startswith("mcp.json changed"))
+            assert "evil" in said
+            await driver.wait(
+                lambda: any(v.by == "outside" for v in app.history.versions(mcp)),
+                "the changed file kept in history",
+            )
+
+            # restore from the menu: the file before lockdown, with its permissions
+            await driver.open_menu()
+            submenu = await driver.hover(driver.menu, driver.find(driver.menu, "MCP servers"))
+            before = driver.windows()
+            await driver.click(submenu, driver.find(submenu, "Restore the version"))
+            box = await driver.message_box(before)
+            driver.click_widget(accept_button(box))
+            await driver.wait(lambda: mcp.read_text() == original, "the file before lockdown")
+            await driver.wait(lambda: stat.S_IMODE(mcp.stat().st_mode) == 0o644, "its mode")
+
+    run(loop, scenario())
+
+
+def test_a_preset_changed_outside_becomes_a_version_and_the_presets_window_opens(
+    loop: asyncio.AbstractEventLoop, driver: AppDriver, sim: Simulator
+) -> None:
+    folder = sim.home / "config-presets"
+    folder.mkdir(parents=True, exist_ok=True)
+    preset = folder / "coding.preset.json"
+    preset.write_text(json.dumps(PRESET, indent=2))
+
+    async def scenario() -> None:
+        async with driver:
+            app = driver.app
+            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
+
+            def versions() -> list[object]:
+                return app.history.versions(preset)
+
+            await driver.wait(versions, "the first version of the preset")
+            changed = dict(PRESET, name="Coding (edited in LM Studio)")
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; open(sys.argv[1], 'w').write(sys.argv[2])",
+                    str(preset),
+                    json.dumps(changed, indent=2),
+                ],
+                check=True,
+            )
+            await driver.wait(
+                lambda: any(v.by == "outside" for v in app.history.versions(preset)),
+                "a version marked as changed outside the app",
+            )
+            # the quick chat's preset picker follows the folder
+            await driver.wait(
+                lambda: [n for n, _ in app._chat_presets] == ["Coding (edited in LM Studio)"],
+                "the renamed preset offered to the quick chat",
+            )
+
+            await driver.open_menu()
+            await driver.click(driver.menu, driver.find(driver.menu, "Presets…"))
+            await driver.wait(
+                lambda: app.presets_dialog is not None and app.presets_dialog.isVisible(),
+                "the Presets window",
+            )
+            app.presets_dialog.close()
+
+            await driver.open_menu()
+            await driver.click(driver.menu, driver.find(driver.menu, "History…"))
+            await driver.wait(
+                lambda: app.history_window is not None and app.history_window.isVisible(),
+                "the History window",
+            )
+            app.history_window.close()
+
+    run(loop, scenario())
