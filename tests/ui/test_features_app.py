@@ -185,16 +185,7 @@ def test_a_preset_changed_outside_becomes_a_version_and_the_presets_window_opens
 
             await driver.wait(versions, "the first version of the preset")
             changed = dict(PRESET, name="Coding (edited in LM Studio)")
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    "import sys; open(sys.argv[1], 'w').write(sys.argv[2])",
-                    str(preset),
-                    json.dumps(changed, indent=2),
-                ],
-                check=True,
-            )
+            write_elsewhere(preset, json.dumps(changed, indent=2))
             await driver.wait(
                 lambda: any(v.by == "outside" for v in app.history.versions(preset)),
                 "a version marked as changed outside the app",
