@@ -57,7 +57,7 @@ def test_load_text_says_when_lm_studio_gave_less_context(cli: Cli, sim: Simulato
     r = cli("models", "load", SMALL, "--context-length", "16384")
     assert r.returncode == 0, r.stderr
     assert "with 4,096 tokens of context" in r.stdout
-    assert "less context than the 16,384 tokens asked for" in r.stdout
+    assert "LM Studio gave 4,096 tokens of context, not the 16,384 asked for" in r.stdout
 
 
 def test_load_of_an_unknown_model_fails_with_exit_1(cli: Cli, sim: Simulator) -> None:
@@ -88,7 +88,7 @@ def test_load_without_lms_goes_through_rest_and_says_what_it_could_not_set(
     )
     assert doc["loaded"]["via"] == "rest"
     assert doc["loaded"]["not_applied"] == ["TTL"]
-    assert "Not applied (TTL)" in doc["message"]
+    assert "TTL was not applied: the REST API cannot set it" in doc["message"]
     assert instances(sim) == {SMALL: (SMALL, 4096, 4, None)}
 
 

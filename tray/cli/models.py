@@ -5,21 +5,26 @@ the tray does), and bring the set back."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 import time
 from typing import Any
 
 from tray.cli._common import EXIT_FAILED, EXIT_OK, Command, Context, Result, add_command
-from tray.core.errors import EndpointNotSupported, LmsError
+from tray.cli.profiles import open_store
+from tray.core.errors import EndpointNotSupported, LmsError, TrayError
 from tray.core.inventory import DownloadedModelRow, LoadedModelRow, build_inventory
+from tray.core.load_profiles import FIELD_LABELS, LoadProfile, Preflight, effective
 from tray.core.restore import (
     LoadedResult,
     RestoreOutcome,
-    load_outcome_text,
     restore_outcome_text,
 )
+from tray.services.gpu import select_gpu_probe
+from tray.services.history import FileHistory, default_history_dir
 from tray.services.lms_runner import GpuOffload
+from tray.services.model_defaults import LmStudioDefaults
 from tray.services.model_manager import ModelManager, default_state_dir
 
 __all__ = ["ORDER", "register"]
@@ -51,6 +56,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     load.add_argument("--ttl", type=_positive, metavar="S", help="idle TTL in seconds (needs lms)")
     load.add_argument("--parallel", type=_positive, metavar="N", help="parallel slots (needs lms)")
     load.add_argument("--identifier", metavar="ID", help="instance identifier (needs lms)")
+    load.add_argument(
+        "--load-profile",
+        metavar="NAME",
+        help="the load profile to start from: a model key (its profile over the default), "
+        "`default`, or `none` (default: MODEL's own, see `profiles`); the flags above win",
+    )
+    load.add_argument(
+        "--no-check",
+        action="store_true",
+        help="skip the pre-flight memory check (`lms load --estimate-only` against free VRAM)",
+    )
 
     unload = add_command(
         actions,
@@ -96,15 +112,45 @@ def _manager(ctx: Context) -> ModelManager:
     caps = ctx.env.capabilities
     if not caps.load_unload:
         raise EndpointNotSupported(caps.why_not("Loading and ejecting models"))
+    home = ctx.env.home
     return ModelManager(
         ctx.client,
         ctx.runner if caps.lms else None,
         state_dir=default_state_dir(),
         profile_id=ctx.env.profile.id,
+        gpu_probe=lambda: select_gpu_probe().read(),
+        defaults=(
+            LmStudioDefaults(home.path, FileHistory(default_history_dir())) if home.exists else None
+        ),
     )
 
 
+def _load_profile(args: argparse.Namespace) -> LoadProfile:
+    """The profile named by --load-profile (default: the model's effective one), with the
+    explicit flags over it."""
+    name = args.load_profile
+    store = open_store()
+    if name == "none":
+        base = LoadProfile()
+    elif name == "default":
+        base = effective(store.default(), None)
+    else:
+        base = store.effective(name or args.model)
+    flags = {
+        "context_length": args.context_length,
+        "gpu_offload": args.gpu,
+        "ttl_seconds": args.ttl,
+        "parallel": args.parallel,
+        "identifier": args.identifier,
+    }
+    given = {k: v for k, v in flags.items() if v is not None}
+    return base.model_copy(update=given) if given else base
+
+
 def _text_message(doc: dict[str, Any]) -> str:
+    check = doc.get("preflight")
+    if check is not None and check.get("fits") is False:
+        return f"Warning: {check['sentence']}\n{doc['message']}"
     return str(doc["message"])
 
 
@@ -120,18 +166,34 @@ async def cmd_load(ctx: Context, args: argparse.Namespace) -> Result:
         sys.stderr.write(f"\rLoading {args.model} {fraction:.0%}")
         sys.stderr.flush()
 
-    result = await manager.load(
-        args.model,
-        context_length=args.context_length,
-        gpu=args.gpu,
-        ttl_seconds=args.ttl,
-        parallel=args.parallel,
-        identifier=args.identifier,
-        progress=progress if show else None,
+    profile = await asyncio.to_thread(_load_profile, args)
+    check: Preflight | None = None
+    if not args.no_check:
+        try:
+            check = await manager.preflight(args.model, profile)
+        except TrayError as exc:
+            # The load itself says it better (a missing model, lms failing).
+            log.info("pre-flight skipped: %s", exc.message)
+    result = await manager.load_with_profile(
+        args.model, profile, progress=progress if show else None
     )
     if show:
         sys.stderr.write("\n")
-    return {"loaded": _loaded_json(result), "message": load_outcome_text(result)}, EXIT_OK
+    loaded = result.loaded.model_copy(
+        update={"not_applied": tuple(FIELD_LABELS[u.field] for u in result.unapplied)}
+    )
+    doc = {
+        "loaded": _loaded_json(loaded),
+        "profile": result.profile.model_dump(mode="json", exclude_none=True),
+        "path": result.path,
+        "unapplied": [u.model_dump(mode="json") for u in result.unapplied],
+        "mismatches": [m.model_dump(mode="json") for m in result.mismatches],
+        "via_lmstudio_defaults": list(result.via_defaults),
+        "lmstudio_defaults_written": list(result.defaults_written),
+        "preflight": check.model_dump(mode="json") if check is not None else None,
+        "message": result.text(),
+    }
+    return doc, EXIT_OK
 
 
 async def cmd_unload(ctx: Context, args: argparse.Namespace) -> Result:

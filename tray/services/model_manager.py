@@ -22,14 +22,27 @@ from pathlib import Path
 import platformdirs
 from pydantic import ValidationError
 
-from tray.core.api import LoadRequest, ModelInfo
+from tray.core.api import LoadConfig, LoadRequest, ModelInfo
 from tray.core.errors import FileParseError, LmStudioError, TrayError
+from tray.core.gpu import GpuReport
 from tray.core.inventory import LoadedModelRow
 from tray.core.lms_output import LmsLoadedModel
+from tray.core.load_profiles import (
+    LoadProfile,
+    Preflight,
+    ProfileLoadResult,
+    check_loaded,
+    kv_bytes_per_token_from_estimates,
+    plan_load,
+)
+from tray.core.load_profiles import (
+    preflight as compute_preflight,
+)
 from tray.core.restore import LoadedResult, RestoreModel, RestoreOutcome, RestorePoint
 from tray.services.files import atomic_write, read_json
 from tray.services.lms_runner import GpuOffload, LmsRunner, LoadProgress
 from tray.services.lmstudio_client import LmStudioClient
+from tray.services.model_defaults import LmStudioDefaults
 
 __all__ = ["ModelManager", "default_state_dir"]
 
@@ -57,7 +70,8 @@ class ModelManager:
     `runner` is None when `lms` is missing or the profile may not use it (a remote
     server): then loads go through REST. `on_user_unload(identifier)` is called before
     each unload the user asked for, so that a model vanishing is not taken for an
-    eviction.
+    eviction. `gpu_probe` (blocking, run in a thread) gives the free VRAM for the
+    pre-flight; `defaults` writes LM Studio's own per-model defaults for profiles that ask.
     """
 
     def __init__(
@@ -68,8 +82,12 @@ class ModelManager:
         state_dir: Path,
         profile_id: str,
         on_user_unload: Callable[[str], None] | None = None,
+        gpu_probe: Callable[[], GpuReport] | None = None,
+        defaults: LmStudioDefaults | None = None,
     ) -> None:
         self._client = client
+        self._gpu_probe = gpu_probe
+        self._defaults = defaults
         self._runner = runner
         self._profile_id = profile_id
         self._on_user_unload = on_user_unload
@@ -253,17 +271,8 @@ class ModelManager:
                 "parallel": parallel,
                 "identifier": identifier,
             }
-            response = await self._client.load_model(
-                LoadRequest(model=model_key, context_length=context_length, echo_load_config=True)
-            )
-            config = response.load_config
-            result = LoadedResult(
-                model_key=model_key,
-                identifier=response.instance_id,
-                via="rest",
-                context_length=config.context_length if config else None,
-                requested_context_length=context_length,
-                load_seconds=response.load_time_seconds,
+            result, _ = await self._load_rest(
+                LoadRequest(model=model_key, context_length=context_length, echo_load_config=True),
                 not_applied=tuple(name for name, value in asked.items() if value is not None),
             )
         if context_length is not None:
@@ -272,6 +281,136 @@ class ModelManager:
             self._gpu[result.identifier] = ratio
         log.info("loaded %s as %s via %s", model_key, result.identifier, result.via)
         return result
+
+    async def _load_rest(
+        self, request: LoadRequest, *, not_applied: tuple[str, ...] = ()
+    ) -> tuple[LoadedResult, LoadConfig | None]:
+        response = await self._client.load_model(request)
+        config = response.load_config
+        result = LoadedResult(
+            model_key=request.model,
+            identifier=response.instance_id,
+            via="rest",
+            context_length=config.context_length if config else None,
+            requested_context_length=request.context_length,
+            load_seconds=response.load_time_seconds,
+            not_applied=not_applied,
+        )
+        return result, config
+
+    # --- load with a profile -----------------------------------------------------------
+
+    async def preflight(self, model_key: str, profile: LoadProfile) -> Preflight | None:
+        """Will loading `model_key` with `profile` fit in free VRAM? None without `lms`
+        (the estimate is an `lms` feature). With parallel slots and a context length,
+        a second estimate at half the context gives the KV cache per token."""
+        if self._runner is None:
+            return None
+        gpu, context = profile.gpu_offload, profile.context_length
+        estimate = await self._runner.estimate(model_key, gpu=gpu, context_length=context)
+        per_token: int | None = None
+        if (profile.parallel or 1) > 1 and context is not None and context >= 2:
+            half = await self._runner.estimate(model_key, gpu=gpu, context_length=context // 2)
+            per_token = kv_bytes_per_token_from_estimates(half, estimate)
+        report = await asyncio.to_thread(self._gpu_probe) if self._gpu_probe else None
+        return compute_preflight(
+            estimate, profile=profile, gpu=report, kv_bytes_per_token=per_token
+        )
+
+    async def load_with_profile(
+        self,
+        model_key: str,
+        profile: LoadProfile,
+        *,
+        progress: LoadProgress | None = None,
+    ) -> ProfileLoadResult:
+        """Load with a profile: write LM Studio's own default first when the profile asks,
+        take the path that carries the most of it, then compare what LM Studio reports
+        with what was asked."""
+        written: tuple[str, ...] = ()
+        defaults_error: str | None = None
+        planned = profile
+        if profile.write_lmstudio_defaults:
+            try:
+                written = await self._write_defaults(model_key, profile)
+            except TrayError as exc:
+                defaults_error = exc.message
+            if not written:
+                planned = profile.model_copy(update={"write_lmstudio_defaults": False})
+        plan = plan_load(
+            planned,
+            model_key=model_key,
+            rest_available=True,
+            lms_available=self._runner is not None,
+        )
+        reported: LoadConfig | None
+        if plan.path == "lms" and plan.lms_args is not None:
+            a = plan.lms_args
+            loaded = await self.load(
+                model_key,
+                context_length=a.context_length,
+                gpu=a.gpu,
+                ttl_seconds=a.ttl_seconds,
+                parallel=a.parallel,
+                identifier=a.identifier,
+                progress=progress,
+            )
+            reported = await self._instance_config(loaded.identifier)
+        else:
+            assert plan.rest_request is not None
+            loaded, reported = await self._load_rest(plan.rest_request)
+            if plan.rest_request.context_length is not None:
+                self._requested[loaded.identifier] = plan.rest_request.context_length
+            if reported is None or reported.parallel is None:
+                reported = await self._instance_config(loaded.identifier) or reported
+        skipped = {u.field for u in plan.unapplied}
+        asked = LoadProfile.model_validate(
+            {f: getattr(profile, f) for f in profile.set_fields() if f not in skipped}
+        )
+        result = ProfileLoadResult(
+            loaded=loaded,
+            profile=profile,
+            path=plan.path,
+            via_defaults=plan.via_defaults,
+            unapplied=plan.unapplied,
+            mismatches=tuple(check_loaded(asked, reported)),
+            defaults_written=written,
+            defaults_error=defaults_error,
+        )
+        log.info("loaded %s with a profile via %s (ok: %s)", model_key, plan.path, result.ok)
+        return result
+
+    async def _write_defaults(self, model_key: str, profile: LoadProfile) -> tuple[str, ...]:
+        if self._defaults is None:
+            raise TrayError(
+                "LM Studio's home folder is not known here, so its per-model defaults cannot "
+                "be written.",
+                title="LM Studio defaults not written",
+            )
+        model_path: str | None = None
+        if self._runner is not None:
+            try:
+                model_path = next(
+                    (m.path for m in await self._runner.ls() if m.model_key == model_key), None
+                )
+            except TrayError as exc:
+                log.info("lms ls failed; writing the model-key default only: %s", exc.message)
+        defaults = self._defaults
+        paths = await asyncio.to_thread(defaults.write, model_key, profile, model_path=model_path)
+        return tuple(str(p) for p in paths)
+
+    async def _instance_config(self, identifier: str) -> LoadConfig | None:
+        """The load config the HTTP API lists for a loaded instance (None: not found)."""
+        try:
+            models = await self._client.list_models()
+        except LmStudioError as exc:
+            log.info("could not read the loaded config of %s: %s", identifier, exc.message)
+            return None
+        for m in models:
+            for inst in m.loaded_instances:
+                if inst.id == identifier:
+                    return inst.config
+        return None
 
     async def _load_with_lms(
         self,

@@ -4,10 +4,16 @@ then the load's progress and its outcome — without ever blocking the tray.
 Opened with `open()`; the list and the load run as coroutines on the shared loop. With
 `lms` the progress bar follows lms's own percentages; through REST it just shows that
 LM Studio is busy, and the settings REST cannot carry are greyed out.
+
+With a load profile store, the dialog says which profile applies to the selected model,
+loads with it (the dialog's own settings win where set), first runs the pre-flight memory
+check (a warning with numbers turns Load into "Load anyway"), and afterwards names what
+was not applied and what LM Studio did differently.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from collections.abc import Awaitable, Callable
@@ -34,8 +40,10 @@ from PySide6.QtWidgets import (
 from tray.core.api import ModelInfo
 from tray.core.errors import TrayError
 from tray.core.gpu import format_bytes
+from tray.core.load_profiles import LoadProfile, Preflight, ProfileLoadResult, describe_profile
 from tray.core.restore import LoadedResult, load_outcome_text
 from tray.services.lms_runner import GpuOffload
+from tray.services.load_profile_store import LoadProfileStore
 from tray.services.model_manager import ModelManager
 from tray.ui.status_text import window_title
 from tray.ui.tasks import spawn
@@ -67,9 +75,15 @@ class LoadModelDialog(QDialog):
         *,
         demo: bool,
         on_loaded: Callable[[], None] | None = None,
+        profiles: LoadProfileStore | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._profiles = profiles
+        self._profile_for: dict[str, LoadProfile] = {}
+        self._confirmed: str | None = None  # the model whose pre-flight warning was seen
+        self.last_preflight: Preflight | None = None
+        self.last_profile_result: ProfileLoadResult | None = None
         self._list_downloaded = list_downloaded
         self._manager_factory = manager_factory
         self._on_loaded = on_loaded
@@ -134,6 +148,17 @@ class LoadModelDialog(QDialog):
         options.addRow("GPU offload", self.gpu)
         options.addRow("Unload after", self.ttl)
 
+        self.profile_label = QLabel()
+        self.profile_label.setWordWrap(True)
+        self.profile_label.setVisible(profiles is not None)
+        self.preflight_label = QLabel()
+        self.preflight_label.setWordWrap(True)
+        self.preflight_label.setStyleSheet(
+            "QLabel { background: #fff4ce; color: #4a3800; border: 1px solid #e0c060;"
+            " border-radius: 4px; padding: 6px; }"
+        )
+        self.preflight_label.setVisible(False)
+
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.progress.setTextVisible(True)
@@ -155,6 +180,8 @@ class LoadModelDialog(QDialog):
         layout.addWidget(self.search)
         layout.addWidget(self.table, 1)
         layout.addLayout(options)
+        layout.addWidget(self.profile_label)
+        layout.addWidget(self.preflight_label)
         layout.addWidget(self.progress)
         layout.addWidget(self.outcome)
         layout.addWidget(buttons)
@@ -205,6 +232,31 @@ class LoadModelDialog(QDialog):
         if model is not None and model.max_context_length:
             self.context.setMaximum(model.max_context_length)
         self.load_button.setEnabled(model is not None and not self.loading)
+        if key != self._confirmed:
+            self._confirmed = None
+            self.preflight_label.setVisible(False)
+            self.load_button.setText("Load")
+        if self._profiles is not None and key is not None and not self.loading:
+            spawn(self._show_profile(key), doing="Reading the load profile")
+
+    async def _show_profile(self, key: str) -> LoadProfile | None:
+        """Say which profile a load of `key` uses (read in a thread)."""
+        store = self._profiles
+        if store is None:
+            return None
+        try:
+            profile = await asyncio.to_thread(store.effective, key)
+            own = await asyncio.to_thread(store.for_model, key)
+        except TrayError as exc:
+            self.profile_label.setText(f"Load profile unreadable: {exc.message}")
+            return None
+        self._profile_for[key] = profile
+        which = "its own profile" if own is not None else "the default profile"
+        self.profile_label.setText(
+            f"<b>Load profile</b> ({html.escape(which)}): "
+            f"{html.escape(describe_profile(profile))}. The settings above win where set."
+        )
+        return profile
 
     def _apply_capabilities(self) -> None:
         manager = self._manager_factory()
@@ -231,6 +283,8 @@ class LoadModelDialog(QDialog):
         context = self.context.value() or None
         gpu = GPU_CHOICES[self.gpu.currentIndex()][1] if with_lms else None
         ttl = (self.ttl.value() * 60 or None) if with_lms else None
+        if self._profiles is not None:
+            return await self._load_with_profile(manager, key, context, gpu, ttl)
         self._set_loading(True, determinate=with_lms, key=key)
         try:
             result = await manager.load(
@@ -251,6 +305,55 @@ class LoadModelDialog(QDialog):
             self._on_loaded()
         await self.refresh()
         return result
+
+    async def _load_with_profile(
+        self,
+        manager: ModelManager,
+        key: str,
+        context: int | None,
+        gpu: GpuOffload | None,
+        ttl: int | None,
+    ) -> LoadedResult | None:
+        base = self._profile_for.get(key) or await self._show_profile(key) or LoadProfile()
+        mine = {"context_length": context, "gpu_offload": gpu, "ttl_seconds": ttl}
+        profile = base.model_copy(update={k: v for k, v in mine.items() if v is not None})
+        with_lms = manager.uses_lms
+        if with_lms and self._confirmed != key:
+            self._set_loading(True, determinate=False, key=key)
+            self.progress.setFormat(f"Checking whether {key} fits in GPU memory…")
+            try:
+                check = await manager.preflight(key, profile)
+            except TrayError as exc:
+                check = None
+                log.info("pre-flight failed, loading anyway: %s", exc.message)
+            self._set_loading(False)
+            self.last_preflight = check
+            if check is not None and check.fits is False:
+                self.preflight_label.setText(f"⚠ {check.sentence}")
+                self.preflight_label.setVisible(True)
+                self._confirmed = key
+                self.load_button.setText("Load anyway")
+                return None
+        self._set_loading(True, determinate=with_lms, key=key)
+        try:
+            result = await manager.load_with_profile(
+                key, profile, progress=self._progress if with_lms else None
+            )
+        except TrayError as exc:
+            self._set_loading(False)
+            self._show_outcome(f"{exc.title}: {exc.message}", ok=False)
+            return None
+        self._set_loading(False)
+        self._confirmed = None
+        self.load_button.setText("Load")
+        self.preflight_label.setVisible(False)
+        self.last_profile_result = result
+        self.last_result = result.loaded
+        self._show_outcome(result.text(), ok=result.ok)
+        if self._on_loaded is not None:
+            self._on_loaded()
+        await self.refresh()
+        return result.loaded
 
     def _progress(self, fraction: float) -> None:
         self.progress.setValue(round(fraction * 100))

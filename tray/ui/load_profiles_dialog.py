@@ -1,0 +1,526 @@
+"""The Load profiles dialog: the default load profile and per-model overrides, edited in one
+form where every field may be "not set" (LM Studio decides, or the default applies).
+
+The list shows the default first, then every model that has a profile or is downloaded.
+Values are checked as they are typed (the pure `validate_profile`); Save writes through the
+store (atomic, re-read, recorded in the history) in a thread, never on the Qt thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tray.core.api import ModelInfo
+from tray.core.errors import TrayError
+from tray.core.load_profiles import (
+    FIELD_LABELS,
+    PROFILE_FIELDS,
+    LoadProfile,
+    describe_profile,
+    effective,
+    validate_profile,
+)
+from tray.services.load_profile_store import LoadProfileStore, ProfileEntry
+from tray.ui.status_text import window_title
+from tray.ui.tasks import spawn
+
+__all__ = ["DEFAULT_ITEM", "LoadProfilesDialog"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ITEM = "Default (every model)"
+_KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+_GPU_MODES = ("Max (all layers)", "Off (CPU only)", "Share of layers")
+_ON_OFF = ("On", "Off")
+_NEUTRAL: dict[str, Any] = {
+    "context_length": 4096,
+    "gpu_offload": "max",
+    "flash_attention": True,
+    "offload_kv_cache_to_gpu": True,
+    "eval_batch_size": 512,
+    "num_experts": 1,
+    "parallel": 1,
+    "ttl_seconds": 3600,
+    "identifier": "",
+}
+
+
+class _Row:
+    """One field: a "set" checkbox, its editor, and what applies when it is not set."""
+
+    def __init__(self, name: str, editor: QWidget, on_change: Callable[[], None]) -> None:
+        self.name = name
+        self.enabled = QCheckBox(FIELD_LABELS[name])
+        self.editor = editor
+        self.inherited = QLabel()
+        self.inherited.setStyleSheet("color: palette(placeholder-text);")
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b3261e;")
+        self.error.setWordWrap(True)
+        self.error.setVisible(False)
+        self.enabled.toggled.connect(self._toggled)
+        self.enabled.toggled.connect(lambda _: on_change())
+        self._toggled(False)
+
+    def _toggled(self, on: bool) -> None:
+        self.editor.setEnabled(on)
+        self.inherited.setVisible(not on)
+
+
+class LoadProfilesDialog(QDialog):
+    """Edit the default load profile and per-model overrides."""
+
+    def __init__(
+        self,
+        store: LoadProfileStore,
+        list_models: Callable[[], Awaitable[Sequence[ModelInfo]]],
+        *,
+        demo: bool,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._store = store
+        self._list_models = list_models
+        self._entries: dict[str | None, LoadProfile] = {}
+        self._downloaded: list[str] = []
+        self._current: str | None = None
+        self._filling = False
+        self.busy = False
+        self.setWindowTitle(window_title("Load profiles", demo=demo))
+        self.setModal(False)
+        self.resize(860, 560)
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search models…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._filter)
+        self.list = QListWidget()
+        self.list.currentItemChanged.connect(lambda *_: self._selected())
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.search)
+        left_layout.addWidget(self.list)
+
+        self.heading = QLabel()
+        bold = QFont(self.heading.font())
+        bold.setBold(True)
+        bold.setPointSizeF(bold.pointSizeF() * 1.15)
+        self.heading.setFont(bold)
+        self.heading.setWordWrap(True)
+        self.explain = QLabel()
+        self.explain.setWordWrap(True)
+
+        self.context = _spin(1, 10_000_000, step=1024)
+        self.context.setSuffix(" tokens")
+        self.gpu_mode = QComboBox()
+        self.gpu_mode.addItems(list(_GPU_MODES))
+        self.gpu_share = QDoubleSpinBox()
+        self.gpu_share.setRange(0, 100)
+        self.gpu_share.setDecimals(0)
+        self.gpu_share.setSingleStep(5)
+        self.gpu_share.setSuffix(" %")
+        self.gpu_share.setValue(50)
+        gpu = QWidget()
+        gpu_layout = QHBoxLayout(gpu)
+        gpu_layout.setContentsMargins(0, 0, 0, 0)
+        gpu_layout.addWidget(self.gpu_mode, 1)
+        gpu_layout.addWidget(self.gpu_share)
+        self.flash = QComboBox()
+        self.flash.addItems(list(_ON_OFF))
+        self.kv_on_gpu = QComboBox()
+        self.kv_on_gpu.addItems(list(_ON_OFF))
+        self.eval_batch = _spin(1, 1_000_000, step=256)
+        self.experts = _spin(1, 1024)
+        self.parallel = _spin(1, 256)
+        self.ttl = _spin(1, 30 * 24 * 3600, step=60)
+        self.ttl.setSuffix(" s idle")
+        self.identifier = QLineEdit()
+        self.identifier.setPlaceholderText("e.g. my-coder")
+        editors: dict[str, QWidget] = {
+            "context_length": self.context,
+            "gpu_offload": gpu,
+            "flash_attention": self.flash,
+            "offload_kv_cache_to_gpu": self.kv_on_gpu,
+            "eval_batch_size": self.eval_batch,
+            "num_experts": self.experts,
+            "parallel": self.parallel,
+            "ttl_seconds": self.ttl,
+            "identifier": self.identifier,
+        }
+        self.rows: dict[str, _Row] = {n: _Row(n, editors[n], self._changed) for n in PROFILE_FIELDS}
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for name in PROFILE_FIELDS:
+            row = self.rows[name]
+            cell = QWidget()
+            cell_layout = QVBoxLayout(cell)
+            cell_layout.setContentsMargins(0, 0, 0, 0)
+            cell_layout.setSpacing(2)
+            line = QHBoxLayout()
+            line.addWidget(row.editor, 2)
+            line.addWidget(row.inherited, 3)
+            cell_layout.addLayout(line)
+            cell_layout.addWidget(row.error)
+            form.addRow(row.enabled, cell)
+        for signal in (
+            self.context.valueChanged,
+            self.gpu_share.valueChanged,
+            self.eval_batch.valueChanged,
+            self.experts.valueChanged,
+            self.parallel.valueChanged,
+            self.ttl.valueChanged,
+        ):
+            signal.connect(lambda *_: self._changed())
+        for combo in (self.flash, self.kv_on_gpu):
+            combo.currentIndexChanged.connect(lambda *_: self._changed())
+        self.gpu_mode.currentIndexChanged.connect(lambda *_: self._gpu_mode_changed())
+        self.identifier.textChanged.connect(lambda *_: self._changed())
+        fields_box = QGroupBox("Load settings (unchecked: not set)")
+        fields_box.setLayout(form)
+
+        self.write_defaults = QCheckBox("Also write LM Studio's own default for this model")
+        self.write_defaults.setToolTip(
+            "LM Studio then uses these settings for loads by any app (JIT loads, lms, its own "
+            "window), and the tray can apply what `lms load` has no flag for. The file it "
+            "replaces is kept in the history."
+        )
+        self.write_defaults.toggled.connect(lambda _: self._changed())
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.heading)
+        right_layout.addWidget(self.explain)
+        right_layout.addWidget(fields_box)
+        right_layout.addWidget(self.write_defaults)
+        right_layout.addWidget(self.summary)
+        right_layout.addStretch(1)
+        right_layout.addWidget(self.status)
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([300, 560])
+
+        buttons = QDialogButtonBox()
+        self.save_button = QPushButton("Save")
+        self.save_button.setDefault(True)
+        self.delete_button = QPushButton("Delete override")
+        buttons.addButton(self.save_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addButton(self.delete_button, QDialogButtonBox.ButtonRole.DestructiveRole)
+        self.close_button = buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.save_button.clicked.connect(self.save_clicked)
+        self.delete_button.clicked.connect(self.delete_clicked)
+        buttons.rejected.connect(self.close)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(buttons)
+        self._gpu_mode_changed()
+        self._show_profile(None)
+
+    # --- the list ----------------------------------------------------------------------
+
+    def reload(self) -> None:
+        spawn(self.refresh(), doing="Reading load profiles")
+
+    async def refresh(self) -> None:
+        """Read the profiles (in a thread) and the downloaded models; keep the selection."""
+        try:
+            entries: list[ProfileEntry] = await asyncio.to_thread(self._store.list)
+        except TrayError as exc:
+            self._say(f"{exc.title}: {exc.message}", ok=False)
+            entries = []
+        self._entries = {e.model_key: e.profile for e in entries}
+        self._entries.setdefault(None, LoadProfile())
+        try:
+            models = await self._list_models()
+            self._downloaded = [m.key for m in models]
+        except TrayError as exc:
+            self._say(f"Could not list the downloaded models: {exc.message}", ok=False)
+        self._fill_list()
+
+    def _fill_list(self) -> None:
+        keep = self._current
+        self.list.blockSignals(True)
+        self.list.clear()
+        default = QListWidgetItem(DEFAULT_ITEM)
+        default.setData(_KEY_ROLE, None)
+        font = QFont(default.font())
+        font.setBold(True)
+        default.setFont(font)
+        self.list.addItem(default)
+        keys = sorted(
+            {k for k in self._entries if k is not None} | set(self._downloaded), key=str.lower
+        )
+        for key in keys:
+            own = key in self._entries
+            item = QListWidgetItem(f"{key}  ✎" if own else key)
+            item.setData(_KEY_ROLE, key)
+            item.setToolTip(
+                "Has its own profile" if own else "Uses the default profile (no override yet)"
+            )
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        self._filter(self.search.text())
+        self.select(keep)
+
+    def _filter(self, text: str) -> None:
+        needle = text.strip().lower()
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            key = item.data(_KEY_ROLE)
+            item.setHidden(bool(needle) and key is not None and needle not in str(key).lower())
+
+    def select(self, model_key: str | None) -> bool:
+        """Show the default (None) or a model's profile."""
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.data(_KEY_ROLE) == model_key:
+                self.list.setCurrentItem(item)
+                self._show_profile(model_key)
+                return True
+        return False
+
+    def model_keys(self) -> list[str]:
+        return [
+            str(self.list.item(i).data(_KEY_ROLE))
+            for i in range(1, self.list.count())
+            if not self.list.item(i).isHidden()
+        ]
+
+    def _selected(self) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            self._show_profile(item.data(_KEY_ROLE))
+
+    # --- the form ----------------------------------------------------------------------
+
+    def _show_profile(self, model_key: str | None) -> None:
+        self._current = model_key
+        own = self._entries.get(model_key)
+        default = self._entries.get(None, LoadProfile())
+        if model_key is None:
+            self.heading.setText("Default load profile")
+            self.explain.setText(
+                "Used for every model without its own profile. A field left unchecked is "
+                "not set: LM Studio decides."
+            )
+            self.write_defaults.setText("Also write LM Studio's own default for each model loaded")
+        else:
+            self.heading.setText(model_key)
+            self.explain.setText(
+                "This model's own profile. A field left unchecked comes from the default "
+                "profile (or LM Studio decides)."
+                if own is not None
+                else "This model has no profile of its own yet: it uses the default. Check "
+                "a field and Save to create one."
+            )
+            self.write_defaults.setText("Also write LM Studio's own default for this model")
+        self._filling = True
+        shown = own if own is not None else LoadProfile()
+        for name, row in self.rows.items():
+            value = getattr(shown, name)
+            row.enabled.setChecked(value is not None)
+            # Not set: the (greyed) editor shows what applies, or a typical value.
+            inherited_value = None if model_key is None else getattr(default, name)
+            if value is None and name != "identifier" and inherited_value is not None:
+                value = inherited_value
+            self._set_value(name, value if value is not None else _NEUTRAL[name])
+            inherited = (
+                "not set: LM Studio decides"
+                if model_key is None or getattr(default, name) is None or name == "identifier"
+                else f"default: {default.value_text(name)}"
+            )
+            row.inherited.setText(inherited)
+        self.write_defaults.setChecked(shown.write_lmstudio_defaults)
+        self._filling = False
+        self.delete_button.setEnabled(model_key is not None and own is not None)
+        self._changed()
+
+    def _set_value(self, name: str, value: Any) -> None:
+        if name == "gpu_offload":
+            if value == "max":
+                self.gpu_mode.setCurrentIndex(0)
+            elif value == "off":
+                self.gpu_mode.setCurrentIndex(1)
+            else:
+                self.gpu_mode.setCurrentIndex(2)
+                self.gpu_share.setValue(round(float(value) * 100))
+        elif name in ("flash_attention", "offload_kv_cache_to_gpu"):
+            combo = self.flash if name == "flash_attention" else self.kv_on_gpu
+            combo.setCurrentIndex(0 if value else 1)
+        elif name == "identifier":
+            self.identifier.setText(str(value))
+        else:
+            spin = {
+                "context_length": self.context,
+                "eval_batch_size": self.eval_batch,
+                "num_experts": self.experts,
+                "parallel": self.parallel,
+                "ttl_seconds": self.ttl,
+            }[name]
+            spin.setValue(int(value))
+
+    def _gpu_mode_changed(self) -> None:
+        self.gpu_share.setVisible(self.gpu_mode.currentIndex() == 2)
+        self._changed()
+
+    def form_values(self) -> dict[str, Any]:
+        """What the form says, field by field (None: not set)."""
+        values: dict[str, Any] = {}
+        for name, row in self.rows.items():
+            if not row.enabled.isChecked():
+                values[name] = None
+                continue
+            if name == "gpu_offload":
+                mode = self.gpu_mode.currentIndex()
+                values[name] = ("max", "off", self.gpu_share.value() / 100)[mode]
+            elif name == "flash_attention":
+                values[name] = self.flash.currentIndex() == 0
+            elif name == "offload_kv_cache_to_gpu":
+                values[name] = self.kv_on_gpu.currentIndex() == 0
+            elif name == "identifier":
+                values[name] = self.identifier.text().strip()
+            else:
+                spin = {
+                    "context_length": self.context,
+                    "eval_batch_size": self.eval_batch,
+                    "num_experts": self.experts,
+                    "parallel": self.parallel,
+                    "ttl_seconds": self.ttl,
+                }[name]
+                values[name] = spin.value()
+        values["write_lmstudio_defaults"] = self.write_defaults.isChecked()
+        return values
+
+    def problems(self) -> dict[str, str]:
+        values = self.form_values()
+        found = validate_profile(values, is_default=self._current is None)
+        if values.get("identifier") == "":
+            found["identifier"] = "Identifier: type a name, or uncheck it."
+        return found
+
+    def _changed(self) -> None:
+        if self._filling:
+            return
+        found = self.problems()
+        for name, row in self.rows.items():
+            row.error.setText(found.get(name, ""))
+            row.error.setVisible(name in found)
+        self.save_button.setEnabled(not found and not self.busy)
+        if found:
+            self.summary.setText("")
+            return
+        profile = LoadProfile.model_validate(self.form_values())
+        if self._current is None:
+            text = describe_profile(profile)
+            self.summary.setText(f"<b>Loads use:</b> {html.escape(text)}")
+        else:
+            merged = effective(self._entries.get(None, LoadProfile()), profile)
+            text = describe_profile(merged)
+            self.summary.setText(f"<b>A load of this model uses:</b> {html.escape(text)}")
+
+    # --- saving ------------------------------------------------------------------------
+
+    def save_clicked(self) -> None:
+        spawn(self.save(), doing="Saving the load profile")
+
+    def delete_clicked(self) -> None:
+        if self._current is not None:
+            spawn(self.delete(self._current), doing="Deleting the load profile")
+
+    async def save(self) -> bool:
+        if self.problems():
+            return False
+        key = self._current
+        profile = LoadProfile.model_validate(self.form_values())
+        self._set_busy(True)
+        try:
+            await asyncio.to_thread(self._store.save, profile, key)
+        except TrayError as exc:
+            self._say(f"{exc.title}: {exc.message}", ok=False)
+            return False
+        finally:
+            self._set_busy(False)
+        self._entries[key] = profile
+        self._fill_list()
+        self._say(
+            f"Saved the {'default profile' if key is None else 'profile of ' + key}. "
+            "Earlier versions are in the history.",
+            ok=True,
+        )
+        return True
+
+    async def delete(self, model_key: str) -> bool:
+        self._set_busy(True)
+        try:
+            await asyncio.to_thread(self._store.delete, model_key)
+        except TrayError as exc:
+            self._say(f"{exc.title}: {exc.message}", ok=False)
+            return False
+        finally:
+            self._set_busy(False)
+        self._entries.pop(model_key, None)
+        self._fill_list()
+        self._say(
+            f"Deleted the profile of {model_key}; it uses the default now. The history keeps "
+            "the old one.",
+            ok=True,
+        )
+        return True
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self.delete_button.setEnabled(
+            not busy and self._current is not None and self._current in self._entries
+        )
+        self._changed()
+
+    def _say(self, text: str, *, ok: bool) -> None:
+        colour = "#1b7f3b" if ok else "#b3261e"
+        mark = "✔" if ok else "⚠"
+        self.status.setText(f'<span style="color:{colour}">{mark}</span> {html.escape(text)}')
+
+
+def _spin(low: int, high: int, *, step: int = 1) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setSingleStep(step)
+    spin.setGroupSeparatorShown(True)
+    return spin
