@@ -46,12 +46,14 @@ if TYPE_CHECKING:
     from tray.services.gpu import GpuProbe
     from tray.services.lms_runner import LmsRunner
     from tray.services.lmstudio_client import LmStudioClient
+    from tray.services.load_profile_store import LoadProfileStore
     from tray.services.model_manager import ModelManager
     from tray.services.preset_store import PresetStore
     from tray.services.server_controller import ServerController
     from tray.services.status_monitor import StatusMonitor
     from tray.services.token_vault import TokenVault
     from tray.ui.history_window import HistoryWindow
+    from tray.ui.load_profiles_dialog import LoadProfilesDialog
     from tray.ui.models_section import ModelsSection
     from tray.ui.preset_dialog import PresetDialog
     from tray.ui.quick_chat_window import QuickChatWindow
@@ -179,6 +181,10 @@ class TrayApp:
         self.gpu: GpuProbe | None = None
         self.settings_dialog: SettingsDialog | None = None
         self.env = self._discover()
+        # Files we keep a history of, and who else changes them.
+        self.history = FileHistory(
+            self.demo.user_home / "history" if self.demo else default_history_dir()
+        )
         self.rules = NotificationRules(self.settings.settings.notifications)
         self.notifier = TrayNotifier(tray.tray, demo=demo)
         set_error_reporter(self._report_error)
@@ -189,6 +195,8 @@ class TrayApp:
             refresh=self._refresh,
             demo=demo,
         )
+        self.load_profiles = _load_profile_store(self)
+        self.load_profiles_dialog: LoadProfilesDialog | None = None
         self.models_section = _models_section(self, demo=demo)
         self.vault = _vault(demo=demo)
         self.auth_gate = AuthPromptGate()
@@ -205,10 +213,6 @@ class TrayApp:
             self.settings, open_settings=self._open_settings, report_error=self._report_error
         )
 
-        # Files we keep a history of, and who else changes them.
-        self.history = FileHistory(
-            self.demo.user_home / "history" if self.demo else default_history_dir()
-        )
         self.watcher = FileWatcher()
         self.recorder = OutsideChangeRecorder(
             self.history, self.watcher, on_recorded=self._file_recorded
@@ -357,6 +361,7 @@ class TrayApp:
         from tray.core.tokens import FirstToken, NoToken
         from tray.services.environment import token_from_environment
         from tray.services.lmstudio_client import LmStudioClient
+        from tray.services.model_defaults import LmStudioDefaults
         from tray.services.model_manager import ModelManager
         from tray.services.status_monitor import StatusMonitor
 
@@ -373,6 +378,10 @@ class TrayApp:
                 state_dir=self.state_dir,
                 profile_id=env.profile.id,
                 on_user_unload=self.rules.expect_unload,
+                gpu_probe=self.gpu.read if self.gpu is not None else None,
+                defaults=(
+                    LmStudioDefaults(env.home.path, self.history) if env.home.exists else None
+                ),
             )
             if env.capabilities.load_unload
             else None
@@ -514,6 +523,7 @@ class TrayApp:
         self._watched_home = home
         self.recorder.track_folder(self._presets_folder(), ".preset.json")
         self.recorder.track(self._mcp_file())
+        self.recorder.track_folder(self.load_profiles.folder, ".json")
         for tracked in await asyncio.to_thread(self.history.tracked):
             if _is_within(tracked.path, home / ".internal") and not tracked.deleted:
                 self.recorder.track(tracked.path)
@@ -551,7 +561,20 @@ class TrayApp:
         self.presets_dialog.present()
 
     def _open_profiles(self) -> None:
-        self._report_error("Load profiles", "Load profiles are not available yet.")
+        from tray.ui.load_profiles_dialog import LoadProfilesDialog
+
+        async def list_models() -> list[ModelInfo]:
+            assert self.client is not None
+            return await self.client.list_models()
+
+        if self.load_profiles_dialog is None:
+            self.load_profiles_dialog = LoadProfilesDialog(
+                self.load_profiles, list_models, demo=self.demo is not None
+            )
+        self.load_profiles_dialog.open()
+        self.load_profiles_dialog.reload()
+        self.load_profiles_dialog.raise_()
+        self.load_profiles_dialog.activateWindow()
 
     def _open_history(self) -> None:
         from tray.ui.history_window import HistoryWindow
@@ -585,6 +608,7 @@ class TrayApp:
             describe_load=self._describe_load,
             start_server=lambda: self.server_section.start.trigger(),
             open_tokens=lambda: self._open_tokens(self.env.profile.id),
+            load_model=self._load_for_chat,
             demo=self.demo is not None,
         )
 
@@ -635,7 +659,28 @@ class TrayApp:
         self._chat_presets = await asyncio.to_thread(read)
 
     def _describe_load(self, model_key: str) -> str:
-        return "with LM Studio's defaults for it"
+        """How the quick chat would load a model that is not loaded: its load profile."""
+        from tray.core.errors import TrayError
+        from tray.core.load_profiles import describe_profile
+
+        try:
+            profile = self.load_profiles.effective(model_key)
+        except TrayError as exc:
+            return f"its load profile cannot be read: {exc.message}"
+        return f"load profile: {describe_profile(profile)}"
+
+    async def _load_for_chat(self, model_key: str) -> None:
+        """The quick chat asked for a model that is not loaded: load it with its profile
+        (the popup said so before), so it is not a bare JIT load with defaults."""
+        from tray.core.errors import LmStudioError
+
+        if self.models is None:
+            return  # LM Studio loads it just in time (the popup shows the progress)
+        profile = await asyncio.to_thread(self.load_profiles.effective, model_key)
+        result = await self.models.load_with_profile(model_key, profile)
+        if not result.ok:
+            raise LmStudioError(result.text(), title="Model not loaded")
+        self._refresh()
 
     def _start_hotkeys(self) -> None:
         from tray.platform.hotkeys import HotkeyManager, select_backend
@@ -692,8 +737,20 @@ def _models_section(app: TrayApp, *, demo: bool) -> ModelsSection:
         return await app.client.list_models()
 
     return ModelsSection(
-        lambda: app.models, refresh=app._refresh, list_downloaded=list_downloaded, demo=demo
+        lambda: app.models,
+        refresh=app._refresh,
+        list_downloaded=list_downloaded,
+        demo=demo,
+        profiles=app.load_profiles,
     )
+
+
+def _load_profile_store(app: TrayApp) -> LoadProfileStore:
+    """Our load profiles (the demo keeps its own, in its throw-away home)."""
+    from tray.services.load_profile_store import LoadProfileStore
+
+    folder = app.demo.user_home / "load-profiles" if app.demo is not None else None
+    return LoadProfileStore(folder, app.history)
 
 
 def _vault(*, demo: bool) -> TokenVault:

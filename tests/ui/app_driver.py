@@ -131,11 +131,13 @@ class AppDriver:
         assert found, f"no visible {text!r} in {[a.text() for a in menu.actions()]}"
         return found[0]
 
-    def windows(self) -> set[int]:
-        """Ids of the top-level widgets now: pass to `message_box` to find a new one."""
-        return {id(w) for w in QApplication.topLevelWidgets()}
+    def windows(self) -> set[QWidget]:
+        """The top-level widgets now: pass to `message_box` to find a new one. The widgets
+        themselves, not their ids: a window freed meanwhile could lend its id to the new
+        box, which would then pass for an old one."""
+        return set(QApplication.topLevelWidgets())
 
-    async def message_box(self, before: set[int]) -> QMessageBox:
+    async def message_box(self, before: set[QWidget]) -> QMessageBox:
         """The question that appeared since `before` (never a stale one of another test)."""
         boxes: list[QMessageBox] = []
 
@@ -143,7 +145,7 @@ class AppDriver:
             boxes[:] = [
                 w
                 for w in QApplication.topLevelWidgets()
-                if isinstance(w, QMessageBox) and w.isVisible() and id(w) not in before
+                if isinstance(w, QMessageBox) and w.isVisible() and w not in before
             ]
             return bool(boxes)
 

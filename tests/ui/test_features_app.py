@@ -212,4 +212,16 @@ def test_a_preset_changed_outside_becomes_a_version_and_the_presets_window_opens
             )
             app.history_window.close()
 
+            await driver.open_menu()
+            await driver.click(driver.menu, driver.find(driver.menu, "Load profiles…"))
+            await driver.wait(
+                lambda: (
+                    app.load_profiles_dialog is not None and app.load_profiles_dialog.isVisible()
+                ),
+                "the Load profiles window",
+            )
+            app.load_profiles_dialog.close()
+            # the quick chat says how it would load a model that is not loaded
+            assert app._describe_load("qwen/qwen3-8b").startswith("load profile: ")
+
     run(loop, scenario())

@@ -27,6 +27,7 @@ from tray.core.restore import (
     row_lines,
 )
 from tray.core.status import ServerStatus
+from tray.services.load_profile_store import LoadProfileStore
 from tray.services.model_manager import ModelManager
 from tray.ui.dialogs import confirm
 from tray.ui.load_model_dialog import LoadModelDialog
@@ -87,10 +88,13 @@ class ModelsSection:
         list_downloaded: Callable[[], Awaitable[list[ModelInfo]]],
         demo: bool,
         inform: Inform | None = None,
+        profiles: LoadProfileStore | None = None,
     ) -> None:
         """`manager_factory` gives the manager for the active server profile (None when
         models cannot be managed there); `refresh` asks for a status probe now;
-        `inform` shows a non-error outcome (e.g. a restore without lms's settings)."""
+        `inform` shows a non-error outcome (e.g. a restore without lms's settings);
+        `profiles` are the load profiles the Load model dialog applies."""
+        self._profiles = profiles
         self._manager_factory = manager_factory
         self._refresh = refresh
         self._list_downloaded = list_downloaded
@@ -264,6 +268,7 @@ class ModelsSection:
                 self._manager_factory,
                 demo=self._demo,
                 on_loaded=self._refresh,
+                profiles=self._profiles,
             )
         self.dialog.open()
         self.dialog.raise_()
