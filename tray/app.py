@@ -276,6 +276,7 @@ class TrayApp:
         self._spawn = spawn
 
     async def run(self) -> None:
+        from tray.core.errors import TrayError
         from tray.services.gpu import select_gpu_probe
         from tray.ui.tasks import finalize_async_generators_on
 
@@ -289,7 +290,10 @@ class TrayApp:
             self.tray.show()
             self._build_quick_chat()
             self._start_hotkeys()
-            await self._watch_files()
+            try:
+                await self._watch_files()
+            except TrayError as exc:  # the tray works without; say why history is missing
+                self._report_error(exc.title, exc.message)
             await self.quit.wait()
         finally:
             from tray.ui.tasks import cancel_all
