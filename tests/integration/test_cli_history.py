@@ -93,8 +93,18 @@ def test_remote_push_pull_between_two_homes(
     assert pulled["outcome"] == "fast_forward" and pulled["changed"] == [str(f)]
     assert other.json("history", "log", str(f))["versions"][0]["commit"] == v2
     # a remote that does not exist: exit 1, a sentence, no traceback
-    user.json("history", "remote", "https://bob:hunter22@127.0.0.1:9/x.git")
+    user.json("history", "remote", "https://127.0.0.1:9/x.git")
     r = user("history", "pull")
-    assert r.returncode == 1 and "hunter22" not in r.stdout + r.stderr
-    assert "Could not fetch from the remote https://bob:***@127.0.0.1:9/x.git" in r.stdout
-    assert user.json("history", "remote")["remote"] == "https://bob:***@127.0.0.1:9/x.git"
+    assert r.returncode == 1
+    assert "Could not fetch from the remote https://127.0.0.1:9/x.git" in r.stdout
+    assert user.json("history", "remote")["remote"] == "https://127.0.0.1:9/x.git"
+
+
+def test_a_remote_with_a_password_is_refused_and_saved_nowhere(user: Cli) -> None:
+    result = user("history", "remote", "https://me:hunter2@example.com/p.git")
+    assert result.returncode == 2
+    assert "plain text" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    user("history", "remote", "git@example.com:me/p.git").check_returncode()  # this one is fine
+    written = [p.read_bytes() for p in user.user_home.rglob("*") if p.is_file()]
+    assert written and not any(b"hunter2" in data for data in written)

@@ -126,3 +126,23 @@ def test_settings_service_validates_saves_and_notifies(tmp_path: Path) -> None:
     assert len(service.settings.profiles) == 1  # nothing changed, nothing saved
     assert len(json.loads(path.read_text())["profiles"]) == 1
     assert len(seen) == 1
+
+
+def test_a_history_remote_never_carries_credentials() -> None:
+    import pydantic
+    import pytest
+
+    from tray.core.settings import HistorySettings, remote_url_problem
+
+    for fine in ("git@github.com:me/presets.git", "ssh://git@host/me/p.git", "/srv/share/p"):
+        assert remote_url_problem(fine) is None
+        assert HistorySettings(remote_url=fine).remote_url == fine
+    for bad in (
+        "https://me:hunter2@github.com/me/presets.git",
+        "https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/me/p.git",
+        "ssh://git:secret@host/p.git",
+    ):
+        problem = remote_url_problem(bad)
+        assert problem is not None and "plain text" in problem
+        with pytest.raises(pydantic.ValidationError):
+            HistorySettings(remote_url=bad)

@@ -24,7 +24,8 @@ from tray.cli._common import (
     UsageError,
     add_command,
 )
-from tray.core.settings import Settings
+from tray.core.errors import ConfigError
+from tray.core.settings import Settings, remote_url_problem
 from tray.services.history import (
     FileHistory,
     PullResult,
@@ -240,6 +241,9 @@ async def cmd_remote(ctx: Context, args: argparse.Namespace) -> Result:
         text = f"History remote: {shown}" if shown else "No history remote is set."
         return {"remote": shown, "message": text}, EXIT_OK
     url = args.url.strip() or None
+    problem = remote_url_problem(url) if url else None
+    if problem:
+        raise ConfigError(problem)  # exit 2: nothing saved anywhere
 
     def change(s: Settings) -> None:
         s.history.remote_url = url

@@ -10,10 +10,12 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tray.core.backends import BackendKind
+from tray.core.errors import FileParseError
 
 __all__ = [
     "LOCAL_PROFILE_ID",
@@ -28,6 +30,7 @@ __all__ = [
     "Settings",
     "migrate",
     "profile_id_for",
+    "remote_url_problem",
 ]
 
 SCHEMA_VERSION = 2
@@ -101,7 +104,35 @@ class HistorySettings(BaseModel):
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
     # An optional git remote for sharing presets and profiles across machines; None = none.
+    # Never with a password or token in it: settings are a plain file (see
+    # `remote_url_problem`).
     remote_url: str | None = None
+
+    @field_validator("remote_url")
+    @classmethod
+    def _no_credentials(cls, value: str | None) -> str | None:
+        problem = remote_url_problem(value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+def remote_url_problem(url: str) -> str | None:
+    """Why `url` may not be a history remote, or None. A password or token inside the URL
+    would be stored in plain text (settings, the repository's config): refused, with the
+    ways that keep the secret out of files."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return "This remote URL cannot be read."
+    web = parts.scheme.lower() in ("http", "https")
+    if parts.password is not None or (web and parts.username):
+        return (
+            "A remote URL must not carry a user name, password or token: it would be stored "
+            "in plain text. Use an SSH URL (git@host:me/presets.git) with your SSH key, or "
+            "a folder (a shared drive)."
+        )
+    return None
 
 
 class McpSettings(BaseModel):
@@ -189,12 +220,27 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 _MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
+def _schema_version(value: Any) -> int:
+    """The file's schema version; a hand-edited or damaged one is a FileParseError (the
+    settings store then starts on defaults and says so), never a crash."""
+    if value is None or value is False:
+        return 0
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,6}\s*", value):
+        value = int(value)  # an older hand edit; int() accepted it before
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FileParseError(
+            f"The settings file's schema_version should be a whole number, not {value!r}."
+        )
+    return value
+
+
 def migrate(raw: dict[str, Any]) -> dict[str, Any]:
     """Bring a settings dict of any older schema version up to SCHEMA_VERSION."""
     data = dict(raw)
-    version = int(data.get("schema_version", 0) or 0)
-    if version == 0:
-        data["schema_version"] = version = 1
+    version = _schema_version(data.get("schema_version", 0))
+    data["schema_version"] = version = max(version, 1)
     while version < SCHEMA_VERSION:
         data = _MIGRATIONS[version](data)
         version += 1

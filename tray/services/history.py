@@ -30,19 +30,24 @@ All calls block (disk I/O, fsync, network); callers on the event loop use
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import logging
+import os
 import re
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
+from dulwich.file import FileLocked
 from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.refs import Ref
 from dulwich.repo import Repo
@@ -50,6 +55,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tray.core.errors import ConfigError, FileWriteError
 from tray.core.history_diff import FileDiff, diff_contents
+from tray.core.settings import remote_url_problem
 from tray.services.files import atomic_write, read_bytes
 
 __all__ = [
@@ -80,6 +86,7 @@ _CAS_RETRIES = 5
 BY_TRAY = "by LM Studio Tray"
 BY_OUTSIDE = "changed outside the app"
 _TRAILER = "Changed-By: "
+_WRITER_LOCK = "tray-writer.lock"
 
 Who = Literal["tray", "outside"]
 
@@ -346,9 +353,52 @@ class FileHistory:
                 path=self.repo_dir,
             ) from exc
         # compare-and-swap: another process (CLI and tray) may have committed meanwhile
-        if repo.refs.set_if_equals(_BRANCH, expect, commit.id):
+        if self._set_ref(repo, _BRANCH, expect, commit.id):
             return commit.id
         return None
+
+    @contextlib.contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        """Held by every tray process while it moves a ref. The OS drops it when its
+        process dies, so a git ref lock file found while holding it was left by a writer
+        killed mid-update (dulwich would otherwise refuse every later commit)."""
+        try:
+            fd = os.open(self.repo_dir / _WRITER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise FileWriteError(
+                f"Could not write the file history in {self.repo_dir}: {exc.strerror}.",
+                path=self.repo_dir,
+            ) from exc
+        try:
+            try:
+                if sys.platform == "win32":
+                    import msvcrt
+
+                    msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # retries for ~10 s, then OSError
+                else:
+                    import fcntl
+
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:
+                raise self._busy(Path("the file history")) from exc
+            yield
+        finally:
+            os.close(fd)  # releases the lock (Windows too: the region dies with the handle)
+
+    def _set_ref(self, repo: Repo, ref: Ref, expect: ObjectID | None, new: ObjectID) -> bool:
+        """`set_if_equals` (expect None: unconditionally) that survives a stale lock."""
+        with self._writer_lock():
+            try:
+                return repo.refs.set_if_equals(ref, expect, new)
+            except FileLocked as exc:
+                stale = Path(os.fsdecode(exc.lockfilename))
+                log.warning("history: removing %s, left by a writer that was killed", stale)
+                with contextlib.suppress(FileNotFoundError):
+                    stale.unlink()
+            try:
+                return repo.refs.set_if_equals(ref, expect, new)
+            except FileLocked:
+                raise self._busy(Path("the file history")) from None
 
     @staticmethod
     def _message(text: str, path: Path, who: Who, extra: str = "") -> str:
@@ -632,6 +682,9 @@ class FileHistory:
 
     def set_remote(self, url: str | None) -> None:
         """Share through `url` (a git URL or a local path); None or "" removes it."""
+        problem = remote_url_problem(url) if url else None
+        if problem:
+            raise ConfigError(problem, path=self.repo_dir)
         with self._lock:
             repo = self._open()
             config = repo.get_config()
@@ -688,7 +741,7 @@ class FileHistory:
             raise self._network_error(exc, url, "fetch from") from None
         theirs = result.refs.get(_BRANCH)
         if theirs is not None:
-            repo.refs[_REMOTE_BRANCH] = theirs
+            self._set_ref(repo, _REMOTE_BRANCH, None, theirs)
         return theirs
 
     def push(self) -> PushResult:
@@ -723,7 +776,7 @@ class FileHistory:
                 return PushResult(outcome="rejected", head=ours.decode())
             except Exception as exc:
                 raise self._network_error(exc, url, "push to") from None
-            repo.refs[_REMOTE_BRANCH] = ours
+            self._set_ref(repo, _REMOTE_BRANCH, None, ours)
             log.info("history: pushed %s to %s", ours.decode()[:12], display_url(url))
             return PushResult(outcome="pushed", head=ours.decode())
 
@@ -744,7 +797,7 @@ class FileHistory:
                 return PullResult(outcome="up_to_date", head=ours.decode() if ours else None)
             old_tree = self._tree_of(repo, ours)
             if ours is None or can_fast_forward(repo, ours, theirs):
-                if not repo.refs.set_if_equals(_BRANCH, ours, theirs):
+                if not self._set_ref(repo, _BRANCH, ours, theirs):
                     raise self._busy(Path("the shared history"))
                 new_tree = self._tree_of(repo, theirs)
                 changed = _changed_keys(old_tree, new_tree)

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from tray.core.errors import TrayError
 from tray.core.history_diff import FieldChange, FileDiff
-from tray.core.settings import Settings
+from tray.core.settings import Settings, remote_url_problem
 from tray.services.history import FileHistory, PullResult, TrackedFile, Version, display_url
 from tray.services.settings_store import SettingsService
 from tray.ui.dialogs import confirm
@@ -414,6 +414,10 @@ class HistoryWindow(QWidget):
     async def _save_remote(self) -> None:
         url = self._typed_remote()
         if url is None:
+            return
+        problem = remote_url_problem(url) if url else None
+        if problem:
+            self._say(problem, error=True)
             return
         if self._settings is not None:
             value = url or None
