@@ -202,7 +202,7 @@ def test_remote_errors_are_sentences_without_credentials(
     assert "s3cretpass" not in err.value.message
     assert history.remote() is None
     history.set_remote("https://127.0.0.1:9/history.git")
-    with pytest.raises(ConfigError, match="127.0.0.1:9"):
+    with pytest.raises(ConfigError, match=r"127\.0\.0\.1:9"):
         history.pull()
     assert display_url("https://tok3n@example.com/x.git") == "https://***@example.com/x.git"
     history.set_remote(str(tmp_path / "nothing-here"))
