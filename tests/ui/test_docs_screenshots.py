@@ -1,0 +1,285 @@
+"""The user guide's screenshots, taken from the whole real app: the real `TrayApp` against
+a simulated LM Studio on a real X display with a real tray host, opened the way a person
+opens things (a right click on the icon, pointing at submenus, the global hotkey).
+
+Each picture is cut from a grab of the real screen, only after the window's own background
+colour covers most of it (a window the X server has not drawn yet is black). The pictures
+go to test-artifacts/ and, with LMSTRAY_UPDATE_SCREENSHOTS=1, to docs/screenshots/guide-*.png
+(docs/user-guide.md shows them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aio import run  # tests/ui/aio.py
+from app_driver import AppDriver  # tests/ui/app_driver.py
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication, QWidget
+from screen import count_close, crop_around, grab_screen, x11
+
+from tray.core.load_profiles import LoadProfile
+from tray.core.status import ServerState
+from tray.simulator import Reply, Simulator
+
+pytestmark = pytest.mark.ui
+
+MCP = {
+    "mcpServers": {
+        "filesystem": {
+            "command": "npx",
+            "args": ["-y", "@modelcontextprotocol/server-filesystem", "/"],
+        },
+        "fetch": {"command": "uvx", "args": ["mcp-server-fetch"]},
+    }
+}
+
+PRESET = {
+    "identifier": "@local:coding",
+    "name": "Coding",
+    "changed": True,
+    "operation": {
+        "fields": [
+            {"key": "llm.prediction.systemPrompt", "value": "You write Python."},
+            {"key": "llm.prediction.temperature", "value": 0.2},
+        ]
+    },
+    "load": {"fields": []},
+}
+
+ANSWER = (
+    "Use a **list comprehension**:\n\n"
+    "```python\nsquares = [n * n for n in range(10)]\n```\n\n"
+    "It reads as *the square of n for each n* and is faster than a loop with `append`."
+)
+
+
+@pytest.fixture
+def sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+    monkeypatch.setenv("HOME", str(tmp_path))  # fake lms, history and state dirs land here
+    with Simulator(tmp_path / ".lmstudio", tokens_per_second=400) as simulator:
+        simulator.state.load("qwen/qwen3-4b")
+        simulator.state.load("google/gemma-3-12b")
+        mcp = simulator.home / "mcp.json"
+        mcp.write_text(json.dumps(MCP, indent=2))
+        mcp.chmod(0o644)
+        presets = simulator.home / "config-presets"
+        presets.mkdir(parents=True, exist_ok=True)
+        (presets / "coding.preset.json").write_text(json.dumps(PRESET, indent=2))
+        yield simulator
+
+
+@pytest.fixture
+def driver(loop: asyncio.AbstractEventLoop, sim: Simulator, tmp_path: Path) -> AppDriver:
+    return AppDriver(sim, tmp_path)
+
+
+def painted(shot: Path, widgets: list[QWidget]) -> bool:
+    """Every widget shows its window colour over at least a quarter of its area on screen."""
+    image = grab_screen(shot)
+    return all(
+        count_close(image, w.frameGeometry(), w.palette().window().color()) * 4
+        >= w.frameGeometry().width() * w.frameGeometry().height()
+        for w in widgets
+    )
+
+
+async def take(
+    driver: AppDriver, tmp_path: Path, name: str, widgets: list[QWidget], margin: int = 8
+) -> Path:
+    """Cut `widgets` (and the tray icon, when a menu is shown) from the real screen."""
+    shot = tmp_path / "screen.png"
+    await driver.wait(lambda: painted(shot, widgets), f"{name} to be drawn")
+    area = QRect()
+    for widget in widgets:
+        area = area.united(widget.frameGeometry())
+    if driver.menu.isVisible():
+        area = area.united(driver.app.tray.tray.geometry())
+    out = tmp_path / name
+    assert crop_around(QImage(str(shot)), area, margin).save(str(out))
+    return out
+
+
+def test_guide_screenshots_of_the_menu_and_its_submenus(
+    loop: asyncio.AbstractEventLoop,
+    driver: AppDriver,
+    tmp_path: Path,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    taken: list[Path] = []
+
+    async def scenario() -> None:
+        async with driver:
+            app = driver.app
+            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
+            await driver.wait(
+                lambda: app.hotkeys is not None and app.hotkeys.state.ok, "the hotkey registered"
+            )
+            await driver.open_menu()
+            menu = driver.menu
+            texts = [a.text() for a in menu.actions() if a.isVisible()]
+            for item in ("Quick chat", "Presets…", "Load profiles…", "History…", "MCP servers"):
+                assert any(t.startswith(item) for t in texts), (item, texts)
+            taken.append(await take(driver, tmp_path, "guide-tray-menu.png", [menu]))
+
+            models = await driver.hover(menu, driver.find(menu, "Loaded models"))
+            taken.append(await take(driver, tmp_path, "guide-loaded-models.png", [menu, models]))
+            row = next(a for a in models.actions() if a.isVisible() and a.menu() is not None)
+            first = await driver.hover(models, row)
+            taken.append(
+                await take(driver, tmp_path, "guide-model-submenu.png", [menu, models, first])
+            )
+            await driver.close_menus()
+
+            await driver.open_menu()
+            mcp = await driver.hover(menu, driver.find(menu, "MCP servers"))
+            assert any(a.text().startswith("Lock down now") for a in mcp.actions())
+            taken.append(await take(driver, tmp_path, "guide-mcp-menu.png", [menu, mcp]))
+            await driver.close_menus()
+
+            await driver.open_menu()
+            token = await driver.hover(menu, driver.find(menu, "API token"))
+            taken.append(await take(driver, tmp_path, "guide-token-menu.png", [menu, token]))
+            await driver.close_menus()
+
+            await driver.open_menu()
+            servers = await driver.hover(menu, driver.find(menu, "Server: "))
+            taken.append(await take(driver, tmp_path, "guide-servers-menu.png", [menu, servers]))
+            await driver.close_menus()
+
+    run(loop, scenario())
+    for path in taken:
+        publish_screenshot(path)
+
+
+def test_guide_screenshots_of_the_windows_opened_from_the_app(
+    loop: asyncio.AbstractEventLoop,
+    driver: AppDriver,
+    sim: Simulator,
+    tmp_path: Path,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    taken: list[Path] = []
+
+    async def scenario() -> None:
+        sim.state.next_reply = Reply(text=ANSWER)
+        async with driver:
+            app = driver.app
+            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
+            await driver.wait(
+                lambda: app.hotkeys is not None and app.hotkeys.state.ok, "the hotkey registered"
+            )
+
+            # quick chat: the global hotkey, a question typed, the answer streamed
+            x11("xdotool", "key", "ctrl+alt+space")
+            window = app.chat_window
+            assert window is not None
+            await driver.wait(window.isVisible, "the quick-chat popup")
+            await driver.wait(
+                lambda: QApplication.focusWidget() is window.input, "the focus in the input"
+            )
+            x11("xdotool", "type", "--delay", "5", "How do I square numbers in Python?")
+            x11("xdotool", "key", "Return")
+            await driver.wait(
+                lambda: "faster than a loop" in window.answer and not window.busy, "the answer"
+            )
+            taken.append(await take(driver, tmp_path, "guide-quick-chat.png", [window]))
+            x11("xdotool", "key", "Escape")
+            await driver.wait(lambda: not window.isVisible(), "the popup to hide")
+
+            # a preset edited in LM Studio: the history then has a change to show
+            preset = sim.home / "config-presets" / "coding.preset.json"
+            await driver.wait(lambda: app.history.versions(preset), "the preset's first version")
+            edited = json.loads(json.dumps(PRESET))
+            edited["operation"]["fields"][1]["value"] = 0.7
+            preset.write_text(json.dumps(edited, indent=2))
+            await driver.wait(lambda: len(app.history.versions(preset)) >= 2, "the outside edit")
+
+            # a model with its own load profile, so the dialog has something to show
+            app.load_profiles.save(
+                LoadProfile(
+                    context_length=16384, flash_attention=True, parallel=2, ttl_seconds=1800
+                ),
+                "qwen/qwen3-4b",
+            )
+
+            # each window from its menu item, pictured once it shows its content
+            def profiles_ready() -> bool:
+                dialog = app.load_profiles_dialog
+                if dialog is None or dialog.list.count() <= 1:
+                    return False
+                item = dialog.list.currentItem()
+                if item is not None and item.text().startswith("qwen/qwen3-4b"):
+                    return dialog.context.isEnabled()  # the model's own fields are shown
+                dialog.select("qwen/qwen3-4b")
+                return False
+
+            def presets_ready() -> bool:
+                dialog = app.presets_dialog
+                if dialog is None or dialog.preset_list.count() == 0:
+                    return False
+                if dialog.preset_list.currentItem() is None:
+                    dialog.preset_list.setCurrentRow(0)
+                return dialog.name_edit.text() == "Coding"
+
+            def history_ready() -> bool:
+                window = app.history_window
+                return (
+                    window is not None
+                    and window.versions_list.count() >= 2
+                    and "0.7" in window.diff_view.toPlainText()
+                )
+
+            opened: list[tuple[str, str, Callable[[], QWidget | None], Callable[[], bool]]] = [
+                (
+                    "Load profiles…",
+                    "guide-load-profiles.png",
+                    lambda: app.load_profiles_dialog,
+                    profiles_ready,
+                ),
+                ("Presets…", "guide-presets.png", lambda: app.presets_dialog, presets_ready),
+                ("History…", "guide-history.png", lambda: app.history_window, history_ready),
+                ("Settings…", "guide-settings.png", lambda: app.settings_dialog, lambda: True),
+            ]
+            for item, name, get, ready in opened:
+                await driver.open_menu()
+                await driver.click(driver.menu, driver.find(driver.menu, item))
+                await driver.wait(
+                    lambda get=get: (w := get()) is not None and w.isVisible(), f"{item} window"
+                )
+                await driver.wait(lambda: not driver.menu.isVisible(), "the menu to close")
+                await driver.wait(ready, f"{item} to show its content")
+                widget = get()
+                assert widget is not None
+                taken.append(await take(driver, tmp_path, name, [widget], margin=0))
+                widget.close()
+                await driver.wait(lambda w=widget: not w.isVisible(), f"{item} closed")
+
+            # the MCP audit, from the MCP servers submenu
+            before = driver.windows()
+            await driver.open_menu()
+            mcp = await driver.hover(driver.menu, driver.find(driver.menu, "MCP servers"))
+            await driver.click(mcp, driver.find(mcp, "Audit mcp.json"))
+            audits: list[QWidget] = []
+
+            def audit_shown() -> bool:
+                audits[:] = [
+                    w
+                    for w in QApplication.topLevelWidgets()
+                    if w not in before and w.isVisible() and "audit" in w.windowTitle().lower()
+                ]
+                return bool(audits)
+
+            await driver.wait(audit_shown, "the MCP audit window")
+            await driver.wait(lambda: not driver.menu.isVisible(), "the menu to close")
+            taken.append(await take(driver, tmp_path, "guide-mcp-audit.png", audits, margin=0))
+            audits[0].close()
+
+    run(loop, scenario())
+    for path in taken:
+        publish_screenshot(path)
