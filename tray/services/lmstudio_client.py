@@ -13,9 +13,10 @@ Every failure becomes exactly one `tray.core.errors` error, by when it happens:
 * after the response started (a body or a stream) — the connection dropping is
   `StreamTruncated`, silence longer than the deadline `RequestTimeout`; a native stream
   that ends without `chat.end`, or an OpenAI stream without `[DONE]` or a
-  `finish_reason`, is `StreamTruncated`; one SSE event past `max_event_bytes` is
-  `ResponseTooLarge`. A native `error` event is yielded like any event (LM Studio goes on
-  to `chat.end`); an `{"error": …}` chunk in an OpenAI stream is raised.
+  `finish_reason`, is `StreamTruncated`; one SSE event past `max_event_bytes`, or a whole
+  stream past `max_stream_bytes` (a server that never stops), is `ResponseTooLarge`. A
+  native `error` event is yielded like any event (LM Studio goes on to `chat.end`); an
+  `{"error": …}` chunk in an OpenAI stream is raised.
 
 Streams are async generators: cancelling the consuming task, or closing the generator
 (`contextlib.aclosing`, or `aclose()`), closes the connection at once — LM Studio stops
@@ -28,10 +29,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
@@ -77,6 +78,7 @@ __all__ = ["LmStudioClient", "Timeouts"]
 logger = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=BaseModel)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -101,23 +103,38 @@ class _Target:
 
 class _EventSizeGuard(httpx.AsyncByteStream):
     """Passes a response's bytes through, failing once one SSE event (the bytes since the
-    last blank line) grows past a limit — before httpx-sse buffers it whole."""
+    last blank line) grows past a limit — before httpx-sse buffers it whole — or once the
+    whole stream grows past `total` (a server that streams forever would otherwise grow
+    the answer, and our memory, until someone notices)."""
 
     # Two line ends in a row end an event; with "\r\n" as one line end these three pairs
     # catch every combination ("\r\n\r\n" contains "\n\r").
     _BOUNDARIES = (b"\n\n", b"\r\r", b"\n\r")
 
-    def __init__(self, inner: httpx.AsyncByteStream, limit: int, url: str) -> None:
+    def __init__(self, inner: httpx.AsyncByteStream, limit: int, url: str, total: int) -> None:
         self._inner = inner
         self._limit = limit
         self._url = url
+        self._total = total
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         pending = 0
+        seen = 0
         tail = b""
+        lf, cr, mixed = self._BOUNDARIES
         async for chunk in self._inner:
+            seen += len(chunk)
+            if seen > self._total:
+                raise ResponseTooLarge(
+                    f"The server at {self._url} streamed more than {self._total:,} bytes "
+                    "without finishing; the stream was stopped. Restart the server if it "
+                    "keeps happening.",
+                    limit_bytes=self._total,
+                    url=self._url,
+                )
             window = tail + chunk
-            last = max(window.rfind(boundary) for boundary in self._BOUNDARIES)
+            # Three calls, not a generator: this runs once per chunk of every stream.
+            last = max(window.rfind(lf), window.rfind(cr), window.rfind(mixed))
             pending = len(window) - last - 2 if last >= 0 else pending + len(chunk)
             if pending > self._limit:
                 raise ResponseTooLarge(
@@ -132,6 +149,56 @@ class _EventSizeGuard(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+class _IdleWatch:
+    """The idle deadline of a stream: each wait for the next event may last `seconds`.
+
+    One timer serves the whole stream instead of an `asyncio.timeout` per event: at
+    2,000 tokens/s a timer per event (scheduled and cancelled on the Qt event loop
+    through qasync, which makes a QTimer for each) cost about a sixth of the stream's
+    CPU. The timer fires at most once per `seconds` and re-arms itself for the wait in
+    progress; only a wait that really lasted `seconds` cancels the waiting task, which
+    `wait` turns into `TimeoutError`, as `asyncio.timeout` does."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._loop = asyncio.get_running_loop()
+        self._since: float | None = None  # when the wait in progress began
+        self._task: asyncio.Task[Any] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._fired = False
+
+    async def wait(self, awaitable: Awaitable[_T]) -> _T:
+        self._since = self._loop.time()
+        self._task = asyncio.current_task()
+        if self._handle is None:
+            self._handle = self._loop.call_at(self._since + self._seconds, self._check)
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if self._fired and self._task is not None and self._task.uncancel() == 0:
+                self._fired = False
+                raise TimeoutError from None
+            raise
+        finally:
+            self._since = None
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _check(self) -> None:
+        self._handle = None
+        if self._since is None or self._task is None:
+            return  # between waits: the next wait arms the timer again
+        due = self._since + self._seconds
+        if self._loop.time() >= due:
+            self._fired = True
+            self._task.cancel()
+        else:
+            self._handle = self._loop.call_at(due, self._check)
 
 
 def _json_or_none(raw: bytes | str) -> JsonValue:
@@ -162,6 +229,7 @@ class LmStudioClient:
         token_provider: TokenProvider | None = None,
         max_body_bytes: int = 8 * 1024 * 1024,
         max_event_bytes: int = 1024 * 1024,
+        max_stream_bytes: int = 64 * 1024 * 1024,
         timeouts: Timeouts | None = None,
     ) -> None:
         self._http = http
@@ -169,6 +237,9 @@ class LmStudioClient:
         self._tokens = token_provider
         self._max_body_bytes = max_body_bytes
         self._max_event_bytes = max_event_bytes
+        # A native event per token is ~70-150 bytes on the wire, so 64 MB is about half a
+        # million tokens or more: past any context window, yet a bound on a runaway server.
+        self._max_stream_bytes = max_stream_bytes
         self._timeouts = timeouts or Timeouts()
 
     def __repr__(self) -> str:
@@ -352,16 +423,21 @@ class LmStudioClient:
                     )
                 # An AsyncClient's responses always stream asynchronously.
                 wire = cast(httpx.AsyncByteStream, response.stream)
-                response.stream = _EventSizeGuard(wire, self._max_event_bytes, target.url)
-                async with aclosing(EventSource(response).aiter_sse()) as events:
-                    while True:
-                        # A deadline per event, never across a yield: the consumer's own
-                        # time between events is not the server's silence.
-                        async with asyncio.timeout(seconds):
-                            sse = await anext(events, None)
-                        if sse is None:
-                            return
-                        yield sse
+                response.stream = _EventSizeGuard(
+                    wire, self._max_event_bytes, target.url, self._max_stream_bytes
+                )
+                watch = _IdleWatch(seconds)
+                try:
+                    async with aclosing(EventSource(response).aiter_sse()) as events:
+                        while True:
+                            # A deadline per event, never across a yield: the consumer's
+                            # own time between events is not the server's silence.
+                            sse = await watch.wait(anext(events, None))
+                            if sse is None:
+                                return
+                            yield sse
+                finally:
+                    watch.close()
             finally:
                 await response.aclose()
         except (TimeoutError, httpx.RequestError, httpx.InvalidURL) as exc:

@@ -1,5 +1,6 @@
 """Faults a test injects into the simulated HTTP API: error statuses, HTML pages, hangs,
-resets, cut or poisoned streams, oversize and trickling bodies.
+resets (before the answer or mid-stream), cut, poisoned or endless streams, oversize and
+trickling bodies.
 
 A fault matches a request by path (a glob, `None` = every path) and optionally method,
 applies `times` times (None = until cleared) and then disappears.
@@ -16,10 +17,19 @@ from pydantic import BaseModel
 __all__ = ["STREAM_FAULTS", "Fault", "FaultKind", "FaultList"]
 
 FaultKind = Literal[
-    "status", "html", "hang", "reset", "truncate", "error_event", "oversize", "trickle"
+    "status",
+    "html",
+    "hang",  # reads the request, then never answers (until the simulator stops)
+    "reset",  # RST instead of an answer
+    "truncate",
+    "error_event",
+    "reset_stream",  # RST after `after_events` stream events
+    "endless",  # a well-formed stream that never ends (native or OpenAI by path)
+    "oversize",
+    "trickle",  # the real answer, one byte every `interval` seconds
 ]
 # These change a stream while it runs; the others replace or delay the whole answer.
-STREAM_FAULTS: frozenset[str] = frozenset({"truncate", "error_event"})
+STREAM_FAULTS: frozenset[str] = frozenset({"truncate", "error_event", "reset_stream"})
 
 
 class Fault(BaseModel):
@@ -31,6 +41,7 @@ class Fault(BaseModel):
     content_type: str | None = None
     after_events: int = 3
     size: int = 16 * 1024 * 1024
+    interval: float | None = None  # "trickle": seconds per byte (default 0.2)
     times: int | None = None
 
     def matches(self, method: str, path: str) -> bool:

@@ -53,15 +53,18 @@ class _ClientGone(Exception):
 
 
 class _Trickle:
-    """A wfile that sends one byte per TRICKLE_SECONDS (until the simulator stops)."""
+    """A wfile that sends one byte per `interval` seconds (until the simulator stops)."""
 
-    def __init__(self, inner: io.BufferedIOBase, stop: threading.Event) -> None:
+    def __init__(
+        self, inner: io.BufferedIOBase, stop: threading.Event, interval: float = TRICKLE_SECONDS
+    ) -> None:
         self._inner = inner
         self._stop = stop
+        self._interval = interval
 
     def write(self, data: bytes) -> int:
         for i in range(len(data)):
-            if self._stop.wait(TRICKLE_SECONDS):
+            if self._stop.wait(self._interval):
                 raise _ClientGone
             self._inner.write(data[i : i + 1])
             self._inner.flush()
@@ -344,10 +347,45 @@ class ApiHandler(SimRequestHandler):
             self.reset_connection()
         elif fault.kind == "oversize":
             self._send_oversize(fault.size)
+        elif fault.kind == "endless":
+            self._send_endless()
         elif fault.kind == "trickle":
-            self.wfile = _Trickle(self.wfile, self.server.stop_event)  # type: ignore[assignment]
+            interval = TRICKLE_SECONDS if fault.interval is None else fault.interval
+            trickle = _Trickle(self.wfile, self.server.stop_event, interval)
+            self.wfile = trickle  # type: ignore[assignment]
             return False
         return True
+
+    def _send_endless(self) -> None:
+        """A well-formed stream that never ends: native events for /api/v1 paths, OpenAI
+        chunks elsewhere; only the client leaving (or the simulator stopping) ends it."""
+        native = self.path_only.startswith("/api/v1/")
+        self.start_stream()
+        try:
+            if native:
+                self.write_chunk(
+                    _sse({"type": "chat.start", "model_instance_id": "endless"}, "chat.start")
+                )
+                self.write_chunk(_sse({"type": "message.start"}, "message.start"))
+                frame = _sse({"type": "message.delta", "content": "and on "}, "message.delta")
+            else:
+                chunk = {
+                    "id": "chatcmpl-endless",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": "endless",
+                    "choices": [
+                        {"index": 0, "delta": {"content": "and on "}, "finish_reason": None}
+                    ],
+                }
+                frame = _sse(chunk)
+            batch = frame * 64  # a few KB per write keeps the loop cheap
+            while not self.server.stop_event.is_set():
+                self.write_chunk(batch)
+        except (_ClientGone, ConnectionError):
+            logger.debug("client left the endless stream of %s", self.path_only)
+            self.server.state.stream_cancelled()
+        self.close_connection = True
 
     def _send_oversize(self, size: int) -> None:
         head, tail = b'{"padding":"', b'"}'
@@ -492,6 +530,9 @@ class ApiHandler(SimRequestHandler):
                     if fault is not None and written == fault.after_events:
                         if fault.kind == "truncate":
                             self.end_stream()
+                            return
+                        if fault.kind == "reset_stream":
+                            self.reset_connection()
                             return
                         self.write_chunk(_error_frame(fault))
             self.end_stream()
