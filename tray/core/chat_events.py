@@ -193,7 +193,8 @@ _KNOWN_TYPES = frozenset(str(model.model_fields["type"].default) for model in _K
 
 def _event_tag(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in _KNOWN_TYPES else "unknown"
+    # A `type` that is not a string (a list, an object) is unknown, not a crash.
+    return kind if isinstance(kind, str) and kind in _KNOWN_TYPES else "unknown"
 
 
 ChatEvent = Annotated[

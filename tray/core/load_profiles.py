@@ -483,7 +483,10 @@ def profile_from_fields(fields: Sequence[Any]) -> LoadProfile:
     by_key = {FIELD_KEYS[f]: f for f in FIELD_KEYS}
     values: dict[str, Any] = {}
     for item in fields:
-        if not isinstance(item, dict) or item.get("key") not in by_key:
+        # A key that is not a string (LM Studio never writes one) is skipped, not a crash.
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            continue
+        if item["key"] not in by_key:
             continue
         name = by_key[item["key"]]
         value = item.get("value")
@@ -513,7 +516,7 @@ def merge_default_config(
     wanted = {FIELD_KEYS[f]: getattr(profile, f) for f in profile.set_fields() if f in FIELD_KEYS}
     out: list[Any] = []
     for item in items:
-        if isinstance(item, dict) and item.get("key") in wanted:
+        if isinstance(item, dict) and isinstance(item.get("key"), str) and item["key"] in wanted:
             out.append({**item, "value": wanted.pop(item["key"])})
         else:
             out.append(item)

@@ -114,7 +114,9 @@ def locked_document(doc: McpDocument | None, allowed: Sequence[str] = ()) -> Any
 
 def _array_name(server: dict[str, Any], name: str) -> dict[str, Any]:
     # An array entry names itself; sanitize_server may have been given the bare object.
-    return {} if "name" in server else {"name": name}
+    # A missing, null or other name (the parser then named it by id or position) is
+    # written out, so the kept server keeps its name once the others are gone.
+    return {} if server.get("name") == name else {"name": name}
 
 
 def locked_bytes(doc: McpDocument | None, allowed: Sequence[str] = ()) -> bytes:

@@ -40,10 +40,10 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
@@ -87,6 +87,7 @@ BY_TRAY = "by LM Studio Tray"
 BY_OUTSIDE = "changed outside the app"
 _TRAILER = "Changed-By: "
 _WRITER_LOCK = "tray-writer.lock"
+_T = TypeVar("_T")
 
 Who = Literal["tray", "outside"]
 
@@ -343,25 +344,28 @@ class FileHistory:
         commit.author_timezone = commit.commit_timezone = 0
         commit.encoding = b"UTF-8"
         commit.message = message.encode("utf-8")
-        try:
-            repo.object_store.add_objects(
-                [*((b, None) for b in blobs), (new_tree, None), (commit, None)]
-            )
-        except OSError as exc:
-            raise FileWriteError(
-                f"Could not write the file history in {self.repo_dir}: {exc.strerror}.",
-                path=self.repo_dir,
-            ) from exc
-        # compare-and-swap: another process (CLI and tray) may have committed meanwhile
-        if self._set_ref(repo, _BRANCH, expect, commit.id):
-            return commit.id
+        objects = [*((b, None) for b in blobs), (new_tree, None), (commit, None)]
+        with self._writer_lock():
+            try:
+                self._despite_stale_lock(lambda: repo.object_store.add_objects(objects))
+            except OSError as exc:
+                raise FileWriteError(
+                    f"Could not write the file history in {self.repo_dir}: {exc.strerror}.",
+                    path=self.repo_dir,
+                ) from exc
+            # compare-and-swap: another process (CLI and tray) may have committed meanwhile
+            if self._despite_stale_lock(
+                lambda: repo.refs.set_if_equals(_BRANCH, expect, commit.id)
+            ):
+                return commit.id
         return None
 
     @contextlib.contextmanager
     def _writer_lock(self) -> Iterator[None]:
-        """Held by every tray process while it moves a ref. The OS drops it when its
-        process dies, so a git ref lock file found while holding it was left by a writer
-        killed mid-update (dulwich would otherwise refuse every later commit)."""
+        """Held by every tray process while it writes objects or moves a ref. The OS drops
+        it when its process dies, so a git lock file found while holding it was left by a
+        writer killed mid-update (dulwich would otherwise refuse every later commit).
+        Not reentrant: a second flock from this process would wait for itself."""
         try:
             fd = os.open(self.repo_dir / _WRITER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
@@ -385,20 +389,25 @@ class FileHistory:
         finally:
             os.close(fd)  # releases the lock (Windows too: the region dies with the handle)
 
+    def _despite_stale_lock(self, write: Callable[[], _T]) -> _T:
+        """Run a dulwich write holding `_writer_lock`; a git lock file in its way (a ref's
+        or a pack index's) was left by a killed writer: remove it and write again, once."""
+        try:
+            return write()
+        except FileLocked as exc:
+            stale = Path(os.fsdecode(exc.lockfilename))
+            log.warning("history: removing %s, left by a writer that was killed", stale)
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+        try:
+            return write()
+        except FileLocked:
+            raise self._busy(Path("the file history")) from None
+
     def _set_ref(self, repo: Repo, ref: Ref, expect: ObjectID | None, new: ObjectID) -> bool:
         """`set_if_equals` (expect None: unconditionally) that survives a stale lock."""
         with self._writer_lock():
-            try:
-                return repo.refs.set_if_equals(ref, expect, new)
-            except FileLocked as exc:
-                stale = Path(os.fsdecode(exc.lockfilename))
-                log.warning("history: removing %s, left by a writer that was killed", stale)
-                with contextlib.suppress(FileNotFoundError):
-                    stale.unlink()
-            try:
-                return repo.refs.set_if_equals(ref, expect, new)
-            except FileLocked:
-                raise self._busy(Path("the file history")) from None
+            return self._despite_stale_lock(lambda: repo.refs.set_if_equals(ref, expect, new))
 
     @staticmethod
     def _message(text: str, path: Path, who: Who, extra: str = "") -> str:
