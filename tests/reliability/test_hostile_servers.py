@@ -6,7 +6,7 @@ Each case shows that the typed error arrives (timeouts and size caps hold), that
 probe after the fault clears sees the server again (the tray recovers within one polling
 interval), and that no asyncio task, file descriptor, thread or child process outlives
 the case (counted before the simulator starts and after it stops). Figures are printed
-(`-s` shows them) and collected in docs/reliability-servers.md.
+(`-s` shows them) and collected in docs/reliability.md.
 """
 
 from __future__ import annotations
