@@ -3,20 +3,21 @@
 `lmstudio-tray` with a command runs the CLI (no Qt is imported); without one it starts the
 tray: one qasync loop drives Qt and all I/O (DESIGN.md §2). `--demo` starts the bundled
 LM Studio simulator in a throwaway home and points everything at it.
+
+Start-up order is a budget (DESIGN.md §5, docs/benchmarks.md): the tray's own options are
+parsed without importing any command, the "starting" icon is shown with Qt alone, and only
+then are httpx, pydantic, keyring and the rest imported and the app built.
 """
 
 from __future__ import annotations
 
+# Only what `main` and the icon need is imported here (asyncio, subprocess, socket and
+# json are imported where used, after the icon shows: see run_tray).
 import argparse
-import asyncio
 import contextlib
-import json
 import logging
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -24,9 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tray import APP_NAME
-from tray.cli import build_parser, run
+from tray.cli import tray_arguments
 
 if TYPE_CHECKING:
+    import asyncio
+
     import httpx
     from pydantic import SecretStr
 
@@ -69,9 +72,18 @@ DEMO_MODEL = "qwen/qwen3-4b"
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.subcommand is not None:
-        return run(args)
+    argv = sys.argv[1:] if argv is None else argv
+    if "--self-test" in argv:  # checks the installation itself, before any start-up work
+        from tray.selftest import main as self_test
+
+        return self_test(argv)
+    args = tray_arguments(argv)  # cheap: just the tray's options
+    if args is None:  # a command, --help, --version or a usage error: the full CLI
+        from tray.cli import build_parser, run
+
+        args = build_parser().parse_args(argv)
+        if args.subcommand is not None:
+            return run(args)
     return run_tray(args)
 
 
@@ -93,6 +105,9 @@ class DemoLmStudio:
         self._proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
+        import asyncio
+        import json
+
         from tray.simulator import install_fake_lms
 
         self.home.mkdir(parents=True)
@@ -121,6 +136,8 @@ class DemoLmStudio:
         return {**os.environ, "HOME": str(self.user_home)}
 
     async def stop(self) -> None:
+        import asyncio
+
         if self._proc is not None and self._proc.returncode is None:
             self._proc.terminate()  # SIGTERM; TerminateProcess on Windows
             try:
@@ -143,6 +160,8 @@ class TrayApp:
     """
 
     def __init__(self, args: argparse.Namespace, http: httpx.AsyncClient, tray: TrayIcon) -> None:
+        import asyncio
+
         from PySide6.QtGui import QGuiApplication
 
         from tray.core.auth_prompt import AuthPromptGate
@@ -276,6 +295,8 @@ class TrayApp:
         self._spawn = spawn
 
     async def run(self) -> None:
+        import asyncio
+
         from tray.core.errors import TrayError
         from tray.services.gpu import select_gpu_probe
         from tray.ui.tasks import finalize_async_generators_on
@@ -520,6 +541,8 @@ class TrayApp:
     async def _watch_files(self) -> None:
         """Keep the history of LM Studio's presets and mcp.json (and the per-model default
         files we touched), and hear about changes made behind our back."""
+        import asyncio
+
         home = self.env.home.path
         self.recorder.untrack_all()
         if self._unwatch_presets is not None:
@@ -648,6 +671,8 @@ class TrayApp:
         self._downloaded = [m.key for m in models if m.type == "llm"]
 
     async def _refresh_chat_presets(self) -> None:
+        import asyncio
+
         store = self._preset_store()
 
         def read() -> list[tuple[str, ChatOptions]]:
@@ -676,6 +701,8 @@ class TrayApp:
     async def _load_for_chat(self, model_key: str) -> None:
         """The quick chat asked for a model that is not loaded: load it with its profile
         (the popup said so before), so it is not a bare JIT load with defaults."""
+        import asyncio
+
         from tray.core.errors import LmStudioError
 
         if self.models is None:
@@ -710,6 +737,8 @@ class TrayApp:
 
     def _restart_as_demo(self) -> None:
         """Start the demo as its own process and leave: no state crosses over."""
+        import subprocess
+
         subprocess.Popen(
             [sys.executable, "-m", "tray", "--demo"],
             start_new_session=True,
@@ -813,19 +842,34 @@ def run_tray(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)  # every line redacted: no token reaches a log
     install_crash_redaction()
     os.environ.setdefault("QT_API", "pyside6")
-    import qasync
     from PySide6.QtWidgets import QApplication
 
+    if sys.platform == "win32":  # notifications and the taskbar name the app, not python.exe
+        import ctypes
+
+        from tray import APP_ID
+
+        ctypes.windll.shell32.SetCurrentProcessExplicitAppUserModelID(APP_ID)
     app = QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME + (" — Demo" if args.demo else ""))
     app.setQuitOnLastWindowClosed(False)  # a tray app lives without windows
 
+    # The icon first (Qt only), then everything else: see tray/ui/startup_icon.py.
+    from tray.ui.startup_icon import show_starting_icon
+
+    early = show_starting_icon(demo=args.demo)
+
+    # httpx's own command-line client (httpx._main), which the tray never uses, imports
+    # click, rich and pygments whenever they happen to be installed: 8 MB for nothing.
+    # None in sys.modules makes that import fail, and httpx then skips its CLI.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     import httpx
+    import qasync
 
     from tray.ui.tray_icon import TrayIcon
 
     tray_app = TrayApp(
-        args, httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)), TrayIcon()
+        args, httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)), TrayIcon(tray=early)
     )
 
     _quit_on_signals(tray_app.quit.set)
@@ -839,6 +883,9 @@ def _quit_on_signals(quit_: Callable[[], None]) -> None:
     Python runs signal handlers only when it gets control; a wake-up socket watched by a
     QSocketNotifier hands it control at once, without a polling timer.
     """
+    import signal
+    import socket
+
     from PySide6.QtCore import QSocketNotifier
 
     def on_signal(*_: object) -> None:

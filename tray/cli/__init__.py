@@ -7,29 +7,28 @@ Text by default, exactly one JSON document on stdout with `--json`. Exit codes:
 Each command lives in its own module here with a `register(subparsers)` function that
 adds its parser and sets `command=Command(handler, render)`, and an optional `ORDER` for
 its place in --help; modules are found by name, so adding a command touches no other file.
+
+Importing this package is cheap (the tray starts through it): httpx and the command
+modules are imported only when a parser is built or a command runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
-import json
-import pkgutil
 import sys
 
-import httpx
-
 from tray import __version__
-from tray.cli._common import EXIT_FAILED, EXIT_USAGE, Context, add_global_options
-from tray.core.errors import ConfigError, HomeNotFound, TrayError
+from tray.cli._options import tray_arguments
 
-__all__ = ["build_parser", "main", "run"]
-
-HTTP_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+__all__ = ["build_parser", "main", "run", "tray_arguments"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import pkgutil
+
+    from tray.cli._common import add_global_options
+
     parser = argparse.ArgumentParser(
         prog="lmstudio-tray",
         description="LM Studio Tray: a system-tray companion for LM Studio. "
@@ -41,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo",
         action="store_true",
         help="start the tray with a built-in simulated LM Studio (no LM Studio needed)",
+    )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation (Qt, tray, icons, keyring, LM Studio) and exit; "
+        "exit 1 on a failure",
     )
     add_global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
@@ -56,7 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http:
+    import json
+
+    import httpx
+
+    from tray.cli._common import EXIT_FAILED, EXIT_USAGE, Context
+    from tray.core.errors import ConfigError, HomeNotFound, TrayError
+
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as http:
+        code: int
         try:
             ctx = Context(args, http)
             doc, code = await args.command.handler(ctx, args)
@@ -77,6 +90,8 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from tray.services.logs import configure_logging, install_crash_redaction
 
     configure_logging(args.log_level)  # every line redacted: no token reaches a log
@@ -88,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tray.cli._common import EXIT_USAGE
+
     args = build_parser().parse_args(argv)
     if args.subcommand is None:
         build_parser().print_help()

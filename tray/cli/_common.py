@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tray.cli._options import GLOBAL_OPTIONS
 from tray.core.errors import ConfigError, LmsError
 from tray.core.settings import Settings
 from tray.core.tokens import FirstToken, NoToken, TokenProvider
@@ -63,44 +63,8 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
         return argparse.SUPPRESS if suppress else value
 
     g = parser.add_argument_group("global options")
-    g.add_argument(
-        "--server",
-        metavar="URL",
-        default=d(None),
-        help="LM Studio server URL (default: from settings, else LM Studio's own)",
-    )
-    g.add_argument(
-        "--home",
-        metavar="DIR",
-        type=Path,
-        default=d(None),
-        help="LM Studio home folder (default: found as LM Studio finds it)",
-    )
-    g.add_argument(
-        "--lms",
-        metavar="PATH",
-        type=Path,
-        default=d(None),
-        help="the lms executable (default: settings, PATH, <home>/bin/lms)",
-    )
-    g.add_argument(
-        "--profile",
-        metavar="ID",
-        default=d(None),
-        help="the server profile to use (default: the active one in Settings)",
-    )
-    g.add_argument(
-        "--json", action="store_true", default=d(False), help="print one JSON document on stdout"
-    )
-    g.add_argument(
-        "--log-level",
-        default=d("warning"),
-        choices=["debug", "info", "warning", "error"],
-        help="log to stderr",
-    )
-    g.add_argument(
-        "--settings", metavar="FILE", type=Path, default=d(None), help=argparse.SUPPRESS
-    )  # tests and power users: another settings file
+    for flag, keywords in GLOBAL_OPTIONS:
+        g.add_argument(flag, **{**keywords, "default": d(keywords["default"])})
 
 
 class Context:

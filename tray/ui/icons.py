@@ -12,16 +12,23 @@ orange "!" triangle) on the top-right one.
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QPointF, QRectF, Qt
-from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap, QPolygonF
+# Not `Qt` here: PySide6 builds that namespace (hundreds of enums) on first import, 25-90 ms
+# of start-up before the icon could show; only the badges need it (imported in _clear).
+from PySide6.QtCore import QByteArray, QPointF, QRectF
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap, QPolygonF
 from PySide6.QtSvg import QSvgRenderer
 
 from tray.core.errors import ConfigError
-from tray.core.status import ServerState
 from tray.ui.resources import read_resource
 
-__all__ = ["ICON_SIZES", "render_state_image", "state_icon"]
+if TYPE_CHECKING:
+    # Only for the annotations: the start-up icon is drawn before pydantic (which
+    # tray.core.status needs) is imported, so this module must not import it at run time.
+    from tray.core.status import ServerState
+
+__all__ = ["ICON_SIZES", "render_state_image", "starting_icon", "state_icon"]
 
 # Logical sizes trays ask for (GNOME 16, KDE 22/24, Windows 16/24/32, macOS 22, large 48);
 # each is also rendered at twice the pixels for HiDPI panels.
@@ -58,10 +65,10 @@ def render_state_image(
     """The icon for `state` as a `pixels`-square image with a transparent background;
     `warning` adds the network-exposure badge, `demo` the demo badge."""
     image = QImage(pixels, pixels, QImage.Format.Format_ARGB32_Premultiplied)
-    image.fill(Qt.GlobalColor.transparent)
+    image.fill(QColor(0, 0, 0, 0))  # transparent
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    _renderer(f"{_folder(template)}{state.value}").render(painter, QRectF(0, 0, pixels, pixels))
+    _renderer(f"{_folder(template)}{state}").render(painter, QRectF(0, 0, pixels, pixels))
     edge = pixels * _BADGE_FRACTION
     gap = pixels * _BADGE_GAP
     if demo:
@@ -80,6 +87,8 @@ def render_state_image(
 def _clear(painter: QPainter, area: QRectF, *, triangle: bool) -> None:
     """Punch a transparent hole of the badge's shape (plus a ring) so it stands off the
     tile on any panel colour."""
+    from PySide6.QtCore import Qt
+
     painter.save()
     painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Clear)
     painter.setPen(Qt.PenStyle.NoPen)
@@ -117,3 +126,9 @@ def state_icon(
     # macOS tints template images to match the menu bar; elsewhere the flag is ignored.
     icon.setIsMask(template)
     return icon
+
+
+def starting_icon(*, demo: bool = False, template: bool = False) -> QIcon:
+    """The "starting" icon, drawn before `ServerState` (and pydantic with it) is imported:
+    `render_state_image` only needs the state's value, which "starting" is."""
+    return state_icon("starting", demo=demo, template=template)

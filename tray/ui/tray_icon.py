@@ -41,9 +41,11 @@ class TrayIcon(QObject):
         tray_available: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable,
         tray_poll_ms: int = 2000,
         template_icons: bool = sys.platform == "darwin",
+        tray: QSystemTrayIcon | None = None,
     ) -> None:
         """`tray_available` and `tray_poll_ms` decide when the fallback window gives way to
-        the tray; `template_icons` picks the monochrome set that macOS menu bars tint."""
+        the tray; `template_icons` picks the monochrome set that macOS menu bars tint;
+        `tray` is an icon already shown (ui.startup_icon) to adopt instead of a new one."""
         super().__init__(parent)
         self._tray_available = tray_available
         self._template_icons = template_icons
@@ -62,7 +64,11 @@ class TrayIcon(QObject):
         self.menu.aboutToShow.connect(self.menu_about_to_show)
         self.menu.aboutToHide.connect(self.menu_about_to_hide)
 
-        self.tray = QSystemTrayIcon(self)
+        if tray is None:
+            tray = QSystemTrayIcon(self)
+        else:
+            tray.setParent(self)
+        self.tray = tray
         self.tray.setContextMenu(self.menu)
 
         # Only runs while the fallback window is up: an idle tray costs no wake-ups.
