@@ -21,6 +21,7 @@ from app_driver import AppDriver  # tests/ui/app_driver.py
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QWidget
+from sample_files import MCP, PRESET  # tests/ui/sample_files.py
 from screen import count_close, crop_around, grab_screen, x11
 
 from tray.core.load_profiles import LoadProfile
@@ -28,29 +29,6 @@ from tray.core.status import ServerState
 from tray.simulator import Reply, Simulator
 
 pytestmark = pytest.mark.ui
-
-MCP = {
-    "mcpServers": {
-        "filesystem": {
-            "command": "npx",
-            "args": ["-y", "@modelcontextprotocol/server-filesystem", "/"],
-        },
-        "fetch": {"command": "uvx", "args": ["mcp-server-fetch"]},
-    }
-}
-
-PRESET = {
-    "identifier": "@local:coding",
-    "name": "Coding",
-    "changed": True,
-    "operation": {
-        "fields": [
-            {"key": "llm.prediction.systemPrompt", "value": "You write Python."},
-            {"key": "llm.prediction.temperature", "value": 0.2},
-        ]
-    },
-    "load": {"fields": []},
-}
 
 ANSWER = (
     "Use a **list comprehension**:\n\n"

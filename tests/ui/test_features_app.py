@@ -18,35 +18,13 @@ import pytest
 from aio import run  # tests/ui/aio.py
 from app_driver import AppDriver  # tests/ui/app_driver.py
 from PySide6.QtWidgets import QAbstractButton, QApplication, QMessageBox
+from sample_files import MCP, PRESET  # tests/ui/sample_files.py
 from screen import x11
 
 from tray.core.status import ServerState
 from tray.simulator import Reply, Simulator
 
 pytestmark = pytest.mark.ui
-
-MCP = {
-    "mcpServers": {
-        "filesystem": {
-            "command": "npx",
-            "args": ["-y", "@modelcontextprotocol/server-filesystem", "/"],
-        },
-        "fetch": {"command": "uvx", "args": ["mcp-server-fetch"]},
-    }
-}
-
-PRESET = {
-    "identifier": "@local:coding",
-    "name": "Coding",
-    "changed": True,
-    "operation": {
-        "fields": [
-            {"key": "llm.prediction.systemPrompt", "value": "You write Python."},
-            {"key": "llm.prediction.temperature", "value": 0.2},
-        ]
-    },
-    "load": {"fields": []},
-}
 
 
 @pytest.fixture
