@@ -262,3 +262,47 @@ def test_each_failure_gets_a_kind_a_fix_and_the_right_action() -> None:
     assert view_error(ApiError("refused", error_type="internal_error")).kind is ErrorKind.SERVER
     for error in (down, auth):
         assert error.fix.endswith(".")
+
+
+def test_a_paragraph_that_never_ends_is_cut_so_the_tail_stays_bounded() -> None:
+    from tray.core.chat_view import BlockSplitter
+
+    splitter = BlockSplitter(max_tail=200)
+    words = [f"w{i}" for i in range(5000)]
+    blocks: list[str] = []
+    for w in words:
+        blocks += splitter.feed(w + " ")
+        assert len(splitter.tail) <= 200 + 10
+    last = splitter.flush()
+    parts = [*blocks, *([last] if last else [])]
+    assert len(parts) > 20
+    assert " ".join(parts).split() == words  # nothing lost, nothing doubled
+
+
+def test_a_long_code_block_is_closed_and_reopened_with_its_fence() -> None:
+    from tray.core.chat_view import BlockSplitter
+
+    splitter = BlockSplitter(max_tail=300)
+    code = [f"print({i})" for i in range(400)]
+    blocks = splitter.feed("```python\n")
+    for line in code:
+        blocks += splitter.feed(line + "\n")
+        assert len(splitter.tail) <= 300 + 40
+    blocks += splitter.feed("```\n\nAfter.\n\n")
+    assert len(blocks) > 5
+    body: list[str] = []
+    for block in blocks[:-1]:
+        lines = block.split("\n")
+        assert lines[0] == "```python" and lines[-1] == "```"  # every part renders as code
+        body += lines[1:-1]
+    assert body == code
+    assert blocks[-1] == "After."
+
+
+def test_short_answers_are_not_cut() -> None:
+    from tray.core.chat_view import BlockSplitter
+
+    splitter = BlockSplitter()
+    text = "One paragraph.\nStill the same one.\n\nSecond."
+    assert splitter.feed(text) == ["One paragraph.\nStill the same one."]
+    assert splitter.flush() == "Second."

@@ -88,17 +88,28 @@ def _fence_of(line: str) -> str | None:
     return None
 
 
+# The open tail is re-rendered on every frame; past this many characters it is cut into a
+# finished block, so a paragraph or code block that never ends (a runaway model, a hostile
+# server) cannot make each frame cost more than the last.
+MAX_TAIL_CHARS = 4000
+
+
 class BlockSplitter:
     """Splits Markdown arriving in pieces into finished blocks and an open tail.
 
     A block ends at a blank line outside a fenced code block. Each character is scanned
-    once (`_scanned` marks how far the tail's complete lines were looked at).
+    once (`_scanned` marks how far the tail's complete lines were looked at). A tail longer
+    than `MAX_TAIL_CHARS` is cut at its last complete line (a paragraph then shows as two;
+    a code block is closed and reopened with the same fence, so each part still renders as
+    code), or at its last space when it has no line break.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_tail: int = MAX_TAIL_CHARS) -> None:
         self.tail = ""
+        self._max_tail = max_tail
         self._scanned = 0  # tail[:_scanned] is made of complete, examined lines
         self._fence: str | None = None  # the open fence's marker, None outside a fence
+        self._fence_line = ""  # the line that opened it (marker and info string)
         self._has_content = False  # the tail has a non-blank line before the scan point
 
     def feed(self, text: str) -> list[str]:
@@ -108,6 +119,8 @@ class BlockSplitter:
         while True:
             end = self.tail.find("\n", self._scanned)
             if end < 0:
+                if len(self.tail) > self._max_tail:
+                    finished += self._cut()
                 return finished
             line = self.tail[self._scanned : end]
             self._scanned = end + 1
@@ -124,6 +137,7 @@ class BlockSplitter:
                 continue
             if marker is not None:
                 self._fence = marker
+                self._fence_line = line.strip()
                 self._has_content = True
             elif line.strip():
                 self._has_content = True
@@ -136,6 +150,30 @@ class BlockSplitter:
                 # Blank lines before any content: drop them, they render as nothing.
                 self.tail = self.tail[end + 1 :]
                 self._scanned = 0
+
+    def _cut(self) -> list[str]:
+        """Cut an over-long tail into a finished block and the rest (see the class doc)."""
+        if self._fence is not None:
+            cut = self.tail.rfind("\n", 0, self._scanned)
+            if cut <= len(self._fence_line):
+                return []  # one giant line of code: nothing sensible to cut
+            block = self.tail[:cut] + "\n" + self._fence
+            rest = self.tail[cut + 1 :]
+            self.tail = self._fence_line + "\n" + rest
+            self._scanned = len(self._fence_line) + 1 + (self._scanned - (cut + 1))
+            return [block]
+        cut = self.tail.rfind("\n", 0, self._scanned)
+        if cut <= 0:
+            cut = self.tail.rfind(" ", 0, len(self.tail) - 1)
+            if cut <= 0:
+                return []  # one giant word
+            self._scanned = 0  # no complete line in the tail, before or after
+        else:
+            self._scanned -= cut + 1
+        block = self.tail[:cut].rstrip()
+        self.tail = self.tail[cut + 1 :]
+        self._has_content = bool(self.tail[: self._scanned].strip())
+        return [block] if block.strip() else []
 
     def flush(self) -> str | None:
         """The end of the text: the tail as a last block (None when blank)."""

@@ -143,7 +143,7 @@ class QuickChatWindow(QWidget):
         self._models: list[ModelChoice] = []
         self._pending: list[ChatUpdate] = []
         self._task: asyncio.Task[None] | None = None
-        self._answer = ""
+        self._pieces: list[str] = []  # the answer as it arrived; joined when asked for
         self.frames = 0  # rendered frames (tests print render cost per frame)
         self.render_seconds = 0.0
         self._loading = False  # awaiting load_model: Stop cancels the load's wait
@@ -381,7 +381,7 @@ class QuickChatWindow(QWidget):
     @property
     def answer(self) -> str:
         """The last answer's Markdown text (what Copy answer copies)."""
-        return self._answer
+        return "".join(self._pieces)
 
     @property
     def busy(self) -> bool:
@@ -423,12 +423,12 @@ class QuickChatWindow(QWidget):
         self.stats_label.hide()
         self.copy_button.setEnabled(False)
         self.code_button.hide()
-        self._answer = ""
+        self._pieces = []
         self.input.setFocus()
 
     def copy_answer(self) -> None:
-        if self._answer:
-            self._copy(self._answer)
+        if answer := self.answer:
+            self._copy(answer)
 
     async def _run(self, question: str, choice: ModelChoice) -> None:
         try:
@@ -457,7 +457,7 @@ class QuickChatWindow(QWidget):
     def _start_answer(self, question: str) -> None:
         self._pending.clear()
         self._reset_answer_area()
-        self._answer = ""
+        self._pieces = []
         self.stats_label.hide()
         self.copy_button.setEnabled(False)
         self.code_button.hide()
@@ -498,7 +498,7 @@ class QuickChatWindow(QWidget):
         reasoning: list[str] = []
         for update in pending:
             if isinstance(update, AnswerDelta):
-                self._answer += update.text
+                self._pieces.append(update.text)  # `+=` would copy the whole answer
                 blocks += update.blocks
                 tail = update.tail
             elif isinstance(update, ReasoningDelta):
@@ -567,7 +567,7 @@ class QuickChatWindow(QWidget):
             self.thinking_button.setText(
                 self.thinking_button.text().replace("Thinking…", "Thought")
             )
-        self.copy_button.setEnabled(bool(self._answer))
+        self.copy_button.setEnabled(any(self._pieces))
         self._offer_code_blocks()
         if isinstance(update, Finished):
             self.stats_label.setText(update.stats.text)
@@ -581,7 +581,7 @@ class QuickChatWindow(QWidget):
 
     def _offer_code_blocks(self) -> None:
         self.code_menu.clear()
-        found = code_blocks(self._answer)
+        found = code_blocks(self.answer)
         for number, block in enumerate(found, 1):
             first = block.code.strip().split("\n", 1)[0][:40]
             label = f"{number}. {block.language or 'code'}: {first}"
