@@ -386,3 +386,20 @@ def test_autostart_command_on_windows_avoids_a_console_window(tmp_path: Path) ->
 def test_the_running_install_has_a_command_that_exists() -> None:
     command = autostart_command()
     assert Path(command[0]).is_absolute() and Path(command[0]).exists()
+
+
+def test_an_appimage_starts_from_its_own_file_not_its_mount_point(tmp_path: Path) -> None:
+    appimage = tmp_path / "LM_Studio_Tray-x86_64.AppImage"
+    appimage.touch(mode=0o755)
+    mounted = tmp_path / ".mount_LMStud" / "usr" / "bin" / "lmstudio-tray"
+    mounted.parent.mkdir(parents=True)
+    mounted.touch(mode=0o755)
+
+    def command(environ: dict[str, str], platform: str = "linux") -> list[str]:
+        return autostart_command(
+            executable=str(mounted), platform=platform, which=lambda _: None, environ=environ
+        )
+
+    assert command({"APPIMAGE": str(appimage)}) == [str(appimage)]
+    assert command({}) == [str(mounted)]  # not an AppImage: the bundle's own executable
+    assert command({"APPIMAGE": str(tmp_path / "gone.AppImage")}) == [str(mounted)]

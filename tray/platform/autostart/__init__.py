@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -71,6 +71,7 @@ def autostart_command(
     executable: str | None = None,
     platform: str = sys.platform,
     which: Callable[[str], str | None] = shutil.which,
+    environ: Mapping[str, str] = os.environ,
 ) -> list[str]:
     """The argv that starts the tray at login, with absolute paths (a login session's PATH
     is not the user's shell PATH).
@@ -78,8 +79,12 @@ def autostart_command(
     Prefers the `lmstudio-tray` entry point installed beside the running interpreter (the
     same install), then one on PATH, else `python -m tray`. On Windows the entry point is a
     console program that would open a terminal window at every login, so `pythonw -m tray`
-    comes first there.
+    comes first there. An AppImage runs from a mount point that changes at every start:
+    its own file (`$APPIMAGE`, set by the AppImage runtime) is what starts it again.
     """
+    appimage = environ.get("APPIMAGE")
+    if platform.startswith("linux") and appimage and Path(appimage).is_file():
+        return [str(Path(appimage).absolute())]
     python = Path(executable or sys.executable)
     scripts = python.parent
     if platform == "win32":
