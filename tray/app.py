@@ -265,6 +265,7 @@ class TrayApp:
         self.chat_service = QuickChatService(self._chat_client, lambda: self.env.capabilities)
         self.chat_window: QuickChatWindow | None = None
         self._downloaded: list[str] = []
+        self._load_descriptions: dict[str, str] = {}
         self._chat_presets: list[tuple[str, ChatOptions]] = []
         self.hotkeys: HotkeyManager | None = None
         self._hotkey_told: tuple[str, str] | None = None
@@ -658,6 +659,8 @@ class TrayApp:
         return choices
 
     async def _refresh_downloaded(self) -> None:
+        import asyncio
+
         from tray.core.errors import TrayError
 
         if self.client is None or not self.env.capabilities.rest_models:
@@ -669,6 +672,9 @@ class TrayApp:
             log.debug("listing downloaded models failed: %s", exc.message)
             return
         self._downloaded = [m.key for m in models if m.type == "llm"]
+        self._load_descriptions = await asyncio.to_thread(
+            self._read_load_descriptions, self._downloaded
+        )
 
     async def _refresh_chat_presets(self) -> None:
         import asyncio
@@ -688,15 +694,22 @@ class TrayApp:
         self._chat_presets = await asyncio.to_thread(read)
 
     def _describe_load(self, model_key: str) -> str:
-        """How the quick chat would load a model that is not loaded: its load profile."""
+        """How the quick chat would load a model that is not loaded: its load profile, as
+        read with the downloaded models (no disk access on the Qt thread)."""
+        return self._load_descriptions.get(model_key, "with its load profile")
+
+    def _read_load_descriptions(self, keys: list[str]) -> dict[str, str]:
+        """In a thread: each model's effective load profile, in words."""
         from tray.core.errors import TrayError
         from tray.core.load_profiles import describe_profile
 
-        try:
-            profile = self.load_profiles.effective(model_key)
-        except TrayError as exc:
-            return f"its load profile cannot be read: {exc.message}"
-        return f"load profile: {describe_profile(profile)}"
+        found = {}
+        for key in keys:
+            try:
+                found[key] = f"load profile: {describe_profile(self.load_profiles.effective(key))}"
+            except TrayError as exc:
+                found[key] = f"its load profile cannot be read: {exc.message}"
+        return found
 
     async def _load_for_chat(self, model_key: str) -> None:
         """The quick chat asked for a model that is not loaded: load it with its profile

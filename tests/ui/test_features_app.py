@@ -200,6 +200,9 @@ def test_a_preset_changed_outside_becomes_a_version_and_the_presets_window_opens
             )
             app.load_profiles_dialog.close()
             # the quick chat says how it would load a model that is not loaded
-            assert app._describe_load("qwen/qwen3-8b").startswith("load profile: ")
+            await driver.wait(
+                lambda: app._describe_load("google/gemma-3-12b").startswith("load profile: "),
+                "the load profile of a downloaded model, in words",
+            )
 
     run(loop, scenario())
