@@ -33,6 +33,7 @@ __all__ = [
     "add_command",
     "add_global_options",
     "lms_facts",
+    "text_message",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -145,3 +146,10 @@ def add_command(
     if command is not None:
         parser.set_defaults(command=command)
     return parser
+
+
+def text_message(doc: dict[str, Any]) -> str:
+    """The text form of a document that is just a sentence (`message`) or an error."""
+    if "error" in doc:
+        return f"{doc['error']['title']}: {doc['error']['message']}"
+    return str(doc.get("message", ""))

@@ -23,6 +23,7 @@ from tray.cli._common import (
     Result,
     UsageError,
     add_command,
+    text_message,
 )
 from tray.core.errors import ConfigError
 from tray.core.settings import Settings, remote_url_problem
@@ -47,7 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         sub,
         "history",
         "versions of presets, load profiles and mcp.json: files, log, diff, restore, share",
-        Command(_cmd_no_action, _text_simple),
+        Command(_cmd_no_action, text_message),
     )
     actions = parent.add_subparsers(dest="history_action", metavar="ACTION")
     add_command(actions, "files", "every file the history holds", Command(cmd_files, _text_files))
@@ -68,7 +69,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         actions,
         "restore",
         "put version REV of PATH back (recorded as a new version)",
-        Command(cmd_restore, _text_simple),
+        Command(cmd_restore, text_message),
     )
     _path_argument(p)
     p.add_argument("rev", metavar="REV", help="a version (commit id or prefix)")
@@ -76,10 +77,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         actions,
         "remote",
         "show or set the git remote to share the history with ('' removes it)",
-        Command(cmd_remote, _text_simple),
+        Command(cmd_remote, text_message),
     )
     p.add_argument("url", metavar="URL", nargs="?", help="a git URL or a folder")
-    add_command(actions, "push", "send the history to the remote", Command(cmd_push, _text_simple))
+    add_command(actions, "push", "send the history to the remote", Command(cmd_push, text_message))
     add_command(
         actions,
         "pull",
@@ -119,12 +120,6 @@ async def _cmd_no_action(ctx: Context, args: argparse.Namespace) -> Result:
         "Say what to do with the history: files, log PATH, diff PATH REV [REV2], "
         "restore PATH REV, remote [URL], push or pull (see `lmstudio-tray history --help`)."
     )
-
-
-def _text_simple(doc: dict[str, Any]) -> str:
-    if "error" in doc:
-        return f"{doc['error']['title']}: {doc['error']['message']}"
-    return str(doc.get("message", ""))
 
 
 # --- files / log ---------------------------------------------------------------------
@@ -304,7 +299,7 @@ async def cmd_pull(ctx: Context, args: argparse.Namespace) -> Result:
 
 def _text_pull(doc: dict[str, Any]) -> str:
     if "error" in doc:
-        return _text_simple(doc)
+        return text_message(doc)
     lines = [doc["message"]]
     lines += [f"  updated: {p}" for p in doc["written"]]
     lines += [f"  left alone (changed here): {p}" for p in doc["skipped"]]

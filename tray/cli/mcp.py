@@ -30,6 +30,7 @@ from tray.cli._common import (
     Result,
     UsageError,
     add_command,
+    text_message,
 )
 from tray.core.errors import ConfigError, FileWriteError, LmStudioError
 from tray.core.mcp_audit import AuditReport, Severity, exit_code, render_text
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         sub,
         "mcp",
         "MCP servers in LM Studio's mcp.json: audit, lockdown, restore, status",
-        Command(_cmd_no_action, _text_simple),
+        Command(_cmd_no_action, text_message),
     )
     actions = parent.add_subparsers(dest="mcp_action", metavar="ACTION")
 
@@ -108,7 +109,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         actions,
         "restore",
         "put back mcp.json as it was before lockdown, permissions too",
-        Command(cmd_restore, _text_simple),
+        Command(cmd_restore, text_message),
     )
 
     p = add_command(
@@ -153,12 +154,6 @@ def _error_doc(exc: ConfigError) -> dict[str, Any]:
     return {"error": {"title": exc.title, "message": exc.message, "kind": type(exc).__name__}}
 
 
-def _text_simple(doc: dict[str, Any]) -> str:
-    if "error" in doc:
-        return f"{doc['error']['title']}: {doc['error']['message']}"
-    return str(doc.get("message", ""))
-
-
 # --- audit -----------------------------------------------------------------------------
 
 
@@ -187,7 +182,7 @@ async def cmd_audit(ctx: Context, args: argparse.Namespace) -> Result:
 
 def _text_audit(doc: dict[str, Any]) -> str:
     if "error" in doc:
-        return _text_simple(doc)
+        return text_message(doc)
     report = AuditReport.model_validate({k: v for k, v in doc.items() if k != "fail_on"})
     return render_text(report)
 
@@ -247,7 +242,7 @@ async def cmd_lockdown(ctx: Context, args: argparse.Namespace) -> Result:
 
 def _text_lockdown(doc: dict[str, Any]) -> str:
     if "error" in doc:
-        return _text_simple(doc)
+        return text_message(doc)
     return str(doc["message"])
 
 

@@ -14,7 +14,16 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from tray.cli._common import EXIT_OK, EXIT_USAGE, Command, Context, Result, UsageError, add_command
+from tray.cli._common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+    Context,
+    Result,
+    UsageError,
+    add_command,
+    text_message,
+)
 from tray.core.errors import HomeNotFound, InvalidPreset
 from tray.core.presets import FIELDS, Checkbox, Preset, parse_assignment
 from tray.services.history import FileHistory, default_history_dir
@@ -47,20 +56,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "change fields: KEY=VALUE… (temperature, top_k, top_p, min_p, repeat_penalty, "
         "max_tokens, stop, system_prompt, context_overflow, reasoning, reasoning_budget, seed, "
         "or an LM Studio key); KEY=default removes it",
-        Command(cmd_set, _text_message),
+        Command(cmd_set, text_message),
     )
     p.add_argument("name", metavar="NAME")
     p.add_argument("assignments", metavar="KEY=VALUE", nargs="+")
-    p = add_command(
-        actions, "export", "copy a preset to a file", Command(cmd_export, _text_message)
-    )
+    p = add_command(actions, "export", "copy a preset to a file", Command(cmd_export, text_message))
     p.add_argument("name", metavar="NAME")
     p.add_argument("file", metavar="FILE", type=Path)
     p = add_command(
         actions,
         "import",
         "add a preset file to LM Studio's presets",
-        Command(cmd_import, _text_message),
+        Command(cmd_import, text_message),
     )
     p.add_argument("file", metavar="FILE", type=Path)
 
@@ -184,12 +191,6 @@ async def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
         "name": saved.name,
         "fields": _summary_doc(saved),
     }, EXIT_OK
-
-
-def _text_message(doc: dict[str, Any]) -> str:
-    if "error" in doc:
-        return f"{doc['error']['title']}: {doc['error']['message']}"
-    return str(doc.get("message", ""))
 
 
 # --- export / import -------------------------------------------------------------------

@@ -8,7 +8,16 @@ import argparse
 import asyncio
 from typing import Any
 
-from tray.cli._common import EXIT_FAILED, EXIT_OK, Command, Context, Result, UsageError, add_command
+from tray.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Command,
+    Context,
+    Result,
+    UsageError,
+    add_command,
+    text_message,
+)
 from tray.core.errors import TrayError
 from tray.core.load_profiles import (
     FIELD_LABELS,
@@ -70,7 +79,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         actions,
         "delete",
         "remove MODEL's override (kept in the history)",
-        Command(cmd_delete, _text_message),
+        Command(cmd_delete, text_message),
     )
     p.add_argument("model", metavar="MODEL")
 
@@ -175,10 +184,6 @@ async def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 # --- text -------------------------------------------------------------------------------
-
-
-def _text_message(doc: dict[str, Any]) -> str:
-    return str(doc.get("message", ""))
 
 
 def _text_list(doc: dict[str, Any]) -> str:

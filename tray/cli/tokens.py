@@ -25,6 +25,7 @@ from tray.cli._common import (
     Result,
     UsageError,
     add_command,
+    text_message,
 )
 from tray.core.errors import InvalidTokenShape, TokenError, TokenTooLong
 from tray.core.settings import ServerProfile
@@ -53,7 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         sub,
         "tokens",
         "API tokens in the OS keyring: status, set, delete, test, env, scan",
-        Command(_cmd_no_action, _text_simple),
+        Command(_cmd_no_action, text_message),
     )
     actions = parent.add_subparsers(dest="tokens_action", metavar="ACTION")
 
@@ -69,17 +70,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         actions,
         "set",
         "store PROFILE's token in the keyring (read from stdin or a hidden prompt)",
-        Command(cmd_set, _text_simple),
+        Command(cmd_set, text_message),
     )
     _profile_argument(p)
     p.add_argument("--force", action="store_true", help="store it even if the server rejects it")
     p.add_argument("--no-check", action="store_true", help="do not check the token with the server")
 
-    p = add_command(actions, "delete", "remove PROFILE's token", Command(cmd_delete, _text_simple))
+    p = add_command(actions, "delete", "remove PROFILE's token", Command(cmd_delete, text_message))
     _profile_argument(p)
 
     p = add_command(
-        actions, "test", "check PROFILE's token with its server", Command(cmd_test, _text_simple)
+        actions, "test", "check PROFILE's token with its server", Command(cmd_test, text_message)
     )
     _profile_argument(p)
 
@@ -156,12 +157,6 @@ async def _cmd_no_action(ctx: Context, args: argparse.Namespace) -> Result:
         "Say what to do with tokens: status, set PROFILE, delete PROFILE, test PROFILE, "
         "env PROFILE or scan (see `lmstudio-tray tokens --help`)."
     )
-
-
-def _text_simple(doc: dict[str, Any]) -> str:
-    if "error" in doc:
-        return f"{doc['error']['title']}: {doc['error']['message']}"
-    return str(doc.get("message", ""))
 
 
 # --- status --------------------------------------------------------------------------
@@ -315,7 +310,7 @@ async def cmd_env(ctx: Context, args: argparse.Namespace) -> Result:
 
 def _text_env(doc: dict[str, Any]) -> str:
     if "error" in doc:
-        return _text_simple(doc)
+        return text_message(doc)
     if doc["line"] is None:
         return str(doc["message"])
     if doc["revealed"]:
