@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tray.core.errors import LmsModelNotFound, LmStudioError
+from tray.core.errors import IdentifierInUse, LmsModelNotFound, LmStudioError
 from tray.core.inventory import LoadedModelRow, build_inventory
+from tray.core.load_profiles import LoadProfile
 from tray.core.restore import RestorePoint
 from tray.services.lms_runner import LmsRunner
 from tray.services.lmstudio_client import LmStudioClient
@@ -287,3 +288,84 @@ async def test_eject_all_saves_nothing_and_ejects_nothing_when_the_file_cannot_b
     with pytest.raises(Exception, match="Could not save"):
         await manager.eject_all(await loaded_rows(client))
     assert sim.state.loaded_identifiers() == [SMALL]
+
+
+# --- never load twice ----------------------------------------------------------------------
+
+
+def instances_of(sim: Simulator, key: str) -> list[str]:
+    with sim.state.locked():
+        return sorted(i.identifier for i in sim.state.instances.values() if i.model.key == key)
+
+
+@pytest.mark.parametrize("with_lms", [True, False])
+async def test_loading_a_loaded_model_uses_it_instead_of_a_second_copy(
+    client: LmStudioClient, runner: LmsRunner, sim: Simulator, state_dir: Path, with_lms: bool
+) -> None:
+    sim.state.load(SMALL, context_length=4096)
+    manager = ModelManager(
+        client, runner if with_lms else None, state_dir=state_dir, profile_id="p"
+    )
+    result = await manager.load(SMALL, context_length=8192)
+    assert result.already_loaded and result.identifier == SMALL
+    assert result.context_length == 4096  # what is loaded, not what was asked
+    profiled = await manager.load_with_profile(SMALL, LoadProfile(context_length=8192))
+    assert profiled.loaded.already_loaded and profiled.path is None
+    assert "not loaded again" in profiled.text()
+    assert instances_of(sim, SMALL) == [SMALL]
+
+
+async def test_with_the_http_server_off_lms_ps_tells_what_is_loaded(
+    manager: ModelManager, sim: Simulator
+) -> None:
+    # LM Studio keeps its models loaded when its server stops, and `lms load` works
+    # without the server: the guard must not take "no HTTP answer" for "nothing loaded".
+    sim.state.load(GEMMA)
+    sim.stop_api_server()
+    result = await manager.load(GEMMA)
+    assert result.already_loaded
+    assert instances_of(sim, GEMMA) == [GEMMA]
+
+
+async def test_a_second_copy_needs_its_own_identifier(
+    manager: ModelManager, sim: Simulator
+) -> None:
+    sim.state.load(SMALL)
+    same = await manager.load(SMALL, identifier=SMALL)
+    assert same.already_loaded
+    second = await manager.load(SMALL, identifier="small-2")
+    assert not second.already_loaded and second.identifier == "small-2"
+    assert instances_of(sim, SMALL) == sorted([SMALL, "small-2"])
+
+
+async def test_an_identifier_held_by_another_model_is_refused(
+    manager: ModelManager, sim: Simulator
+) -> None:
+    sim.state.load(GEMMA, identifier="mine")
+    with pytest.raises(IdentifierInUse):
+        await manager.load(SMALL, identifier="mine")
+    assert instances_of(sim, SMALL) == []
+
+
+async def test_asking_uses_any_instance_of_the_model(manager: ModelManager, sim: Simulator) -> None:
+    sim.state.load(SMALL, identifier="fast")
+    result = await manager.use_or_load(SMALL, LoadProfile(identifier="other"))
+    assert result.loaded.already_loaded and result.loaded.identifier == "fast"
+    by_identifier = await manager.use_or_load("fast", LoadProfile())
+    assert by_identifier.loaded.identifier == "fast"
+    loaded = await manager.use_or_load(GEMMA, LoadProfile())
+    assert not loaded.loaded.already_loaded
+    assert instances_of(sim, SMALL) == ["fast"] and instances_of(sim, GEMMA) == [GEMMA]
+
+
+async def test_restore_without_lms_does_not_copy_a_model_loaded_under_another_name(
+    client: LmStudioClient, runner: LmsRunner, sim: Simulator, state_dir: Path
+) -> None:
+    sim.state.load(SMALL, identifier="named")
+    with_lms = ModelManager(client, runner, state_dir=state_dir, profile_id="p")
+    await with_lms.eject_all(await loaded_rows(client, runner))
+    sim.state.load(SMALL)  # loaded again meanwhile, under its key, from elsewhere
+    without = ModelManager(client, None, state_dir=state_dir, profile_id="p")
+    (outcome,) = await without.restore()
+    assert outcome.already_loaded
+    assert instances_of(sim, SMALL) == [SMALL]

@@ -12,6 +12,7 @@
     │   ├── ApiError               a v1 error object `{"error": {"type", "message", …}}`
     │   │   └── ModelNotFound      `model_not_found`
     │   ├── HttpStatusError        any other non-2xx status without a known error body
+    │   ├── IdentifierInUse        a load asks for an identifier another model holds
     │   └── BadResponse            the body is not what the endpoint documents
     │       ├── MalformedJson      not JSON at all (HTML error page, truncated body)
     │       ├── ResponseTooLarge   the body passed our size cap (we stop reading)
@@ -56,6 +57,7 @@ __all__ = [
     "FileWriteError",
     "HomeNotFound",
     "HttpStatusError",
+    "IdentifierInUse",
     "InvalidPreset",
     "InvalidToken",
     "InvalidTokenShape",
@@ -169,6 +171,20 @@ class HttpStatusError(LmStudioError):
     def __init__(self, message: str, *, status_code: int, url: str | None = None) -> None:
         super().__init__(message, url=url)
         self.status_code = status_code
+
+
+class IdentifierInUse(LmStudioError):
+    """A load asks for an instance identifier that another model's instance holds."""
+
+    title = "Identifier in use"
+
+    def __init__(self, identifier: str, held_by: str) -> None:
+        super().__init__(
+            f"The identifier “{identifier}” is already used by a loaded instance of {held_by}. "
+            "Eject that instance first, or choose another identifier."
+        )
+        self.identifier = identifier
+        self.held_by = held_by
 
 
 class BadResponse(LmStudioError):

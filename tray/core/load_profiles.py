@@ -666,7 +666,7 @@ class ProfileLoadResult(BaseModel):
 
     loaded: LoadedResult
     profile: LoadProfile
-    path: LoadPath
+    path: LoadPath | None  # None: the model was loaded already, nothing was loaded
     via_defaults: tuple[str, ...] = ()
     unapplied: tuple[Unapplied, ...] = ()
     mismatches: tuple[Mismatch, ...] = ()

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tray.core.gpu import format_bytes
+from tray.core.instances import LiveInstance
 from tray.core.inventory import LoadedModelRow
 
 __all__ = [
@@ -128,12 +129,26 @@ class LoadedResult(BaseModel):
 
     model_key: str
     identifier: str
-    via: Literal["lms", "rest"]
+    via: Literal["lms", "rest"] | None  # None: nothing was loaded (see already_loaded)
     context_length: int | None = None  # allocated; None if LM Studio did not say
     requested_context_length: int | None = None
     size_bytes: int | None = None
     load_seconds: float | None = None
     not_applied: tuple[str, ...] = ()  # asked-for settings the REST API cannot carry
+    # The model was loaded already (core/instances.py): this is that instance, not a new one.
+    already_loaded: bool = False
+
+    @classmethod
+    def existing(cls, instance: LiveInstance) -> LoadedResult:
+        """The result of a load that found `instance` already there and loaded nothing."""
+        return cls(
+            model_key=instance.model_key,
+            identifier=instance.identifier,
+            via=None,
+            context_length=instance.context_length,
+            size_bytes=instance.size_bytes,
+            already_loaded=True,
+        )
 
     @property
     def context_short(self) -> bool:
@@ -243,6 +258,16 @@ def row_label(row: LoadedModelRow) -> str:
 
 def load_outcome_text(result: LoadedResult) -> str:
     """A sentence or two on how a load went, flagging a context shortfall."""
+    if result.already_loaded:
+        context = (
+            f" with {result.context_length:,} tokens of context"
+            if result.context_length is not None
+            else ""
+        )
+        return (
+            f"{result.model_key} is already loaded as “{result.identifier}”{context}, so it "
+            "was not loaded again. To load a second copy, give it an identifier of its own."
+        )
     parts = [f"Loaded {result.model_key} as “{result.identifier}”"]
     if result.context_length is not None:
         parts.append(f" with {result.context_length:,} tokens of context")

@@ -6,6 +6,10 @@ survives a restart), then ejects. Loading and restoring prefer `lms load`, the o
 to set an identifier, parallel slots, TTL and GPU offload (FORMATS.md §1.6) and to see
 progress; without `lms` the REST API loads with a context length and we say what it
 could not carry.
+
+No load ever duplicates a loaded model: every load first reads the live instance list and
+returns the instance that is already there (`core/instances.py` has the rule), so the
+Load model dialog, the quick chat, `chat`, `models load` and restore all share it.
 """
 
 from __future__ import annotations
@@ -23,8 +27,15 @@ import platformdirs
 from pydantic import ValidationError
 
 from tray.core.api import LoadConfig, LoadRequest, ModelInfo
-from tray.core.errors import FileParseError, LmStudioError, TrayError
+from tray.core.errors import FileParseError, LmStudioError, ServerUnreachable, TrayError
 from tray.core.gpu import GpuReport
+from tray.core.instances import (
+    LiveInstance,
+    instance_for_load,
+    instance_for_use,
+    instances_from_models,
+    instances_from_ps,
+)
 from tray.core.inventory import LoadedModelRow
 from tray.core.lms_output import LmsLoadedModel
 from tray.core.load_profiles import (
@@ -198,10 +209,19 @@ class ModelManager:
         point = self.restore_point()
         if point is None:
             return []
-        loaded = {inst.id for m in await self._client.list_models() for inst in m.loaded_instances}
+        live = await self.live_instances()
         outcomes = []
         for model in point.models:
-            if model.identifier in loaded:
+            try:
+                there = instance_for_load(live, model.model_key, self._settable(model.identifier))
+            except TrayError as exc:
+                outcomes.append(
+                    RestoreOutcome(
+                        model_key=model.model_key, identifier=model.identifier, error=exc.message
+                    )
+                )
+                continue
+            if there is not None:
                 outcomes.append(
                     RestoreOutcome(
                         model_key=model.model_key,
@@ -219,7 +239,7 @@ class ModelManager:
 
     async def _restore_one(self, model: RestoreModel) -> RestoreOutcome:
         try:
-            result = await self.load(
+            result = await self._load(
                 model.model_key,
                 context_length=model.context_length,
                 gpu=model.gpu_ratio,
@@ -238,6 +258,52 @@ class ModelManager:
             not_restored=result.not_applied,
         )
 
+    # --- the live instance list: what every load decides on -----------------------------
+
+    async def live_instances(self) -> list[LiveInstance]:
+        """The instances loaded right now: the HTTP API's list, or `lms ps` when the HTTP
+        server is off (LM Studio keeps models loaded with its server stopped, and `lms`
+        loads without it). Raises when neither can tell."""
+        try:
+            return instances_from_models(await self._client.list_models())
+        except ServerUnreachable:
+            if self._runner is None:
+                raise
+            log.info("the HTTP API is off; reading the loaded models with lms ps")
+            return instances_from_ps(await self._runner.ps())
+
+    def _settable(self, identifier: str | None) -> str | None:
+        """The identifier a load here would really get: only `lms` sets one (REST names
+        the instance itself), so without it any instance of the model is a match."""
+        return identifier if self._runner is not None else None
+
+    async def use_or_load(
+        self,
+        name: str,
+        profile: LoadProfile,
+        *,
+        progress: LoadProgress | None = None,
+    ) -> ProfileLoadResult:
+        """Make `name` (a model key or a loaded identifier) ready to answer: any loaded
+        instance of it is used as it is; only a model with no instance is loaded, with
+        `profile`. For asking a question, where a second copy is never wanted."""
+        found = instance_for_use(await self._client_instances(), name)
+        if found is not None:
+            return self._already(found, profile)
+        return await self.load_with_profile(name, profile, progress=progress)
+
+    async def _client_instances(self) -> list[LiveInstance]:
+        # Asking needs the HTTP server, so its list is the one that counts here.
+        return instances_from_models(await self._client.list_models())
+
+    def _already(self, instance: LiveInstance, profile: LoadProfile) -> ProfileLoadResult:
+        log.info(
+            "%s is already loaded as %s: not loading it again",
+            instance.model_key,
+            instance.identifier,
+        )
+        return ProfileLoadResult(loaded=LoadedResult.existing(instance), profile=profile, path=None)
+
     # --- load ---------------------------------------------------------------------------
 
     async def load(
@@ -252,7 +318,38 @@ class ModelManager:
         progress: LoadProgress | None = None,
     ) -> LoadedResult:
         """Load a downloaded model: `lms load` (all settings, progress) when we have lms,
-        else `POST /api/v1/models/load` (context length only, no progress)."""
+        else `POST /api/v1/models/load` (context length only, no progress). A model that
+        is loaded already (as `identifier`, if given) is not loaded again."""
+        there = instance_for_load(
+            await self.live_instances(), model_key, self._settable(identifier)
+        )
+        if there is not None:
+            log.info(
+                "%s is already loaded as %s: not loading it again", model_key, there.identifier
+            )
+            return LoadedResult.existing(there)
+        return await self._load(
+            model_key,
+            context_length=context_length,
+            gpu=gpu,
+            ttl_seconds=ttl_seconds,
+            parallel=parallel,
+            identifier=identifier,
+            progress=progress,
+        )
+
+    async def _load(
+        self,
+        model_key: str,
+        *,
+        context_length: int | None = None,
+        gpu: GpuOffload | None = None,
+        ttl_seconds: int | None = None,
+        parallel: int | None = None,
+        identifier: str | None = None,
+        progress: LoadProgress | None = None,
+    ) -> LoadedResult:
+        """Load without looking first: the caller has just checked the live list."""
         if self._runner is not None:
             result = await self._load_with_lms(
                 self._runner,
@@ -326,7 +423,13 @@ class ModelManager:
     ) -> ProfileLoadResult:
         """Load with a profile: write LM Studio's own default first when the profile asks,
         take the path that carries the most of it, then compare what LM Studio reports
-        with what was asked."""
+        with what was asked. A model already loaded (as the profile's identifier, if it
+        names one) is not loaded again: the result says so."""
+        there = instance_for_load(
+            await self.live_instances(), model_key, self._settable(profile.identifier)
+        )
+        if there is not None:
+            return self._already(there, profile)
         written: tuple[str, ...] = ()
         defaults_error: str | None = None
         planned = profile
@@ -346,7 +449,7 @@ class ModelManager:
         reported: LoadConfig | None
         if plan.path == "lms" and plan.lms_args is not None:
             a = plan.lms_args
-            loaded = await self.load(
+            loaded = await self._load(
                 model_key,
                 context_length=a.context_length,
                 gpu=a.gpu,
