@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from tray.core.api import ModelInfo
-    from tray.core.chat_options import ChatOptions
-    from tray.core.conversation import ModelChoice
     from tray.core.hotkeys import RegisterResult
     from tray.core.mcp_audit import AuditReport
     from tray.core.mcp_config import McpDocument
@@ -166,11 +164,11 @@ class TrayApp:
 
         from tray.core.auth_prompt import AuthPromptGate
         from tray.core.notifications import NotificationRules
-        from tray.services.chat_service import QuickChatService
         from tray.services.file_watch import FileWatcher
         from tray.services.history import FileHistory, default_history_dir
         from tray.services.history_recorder import OutsideChangeRecorder
         from tray.services.mcp_lockdown import McpLockdown
+        from tray.services.quick_chat import QuickChat
         from tray.services.settings_store import SettingsService, SettingsStore
         from tray.ui.clipboard import ClipboardGuard
         from tray.ui.config_section import ConfigSection
@@ -262,11 +260,16 @@ class TrayApp:
         )
 
         # Quick chat: the popup is built once the icon shows; the hotkey opens it.
-        self.chat_service = QuickChatService(self._chat_client, lambda: self.env.capabilities)
+        self.quick_chat = QuickChat(
+            client=lambda: self.client,
+            capabilities=lambda: self.env.capabilities,
+            models=lambda: self.models,
+            load_profiles=self.load_profiles,
+            presets=self._preset_store,
+            start_server=lambda: self.server_section.start.trigger(),
+            open_tokens=lambda: self._open_tokens(self.env.profile.id),
+        )
         self.chat_window: QuickChatWindow | None = None
-        self._downloaded: list[str] = []
-        self._load_descriptions: dict[str, str] = {}
-        self._chat_presets: list[tuple[str, ChatOptions]] = []
         self.hotkeys: HotkeyManager | None = None
         self._hotkey_told: tuple[str, str] | None = None
         self.quick_chat_section = QuickChatSection(self._open_quick_chat)
@@ -435,7 +438,7 @@ class TrayApp:
         self.monitor.set_interactive(self._menu_open)
         self._render(self.monitor.status)
         self.monitor.start()
-        self._spawn(self._refresh_downloaded(), doing="Listing downloaded models")
+        self._spawn(self.quick_chat.refresh_downloaded(), doing="Listing downloaded models")
 
     async def _reconnect(self) -> None:
         """Settings changed (active profile, polling…): watch what they now say."""
@@ -455,6 +458,7 @@ class TrayApp:
         self.tray.render(status, lmstudio_found=self.env.lmstudio_found or self.demo is not None)
         for section in self.sections:
             section.render(status, caps)
+        self.quick_chat.set_status(status)
         for notice in self.rules.observe(status):
             self.notifier.show(notice)
         if self.auth_gate.should_prompt(status):
@@ -562,12 +566,12 @@ class TrayApp:
         await self.lockdown.watch(self._mcp_file(), self.mcp_section.on_drift, watcher=self.watcher)
         self._spawn(self.recorder.catch_up(), doing="Recording changes made while the tray was off")
         self._spawn(self.mcp_section.check_now(), doing="Checking mcp.json")
-        self._spawn(self._refresh_chat_presets(), doing="Reading the presets")
+        self._spawn(self.quick_chat.refresh_presets(), doing="Reading the presets")
 
     def _preset_file_changed(self, change: FileChange) -> None:
         if self.presets_dialog is not None:
             self.presets_dialog.file_changed(change.path)
-        self._spawn(self._refresh_chat_presets(), doing="Reading the presets")
+        self._spawn(self.quick_chat.refresh_presets(), doing="Reading the presets")
 
     def _file_recorded(self, path: Path) -> None:
         if self.history_window is not None and self.history_window.isVisible():
@@ -621,110 +625,18 @@ class TrayApp:
 
     # --- quick chat ------------------------------------------------------------------------
 
-    def _chat_client(self) -> LmStudioClient:
-        assert self.client is not None  # connected before the popup can be shown
-        return self.client
-
     def _build_quick_chat(self) -> None:
         """Built once, right after the icon shows, so that the hotkey shows it at once."""
         from tray.ui.quick_chat_window import QuickChatWindow
 
-        self.chat_window = QuickChatWindow(
-            self.chat_service,
-            list_models=self._chat_models,
-            list_presets=lambda: list(self._chat_presets),
-            describe_load=self._describe_load,
-            start_server=lambda: self.server_section.start.trigger(),
-            open_tokens=lambda: self._open_tokens(self.env.profile.id),
-            load_model=self._load_for_chat,
-            demo=self.demo is not None,
-        )
+        self.chat_window = QuickChatWindow(self.quick_chat, demo=self.demo is not None)
 
     def _open_quick_chat(self) -> None:
         if self.chat_window is None:
             self._build_quick_chat()
         assert self.chat_window is not None
         self.chat_window.show_near_pointer()
-        self._spawn(self._refresh_downloaded(), doing="Listing downloaded models")
-
-    def _chat_models(self) -> list[ModelChoice]:
-        from tray.core.conversation import ModelChoice
-
-        status = self.monitor.status if self.monitor is not None else None
-        choices: list[ModelChoice] = []
-        if status is not None:
-            choices += [ModelChoice(key=row.identifier, loaded=True) for row in status.loaded]
-            choices += [ModelChoice(key=name, loaded=True) for name in status.served_models]
-        choices += [ModelChoice(key=key) for key in self._downloaded]
-        return choices
-
-    async def _refresh_downloaded(self) -> None:
-        import asyncio
-
-        from tray.core.errors import TrayError
-
-        if self.client is None or not self.env.capabilities.rest_models:
-            self._downloaded = []
-            return
-        try:
-            models = await self.client.list_models()
-        except TrayError as exc:  # the popup then offers loaded models only
-            log.debug("listing downloaded models failed: %s", exc.message)
-            return
-        self._downloaded = [m.key for m in models if m.type == "llm"]
-        self._load_descriptions = await asyncio.to_thread(
-            self._read_load_descriptions, self._downloaded
-        )
-
-    async def _refresh_chat_presets(self) -> None:
-        import asyncio
-
-        store = self._preset_store()
-
-        def read() -> list[tuple[str, ChatOptions]]:
-            found = []
-            for summary in store.list():
-                if summary.error is None:
-                    try:
-                        found.append((summary.name, store.load_path(summary.path).chat_options()))
-                    except Exception:  # an unreadable preset is not offered
-                        log.debug("preset %s unreadable", summary.path, exc_info=True)
-            return found
-
-        self._chat_presets = await asyncio.to_thread(read)
-
-    def _describe_load(self, model_key: str) -> str:
-        """How the quick chat would load a model that is not loaded: its load profile, as
-        read with the downloaded models (no disk access on the Qt thread)."""
-        return self._load_descriptions.get(model_key, "with its load profile")
-
-    def _read_load_descriptions(self, keys: list[str]) -> dict[str, str]:
-        """In a thread: each model's effective load profile, in words."""
-        from tray.core.errors import TrayError
-        from tray.core.load_profiles import describe_profile
-
-        found = {}
-        for key in keys:
-            try:
-                found[key] = f"load profile: {describe_profile(self.load_profiles.effective(key))}"
-            except TrayError as exc:
-                found[key] = f"its load profile cannot be read: {exc.message}"
-        return found
-
-    async def _load_for_chat(self, model_key: str) -> None:
-        """The quick chat asked for a model that is not loaded: load it with its profile
-        (the popup said so before), so it is not a bare JIT load with defaults."""
-        import asyncio
-
-        from tray.core.errors import LmStudioError
-
-        if self.models is None:
-            return  # LM Studio loads it just in time (the popup shows the progress)
-        profile = await asyncio.to_thread(self.load_profiles.effective, model_key)
-        result = await self.models.load_with_profile(model_key, profile)
-        if not result.ok:
-            raise LmStudioError(result.text(), title="Model not loaded")
-        self._refresh()
+        self._spawn(self.quick_chat.refresh_downloaded(), doing="Listing downloaded models")
 
     def _start_hotkeys(self) -> None:
         from tray.platform.hotkeys import HotkeyManager, select_backend

@@ -50,10 +50,15 @@ from run import Options, Result  # tests/benchmarks/run.py
 
 from tray.core.backends import BackendKind, capabilities_for
 from tray.core.chat_view import AnswerDelta
-from tray.core.conversation import ModelChoice
+from tray.core.inventory import LoadedModelRow
+from tray.core.status import ServerState, ServerStatus
 from tray.platform.hotkeys import x11
 from tray.services.chat_service import QuickChatService
+from tray.services.history import FileHistory
 from tray.services.lmstudio_client import LmStudioClient
+from tray.services.load_profile_store import LoadProfileStore
+from tray.services.preset_store import PresetStore
+from tray.services.quick_chat import QuickChat
 from tray.simulator import Simulator
 from tray.simulator.chat import tokenize
 from tray.simulator.state import Reply
@@ -73,17 +78,28 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def make_window(base_url: str) -> tuple[QuickChatWindow, QuickChatService, httpx.AsyncClient]:
+    """The popup over a real `QuickChat` with the model loaded and nothing on disk."""
     http = httpx.AsyncClient()
-    service = QuickChatService(LmStudioClient(http, base_url), CAPS)
-    window = QuickChatWindow(
-        service,
-        list_models=lambda: [ModelChoice(key=MODEL, loaded=True), ModelChoice(key="g/gemma")],
-        list_presets=list,
-        describe_load=lambda key: "load profile Default",
+    client = LmStudioClient(http, base_url)
+    folder = Path(tempfile.mkdtemp(prefix="bench-chat-"))
+    history = FileHistory(folder / "history")
+    chat = QuickChat(
+        client=lambda: client,
+        capabilities=lambda: CAPS,
+        models=lambda: None,
+        load_profiles=LoadProfileStore(folder / "load-profiles", history),
+        presets=lambda: PresetStore(folder / "config-presets", history),
         start_server=lambda: None,
         open_tokens=lambda: None,
     )
-    return window, service, http
+    chat.set_status(
+        ServerStatus(
+            url=base_url,
+            state=ServerState.RUNNING,
+            loaded=(LoadedModelRow(identifier=MODEL, model_key=MODEL),),
+        )
+    )
+    return QuickChatWindow(chat), chat.service, http
 
 
 # --- 4: hotkey → painted --------------------------------------------------------------

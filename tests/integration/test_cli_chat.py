@@ -99,3 +99,29 @@ def test_a_preset_is_read_from_lm_studios_presets(cli: Cli, sim: Simulator) -> N
     assert r.returncode == 0, r.stderr
     missing = cli("chat", "Hi", "--preset", "no-such-preset", *args)
     assert missing.returncode == 2, missing.stderr
+
+
+def test_asking_a_model_loaded_under_another_identifier_does_not_load_it_again(
+    cli: Cli, sim: Simulator
+) -> None:
+    sim.install_fake_lms()
+    sim.state.load(QWEN, identifier="fast")
+    sim.state.next_reply = Reply(text="From the loaded instance.")
+    doc = cli.json("chat", "Hi", "--model", QWEN, "--server", sim.base_url, "--home", str(sim.home))
+    assert doc["answer"] == "From the loaded instance." and doc["model"] == "fast"
+    with sim.state.locked():
+        assert [i.identifier for i in sim.state.instances.values()] == ["fast"]
+
+
+def test_asking_a_model_that_is_not_loaded_loads_it_once_with_its_profile(
+    cli: Cli, sim: Simulator
+) -> None:
+    sim.install_fake_lms()
+    args = ("--server", sim.base_url, "--home", str(sim.home))
+    assert cli("profiles", "set", QWEN, "context_length=8192").returncode == 0
+    for _ in range(2):
+        r = cli("chat", "Hi", "--model", QWEN, *args)
+        assert r.returncode == 0, r.stderr
+    with sim.state.locked():
+        loaded = [(i.identifier, i.context_length) for i in sim.state.instances.values()]
+    assert loaded == [(QWEN, 8192)]

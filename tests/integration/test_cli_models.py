@@ -60,6 +60,28 @@ def test_load_text_says_when_lm_studio_gave_less_context(cli: Cli, sim: Simulato
     assert "LM Studio gave 4,096 tokens of context, not the 16,384 asked for" in r.stdout
 
 
+def test_loading_a_loaded_model_again_uses_it_and_says_so(cli: Cli, sim: Simulator) -> None:
+    first = cli.json("models", "load", SMALL)
+    assert first["loaded"]["already_loaded"] is False
+    again = cli("models", "load", SMALL, "-c", "8192")
+    assert again.returncode == 0, again.stderr
+    assert "already loaded as “qwen/qwen3-4b”" in again.stdout
+    assert "not loaded again" in again.stdout
+    # a second copy takes an identifier of its own
+    assert cli.json("models", "load", SMALL, "--identifier", "second")["loaded"]["identifier"] == (
+        "second"
+    )
+    assert sorted(instances(sim)) == sorted([SMALL, "second"])
+
+
+def test_loading_as_an_identifier_another_model_holds_is_refused(cli: Cli, sim: Simulator) -> None:
+    sim.state.load(GEMMA, identifier="mine")
+    r = cli("models", "load", SMALL, "--identifier", "mine")
+    assert r.returncode == 1
+    assert "already used by a loaded instance of google/gemma-3-12b" in r.stderr
+    assert list(instances(sim)) == ["mine"]
+
+
 def test_load_of_an_unknown_model_fails_with_exit_1(cli: Cli, sim: Simulator) -> None:
     doc = cli.json("models", "load", "nope/nothing", code=1)
     assert doc["error"]["kind"] == "LmsModelNotFound"

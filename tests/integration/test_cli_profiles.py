@@ -82,6 +82,7 @@ def test_models_load_takes_rest_for_rest_fields_and_warns_of_less_context(
     assert doc["path"] == "rest"
     assert doc["preflight"] is None
     assert [m["field"] for m in doc["mismatches"]] == ["context_length"]
+    assert cli("models", "unload", SMALL).returncode == 0  # else it is used, not loaded
     r = cli("models", "load", SMALL, "--no-check")
     assert r.returncode == 0
     assert "not the 16,384 asked for" in r.stdout

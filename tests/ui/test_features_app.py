@@ -170,7 +170,9 @@ def test_a_preset_changed_outside_becomes_a_version_and_the_presets_window_opens
             )
             # the quick chat's preset picker follows the folder
             await driver.wait(
-                lambda: [n for n, _ in app._chat_presets] == ["Coding (edited in LM Studio)"],
+                lambda: (
+                    [n for n, _ in app.quick_chat.presets()] == ["Coding (edited in LM Studio)"]
+                ),
                 "the renamed preset offered to the quick chat",
             )
 
@@ -201,8 +203,60 @@ def test_a_preset_changed_outside_becomes_a_version_and_the_presets_window_opens
             app.load_profiles_dialog.close()
             # the quick chat says how it would load a model that is not loaded
             await driver.wait(
-                lambda: app._describe_load("google/gemma-3-12b").startswith("load profile: "),
+                lambda: app.quick_chat.describe_load("google/gemma-3-12b").startswith(
+                    "load profile: "
+                ),
                 "the load profile of a downloaded model, in words",
             )
+
+    run(loop, scenario())
+
+
+def test_asking_with_the_server_stopped_loads_nothing_and_answers_once_it_is_started(
+    loop: asyncio.AbstractEventLoop, driver: AppDriver, sim: Simulator
+) -> None:
+    """The first-ten-minutes bug: with the server stopped, the picker showed the loaded
+    model as not loaded and asking ran `lms load` — a second instance, twice the VRAM —
+    and the question was never answered after Start server."""
+    model = "qwen/qwen3-4b"
+
+    def instances() -> list[str]:
+        with sim.state.locked():
+            return [i.identifier for i in sim.state.instances.values() if i.model.key == model]
+
+    async def scenario() -> None:
+        sim.state.next_reply = Reply(text="Answered after the start.")
+        async with driver:
+            app = driver.app
+            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
+            await driver.wait(
+                lambda: app.hotkeys is not None and app.hotkeys.state.ok, "the hotkey registered"
+            )
+            sim.stop_api_server()  # LM Studio keeps its models loaded
+            await driver.wait(lambda: driver.state() is ServerState.STOPPED, "stopped")
+
+            x11("xdotool", "key", "ctrl+alt+space")
+            window = app.chat_window
+            assert window is not None
+            await driver.wait(window.isVisible, "the quick-chat popup")
+            assert "not running" in window.note_label.text()
+            assert "(not loaded)" not in window.model_combo.currentText()
+            window.model_combo.setCurrentIndex(window.model_combo.findData(model))
+            x11("xdotool", "type", "--delay", "5", "Still there?")
+            x11("xdotool", "key", "Return")
+            await driver.wait(window.start_server_button.isVisible, "Start server offered")
+            assert window.waiting_question == "Still there?"
+            assert instances() == [model]  # nothing was loaded
+
+            driver.click_widget(window.start_server_button)
+            await driver.wait(
+                lambda: window.answer == "Answered after the start." and not window.busy,
+                "the waiting question answered",
+                limit=30,
+            )
+            assert instances() == [model]
+            chats = [p for m, p, _ in sim.state.requests if (m, p) == ("POST", "/api/v1/chat")]
+            assert len(chats) == 1
+            assert window.transcript.toPlainText().count("Still there?") == 1
 
     run(loop, scenario())

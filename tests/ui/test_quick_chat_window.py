@@ -6,6 +6,7 @@ fix; screenshots of each state."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import statistics
 from collections.abc import Callable, Iterator
@@ -18,13 +19,18 @@ from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QCursor, QGuiApplication
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
+from sample_files import PRESET  # tests/ui/sample_files.py
 from screen import x11  # tests/ui/screen.py
 
 from tray.core.backends import BackendKind, capabilities_for
-from tray.core.chat_options import ChatOptions
-from tray.core.conversation import ModelChoice
-from tray.services.chat_service import QuickChatService
+from tray.core.inventory import LoadedModelRow
+from tray.core.load_profiles import LoadProfile
+from tray.core.status import ServerState, ServerStatus
+from tray.services.history import FileHistory
 from tray.services.lmstudio_client import LmStudioClient
+from tray.services.load_profile_store import LoadProfileStore
+from tray.services.preset_store import PresetStore
+from tray.services.quick_chat import QuickChat
 from tray.simulator import Simulator
 from tray.simulator.state import Reply
 from tray.ui.quick_chat_section import QuickChatSection
@@ -45,23 +51,45 @@ def sim(tmp_path: Path) -> Iterator[Simulator]:
 
 
 class World:
-    def __init__(self, base_url: str) -> None:
+    """The popup over a real `QuickChat`: the simulator's models, a load profile and a
+    preset on disk, and a status that says QWEN is loaded (as the tray's poll would)."""
+
+    def __init__(self, base_url: str, folder: Path) -> None:
         self.http = httpx.AsyncClient()
-        self.service = QuickChatService(LmStudioClient(self.http, base_url), LMSTUDIO)
+        client = LmStudioClient(self.http, base_url)
+        history = FileHistory(folder / "history")
+        profiles = LoadProfileStore(folder / "load-profiles", history)
+        profiles.save(LoadProfile(context_length=8192))
+        presets = folder / "config-presets"
+        presets.mkdir(parents=True, exist_ok=True)
+        (presets / "coding.preset.json").write_text(json.dumps(PRESET), encoding="utf-8")
         self.started: list[bool] = []
         self.tokens_opened: list[bool] = []
         self.copied: list[str] = []
-        self.window = QuickChatWindow(
-            self.service,
-            list_models=lambda: [ModelChoice(key=GEMMA), ModelChoice(key=QWEN, loaded=True)],
-            list_presets=lambda: [("Coding", ChatOptions(source="Coding", temperature=0.2))],
-            describe_load=lambda key: "load profile Default: 8,192 tokens of context",
+        self.chat = QuickChat(
+            client=lambda: client,
+            capabilities=lambda: LMSTUDIO,
+            models=lambda: None,
+            load_profiles=profiles,
+            presets=lambda: PresetStore(presets, history),
             start_server=lambda: self.started.append(True),
             open_tokens=lambda: self.tokens_opened.append(True),
-            copy_text=self.copied.append,
-            demo=True,
         )
+        self.chat.set_status(
+            ServerStatus(
+                url=base_url,
+                state=ServerState.RUNNING,
+                loaded=(LoadedModelRow(identifier=QWEN, model_key=QWEN),),
+            )
+        )
+        self.service = self.chat.service
+        self.window = QuickChatWindow(self.chat, copy_text=self.copied.append, demo=True)
         self.window.hide_on_focus_loss = False  # a test's clicks must not hide it
+
+    async def ready(self) -> None:
+        """What the app does when the popup opens: read the models and presets."""
+        await self.chat.refresh_downloaded()
+        await self.chat.refresh_presets()
 
     async def close(self) -> None:
         self.service.stop()
@@ -71,8 +99,9 @@ class World:
 
 
 @pytest.fixture
-def world(loop: asyncio.AbstractEventLoop, sim: Simulator) -> Iterator[World]:
-    w = World(sim.base_url)
+def world(loop: asyncio.AbstractEventLoop, sim: Simulator, tmp_path: Path) -> Iterator[World]:
+    w = World(sim.base_url, tmp_path / "world")
+    loop.run_until_complete(w.ready())
     yield w
     loop.run_until_complete(w.close())
 
@@ -157,10 +186,11 @@ def test_shown_near_the_pointer_with_the_input_focused_and_esc_hides(
             window.model_combo.itemData(0) == QWEN and current is not None and current.key == QWEN
         )
         assert not window.note_label.isVisible()
-        window.model_combo.setCurrentIndex(1)
+        window.model_combo.setCurrentIndex(window.model_combo.findData(GEMMA))
+        assert window.model_combo.currentText() == f"{GEMMA}  (not loaded)"
         assert window.note_label.text() == (
             f"{GEMMA} is not loaded: asking will load it first "
-            "(load profile Default: 8,192 tokens of context)."
+            "(load profile: context length 8,192)."
         )
         window.model_combo.setCurrentIndex(0)
         assert [window.preset_combo.itemText(i) for i in range(2)] == ["No preset", "Coding"]
@@ -280,8 +310,8 @@ def test_errors_show_inline_with_their_fix(
     tmp_path: Path,
     publish_screenshot: Callable[..., Path],
 ) -> None:
-    down = World(f"http://127.0.0.1:{free_port()}")
-    locked = World(sim.base_url)
+    down = World(f"http://127.0.0.1:{free_port()}", tmp_path / "down")
+    locked = World(sim.base_url, tmp_path / "locked")
     sim.state.set_auth("sk-lm-Abcdefgh:Ijklmnopqrstuvwxyz12")
 
     async def scenario() -> None:
@@ -290,7 +320,7 @@ def test_errors_show_inline_with_their_fix(
         window.ask("Hello?")
         await until(lambda: not window.busy, "failed")
         assert window.error_frame.isVisible() and window.start_server_button.isVisible()
-        assert "Start the LM Studio server" in window.error_label.text()
+        assert "Start the server: your question is asked" in window.error_label.text()
         assert window.grab().save(str(tmp_path / "quick-chat-error.png"))
         window.start_server_button.click()
         assert down.started == [True]
@@ -320,3 +350,91 @@ def test_the_menu_item_shows_the_hotkey(qapp: QApplication) -> None:
     section.set_hotkey(None)
     assert action.text() == "Quick chat…"
     assert QGuiApplication.primaryScreen() is not None
+
+
+def test_a_question_asked_while_the_server_is_down_waits_and_is_answered_once_it_is_up(
+    loop: asyncio.AbstractEventLoop,
+    tmp_path: Path,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    port = free_port()
+    world = World(f"http://127.0.0.1:{port}", tmp_path / "world")
+    window, chat = world.window, world.chat
+    down = ServerStatus(url=f"http://127.0.0.1:{port}", state=ServerState.STOPPED)
+
+    async def scenario() -> None:
+        chat.set_status(down)
+        window.show_near_pointer()
+        # Nothing is known to be loaded: no "(not loaded)", and the note says why.
+        assert window.model_combo.count() == 0
+        assert "server is not running" in window.note_label.text()
+        QTest.keyClicks(window.input, "Are you there?")
+        QTest.keyClick(window.input, Qt.Key.Key_Return)
+        await until(lambda: window.error_frame.isVisible(), "the server-down error")
+        assert window.start_server_button.isVisible()
+        assert window.waiting_question == "Are you there?"
+        assert "asked as soon as it is up" in window.error_label.text()
+        assert window.grab().save(str(tmp_path / "quick-chat-waiting.png"))
+        window.start_server_button.click()
+        assert world.started == [True]
+        assert window.progress_label.text() == "Waiting for the server to start…"
+
+        with Simulator(tmp_path / ".lmstudio", api_port=port, tokens_per_second=2000) as sim:
+            sim.state.load(QWEN)
+            sim.state.next_reply = Reply(text="Yes, here.")
+            chat.set_status(
+                ServerStatus(
+                    url=sim.base_url,
+                    state=ServerState.RUNNING,
+                    loaded=(LoadedModelRow(identifier=QWEN, model_key=QWEN),),
+                )
+            )
+            await until(lambda: window.answer == "Yes, here." and not window.busy, "answered")
+            chat.set_status(chat.status.model_copy())  # another status: asked only once
+            await asyncio.sleep(0)
+            chats = [p for m, p, _ in sim.state.requests if m == "POST"]
+            assert chats == ["/api/v1/chat"]
+            assert window.transcript.toPlainText().count("Are you there?") == 1
+            assert window.waiting_question is None
+        await world.close()
+
+    run(loop, scenario())
+    publish_screenshot(tmp_path / "quick-chat-waiting.png")
+
+
+def test_the_picker_follows_the_live_state_and_shows_whole_names(
+    loop: asyncio.AbstractEventLoop, world: World
+) -> None:
+    window, chat = world.window, world.chat
+
+    async def scenario() -> None:
+        window.show_near_pointer()
+        gemma = window.model_combo.findData(GEMMA)
+        window.model_combo.setCurrentIndex(gemma)
+        assert "not loaded" in window.note_label.text()
+        # The poll sees GEMMA loaded (from LM Studio, say): the popup says so at once.
+        assert chat.status is not None
+        chat.set_status(
+            chat.status.model_copy(
+                update={
+                    "loaded": (
+                        *chat.status.loaded,
+                        LoadedModelRow(identifier=GEMMA, model_key=GEMMA),
+                    )
+                }
+            )
+        )
+        assert window.current_model() is not None and window.current_model().key == GEMMA
+        assert window.current_model().loaded and not window.note_label.isVisible()
+        assert "(not loaded)" not in window.model_combo.currentText()
+        # Every name fits where it is picked; the input says what Enter and Esc do.
+        view = window.model_combo.view()
+        widest = max(
+            view.fontMetrics().horizontalAdvance(window.model_combo.itemText(i))
+            for i in range(window.model_combo.count())
+        )
+        assert view.minimumWidth() >= widest
+        assert "Enter" in window.input.placeholderText()
+        assert "Esc" in window.input.placeholderText()
+
+    run(loop, scenario())

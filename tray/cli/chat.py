@@ -1,7 +1,9 @@
 """`chat [--model M] [--preset P] "question"`: ask the server one question, the answer
 streamed to stdout as it arrives.
 
-The same `QuickChatService` as the popup (native `/api/v1/chat`, falling back to
+The same `QuickChat` as the popup (a loaded instance of the model is used, never a second
+copy; a model that is not loaded is loaded with its load profile first, as the popup
+does) and its `QuickChatService` (native `/api/v1/chat`, falling back to
 `/v1/chat/completions` for older LM Studio and OpenAI-compatible servers). Stdout gets
 only the answer; reasoning is hidden unless `--reasoning` sends it to stderr, and the
 stats line and any error sentence go to stderr. With `--json` nothing streams: one
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 from tray.cli._common import (
@@ -24,14 +27,25 @@ from tray.cli._common import (
     UsageError,
     add_command,
 )
+from tray.cli.models import model_manager
+from tray.cli.profiles import open_store
 from tray.core.backends import BackendKind
 from tray.core.chat_options import ChatOptions
-from tray.core.chat_view import AnswerDelta, Failed, Finished, ReasoningDelta, Stopped, ToolLine
+from tray.core.chat_view import (
+    AnswerDelta,
+    ChatUpdate,
+    Failed,
+    Finished,
+    ReasoningDelta,
+    Stopped,
+    ToolLine,
+    view_error,
+)
 from tray.core.conversation import ModelChoice, order_models
 from tray.core.errors import TrayError
-from tray.services.chat_service import QuickChatService
 from tray.services.history import FileHistory, default_history_dir
 from tray.services.preset_store import PresetStore
+from tray.services.quick_chat import QuickChat
 
 __all__ = ["ORDER", "register"]
 
@@ -72,8 +86,11 @@ def preset_options(ctx: Context, name: str) -> ChatOptions:
             f"LM Studio's home folder {home.path} does not exist, so there is no preset "
             f"{name!r}; leave out --preset or point --home at LM Studio's folder."
         )
-    store = PresetStore(home.path / "config-presets", FileHistory(default_history_dir()))
-    return store.load(name).chat_options()
+    return _preset_store(ctx).load(name).chat_options()
+
+
+def _preset_store(ctx: Context) -> PresetStore:
+    return PresetStore(ctx.env.home.path / "config-presets", FileHistory(default_history_dir()))
 
 
 async def cmd_chat(ctx: Context, args: argparse.Namespace) -> Result:
@@ -92,10 +109,34 @@ async def cmd_chat(ctx: Context, args: argparse.Namespace) -> Result:
             )
         model = ordered[0].key
     stream = not args.json
-    service = QuickChatService(ctx.client, ctx.env.capabilities)
+    # The popup's own path: a loaded instance of the model is used (never a second copy);
+    # a model that is not loaded is loaded with its load profile first.
+    manager = model_manager(ctx)
+    chat = QuickChat(
+        client=lambda: ctx.client,
+        capabilities=lambda: ctx.env.capabilities,
+        models=lambda: manager,
+        load_profiles=open_store(),
+        presets=lambda: _preset_store(ctx),
+    )
     doc: dict[str, Any] = {"model": model, "question": question, "answer": "", "reasoning": ""}
+
+    async def updates() -> AsyncIterator[ChatUpdate]:
+        try:
+            ready = await chat.prepare(model)
+        except TrayError as exc:  # the server is down, a token is needed, no such model…
+            yield Failed(error=view_error(exc))
+            return
+        doc["model"] = ready.model
+        if ready.note:
+            doc["load_note"] = ready.note
+            if stream:
+                print(ready.note, file=sys.stderr)
+        async for update in chat.service.ask(question, ready.model, options):
+            yield update
+
     code = EXIT_OK
-    async for update in service.ask(question, model, options):
+    async for update in updates():
         if isinstance(update, AnswerDelta):
             doc["answer"] += update.text
             if stream and update.text:
@@ -124,7 +165,7 @@ async def cmd_chat(ctx: Context, args: argparse.Namespace) -> Result:
                 )
         elif isinstance(update, Stopped):
             code = EXIT_FAILED
-    doc["api"] = service.last_api
+    doc["api"] = chat.service.last_api
     doc["streamed"] = stream
     return doc, code
 

@@ -27,7 +27,7 @@ from tray.services.lms_runner import GpuOffload
 from tray.services.model_defaults import LmStudioDefaults
 from tray.services.model_manager import ModelManager, default_state_dir
 
-__all__ = ["ORDER", "register"]
+__all__ = ["ORDER", "model_manager", "register"]
 
 ORDER = 20
 
@@ -109,9 +109,17 @@ def _gpu(text: str) -> GpuOffload:
 
 
 def _manager(ctx: Context) -> ModelManager:
+    manager = model_manager(ctx)
+    if manager is None:
+        raise EndpointNotSupported(ctx.env.capabilities.why_not("Loading and ejecting models"))
+    return manager
+
+
+def model_manager(ctx: Context) -> ModelManager | None:
+    """What loads and ejects on this server (None: it cannot, e.g. OpenAI-compatible)."""
     caps = ctx.env.capabilities
     if not caps.load_unload:
-        raise EndpointNotSupported(caps.why_not("Loading and ejecting models"))
+        return None
     home = ctx.env.home
     return ModelManager(
         ctx.client,

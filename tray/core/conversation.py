@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict
 
 from tray.core.api import ChatCompletionRequest, ChatMessage, ChatRequest, StreamOptions
 from tray.core.chat_options import ChatOptions
+from tray.core.inventory import LoadedModelRow
 
-__all__ = ["Conversation", "ModelChoice", "Turn", "model_note", "order_models"]
+__all__ = ["Conversation", "ModelChoice", "Turn", "chat_choices", "model_note", "order_models"]
 
 
 class Turn(BaseModel):
@@ -122,9 +123,33 @@ def order_models(choices: Iterable[ModelChoice]) -> list[ModelChoice]:
     return [c for c in ordered if c.loaded] + [c for c in ordered if not c.loaded]
 
 
-def model_note(choice: ModelChoice | None, load_description: str = "") -> str:
+def chat_choices(
+    loaded: Iterable[LoadedModelRow],
+    served: Iterable[str] = (),
+    downloaded: Iterable[str] = (),
+) -> list[ModelChoice]:
+    """The picker's models: loaded instances (by identifier), what an OpenAI-compatible
+    server serves, then downloaded models that have no instance — a model loaded under an
+    identifier of its own is offered once, as that instance."""
+    rows = list(loaded)
+    choices = [ModelChoice(key=row.identifier, loaded=True) for row in rows]
+    choices += [ModelChoice(key=name, loaded=True) for name in served]
+    has_instance = {row.model_key for row in rows}
+    choices += [ModelChoice(key=key) for key in downloaded if key not in has_instance]
+    return order_models(choices)
+
+
+def model_note(
+    choice: ModelChoice | None, load_description: str = "", *, server_up: bool | None = True
+) -> str:
     """What the picker says under a choice: nothing for a loaded model; for another, that
-    asking will load it (and how)."""
+    asking will load it (and how). With the server down nothing is known to be loaded, so
+    the note says that instead — a question then waits for the server, it loads nothing."""
+    if server_up is False:
+        return (
+            "The LM Studio server is not running. Ask, then Start server: the question is "
+            "answered once it is up."
+        )
     if choice is None:
         return "No model: load one from the tray menu, or start the server."
     if choice.loaded:

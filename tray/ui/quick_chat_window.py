@@ -8,8 +8,12 @@ Markdown blocks are appended once, only the open tail is rendered again
 (`MarkdownView`), so a 2,000 tokens/s stream costs the same per token at its end as at
 its start. Stop cancels the request at once (the connection closes).
 
-No LM Studio rule lives here: the picker order and notes come from
+No LM Studio rule lives here: the models, presets and loading come from one
+`QuickChat` (`tray.services.quick_chat`), the picker order and notes from
 `tray.core.conversation`, errors and their fixes from `tray.core.chat_view`.
+
+A question asked while the server is down waits: the popup says so, offers Start server,
+and asks it once when the next status says the server is up.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QPoint, QRect, Qt, QTimer
 from PySide6.QtGui import QCursor, QGuiApplication, QKeyEvent, QTextCursor
@@ -51,9 +55,9 @@ from tray.core.chat_view import (
     code_blocks,
     view_error,
 )
-from tray.core.conversation import ModelChoice, model_note, order_models
+from tray.core.conversation import ModelChoice, model_note
 from tray.core.errors import TrayError
-from tray.services.chat_service import QuickChatService
+from tray.services.quick_chat import QuickChat
 from tray.ui.markdown_view import MarkdownView
 from tray.ui.status_text import window_title
 from tray.ui.tasks import spawn
@@ -82,8 +86,8 @@ NO_PRESET_TEXT = "No preset"
 FRAME_MS = 16
 POINTER_GAP = 12  # pixels between the pointer and the window's corner
 
-ModelLister = Callable[[], Sequence[ModelChoice]]
-PresetLister = Callable[[], Sequence[tuple[str, ChatOptions]]]
+INPUT_PLACEHOLDER = "Ask a question — Enter sends it, Esc hides this window"
+WAITING_FIX = "Start the server: your question is asked as soon as it is up."
 
 
 def _default_copy(text: str) -> None:
@@ -105,40 +109,26 @@ def place_near(pointer: QPoint, size: tuple[int, int], available: QRect) -> QPoi
 
 
 class QuickChatWindow(QWidget):
-    """The popup. Constructed once by the app with the service and callables:
-
-    * `list_models()` → loaded and downloaded models (`ModelChoice`), read at each show;
-    * `list_presets()` → `(label, ChatOptions)` pairs;
-    * `describe_load(model_key)` → how a not-loaded model would be loaded ("load profile
-      Fast: 8,192 context, GPU max");
-    * `load_model(model_key)` (optional, awaited) → loads a not-loaded model that way
-      before asking; without it LM Studio loads it just in time (with progress shown);
-    * `start_server()`, `open_tokens()` → the fixes offered inline under an error.
-    """
+    """The popup, constructed once by the app over one `QuickChat`: its models, presets,
+    load descriptions and the getting ready of a model; its `start_server()` and
+    `open_tokens()` are the fixes offered inline under an error."""
 
     def __init__(
         self,
-        service: QuickChatService,
+        chat: QuickChat,
         *,
-        list_models: ModelLister,
-        list_presets: PresetLister,
-        describe_load: Callable[[str], str],
-        start_server: Callable[[], None],
-        open_tokens: Callable[[], None],
-        load_model: Callable[[str], Awaitable[None]] | None = None,
         copy_text: Callable[[str], None] = _default_copy,
         demo: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self._service = service
-        self._list_models = list_models
-        self._list_presets = list_presets
-        self._describe_load = describe_load
-        self._start_server = start_server
-        self._open_tokens = open_tokens
-        self._load_model = load_model
+        self._chat = chat
+        self._service = chat.service
         self._copy_text = copy_text
+        # A question asked while the server was down (and the model picked, if any),
+        # asked again once it is up.
+        self._waiting: tuple[str, ModelChoice | None] | None = None
+        self._was_up: bool | None = None
         self.hide_on_focus_loss = True
         self._models: list[ModelChoice] = []
         self._pending: list[ChatUpdate] = []
@@ -146,7 +136,7 @@ class QuickChatWindow(QWidget):
         self._pieces: list[str] = []  # the answer as it arrived; joined when asked for
         self.frames = 0  # rendered frames (tests print render cost per frame)
         self.render_seconds = 0.0
-        self._loading = False  # awaiting load_model: Stop cancels the load's wait
+        self._loading = False  # getting the model ready: Stop cancels that wait
         self._tools: dict[int, str] = {}
         self._thinking_pieces = 0
 
@@ -176,29 +166,34 @@ class QuickChatWindow(QWidget):
         top = QHBoxLayout()
         self.title_label = QLabel("Quick chat" + (" — Demo" if demo else ""))
         self.title_label.setStyleSheet("font-weight: bold;")
+        self.new_button = QToolButton()
+        self.new_button.setText(NEW_CHAT_TEXT)
+        self.new_button.clicked.connect(self.new_chat)
+        top.addWidget(self.title_label)
+        top.addStretch(1)
+        top.addWidget(self.new_button)
+        layout.addLayout(top)
+
+        # The pickers get a row of their own: model keys are long and must be readable.
+        pickers = QHBoxLayout()
         self.model_combo = QComboBox()
         self.model_combo.setToolTip("Model: loaded models first")
-        # Long model keys must not widen the popup past its size: elide in the box.
+        # A key longer than the row is elided in the box (not the popup widened); the
+        # list shows every key whole.
         self.model_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
-        self.model_combo.setMinimumContentsLength(16)
+        self.model_combo.setMinimumContentsLength(24)
         self.model_combo.currentIndexChanged.connect(self._model_changed)
         self.preset_combo = QComboBox()
         self.preset_combo.setToolTip("Preset: system prompt and sampling")
         self.preset_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
-        self.preset_combo.setMinimumContentsLength(9)
-        self.new_button = QToolButton()
-        self.new_button.setText(NEW_CHAT_TEXT)
-        self.new_button.clicked.connect(self.new_chat)
-        top.addWidget(self.title_label)
-        top.addStretch(1)
-        top.addWidget(self.model_combo, 2)
-        top.addWidget(self.preset_combo, 1)
-        top.addWidget(self.new_button)
-        layout.addLayout(top)
+        self.preset_combo.setMinimumContentsLength(10)
+        pickers.addWidget(self.model_combo, 3)
+        pickers.addWidget(self.preset_combo, 1)
+        layout.addLayout(pickers)
 
         self.note_label = QLabel()
         self.note_label.setWordWrap(True)
@@ -256,7 +251,7 @@ class QuickChatWindow(QWidget):
         self.start_server_button = QPushButton(START_SERVER_TEXT)
         self.start_server_button.clicked.connect(self._on_start_server)
         self.token_button = QPushButton(ENTER_TOKEN_TEXT)
-        self.token_button.clicked.connect(lambda: self._open_tokens())
+        self.token_button.clicked.connect(lambda: self._chat.open_tokens())
         error_layout.addWidget(self.error_label, 1)
         error_layout.addWidget(self.start_server_button)
         error_layout.addWidget(self.token_button)
@@ -270,7 +265,7 @@ class QuickChatWindow(QWidget):
 
         bottom = QHBoxLayout()
         self.input = QLineEdit()
-        self.input.setPlaceholderText("Ask a question…")
+        self.input.setPlaceholderText(INPUT_PLACEHOLDER)
         self.input.returnPressed.connect(self._send_or_stop)
         self.send_button = QPushButton(SEND_TEXT)
         self.send_button.setDefault(True)
@@ -295,6 +290,7 @@ class QuickChatWindow(QWidget):
         self._frame_timer.setSingleShot(True)
         self._frame_timer.setInterval(FRAME_MS)
         self._frame_timer.timeout.connect(self._render_pending)
+        chat.subscribe(self._world_changed)
 
     # --- showing -------------------------------------------------------------------
 
@@ -313,25 +309,53 @@ class QuickChatWindow(QWidget):
     def refresh_choices(self) -> None:
         """Read the models and presets again, keeping the current choices if still there."""
         current = self.current_model()
-        self._models = order_models(self._list_models())
+        self._models = self._chat.choices()
+        # With the server down nothing is known to be loaded: no "(not loaded)" then.
+        say_loaded = self._chat.server_up is not False
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         for choice in self._models:
-            suffix = "" if choice.loaded else "  (not loaded)"
+            suffix = "  (not loaded)" if say_loaded and not choice.loaded else ""
             self.model_combo.addItem(choice.shown + suffix, choice.key)
+            self.model_combo.setItemData(
+                self.model_combo.count() - 1, choice.shown, Qt.ItemDataRole.ToolTipRole
+            )
         keys = [c.key for c in self._models]
         if current is not None and current.key in keys:
             self.model_combo.setCurrentIndex(keys.index(current.key))
         self.model_combo.blockSignals(False)
+        _fit_list_to_items(self.model_combo)
         self._model_changed()
 
         preset = self.preset_combo.currentText()
         self.preset_combo.clear()
         self.preset_combo.addItem(NO_PRESET_TEXT, None)
-        for label, options in self._list_presets():
+        for label, options in self._chat.presets():
             self.preset_combo.addItem(label, options)
         found = self.preset_combo.findText(preset)
         self.preset_combo.setCurrentIndex(max(0, found))
+        _fit_list_to_items(self.preset_combo)
+
+    def _world_changed(self) -> None:
+        """A new server status, model list or preset list: follow it while shown (not while
+        a list is open under the pointer), and ask a waiting question once the server is up."""
+        up = self._chat.server_up
+        if up and self._was_up is False:  # just came up: what it has may have changed
+            spawn(self._chat.refresh_downloaded(), doing="Listing downloaded models")
+        self._was_up = up
+        if self._waiting is not None and not self.busy:
+            if up:
+                self._ask_waiting()
+            elif not self._chat.server_starting and self.progress_label.isVisible():
+                # The start failed (the tray says why): the question still waits.
+                self.progress.hide()
+                self.progress_label.hide()
+                self.error_frame.show()
+        if not self.isVisible() or self.model_combo.view().isVisible():
+            return
+        if self.preset_combo.view().isVisible():
+            return
+        self.refresh_choices()
 
     def current_model(self) -> ModelChoice | None:
         index = self.model_combo.currentIndex()
@@ -341,12 +365,26 @@ class QuickChatWindow(QWidget):
         options = self.preset_combo.currentData()
         return options if isinstance(options, ChatOptions) else None
 
+    def _ask_waiting(self) -> None:
+        assert self._waiting is not None
+        question, choice = self._waiting
+        self._waiting = None
+        if choice is None:  # nothing was offered while the server was down
+            self.refresh_choices()
+            choice = self.current_model()
+            if choice is None:
+                self._show_error_text(model_note(None))
+                return
+        self._start_answer(question, again=True)
+        self._task = spawn(self._run(question, choice), doing="Asking the model")
+
     def _model_changed(self, *_: object) -> None:
         choice = self.current_model()
         description = ""
         if choice is not None and not choice.loaded:
-            description = self._describe_load(choice.key)
-        note = model_note(choice, description)
+            description = self._chat.describe_load(choice.key)
+        note = model_note(choice, description, server_up=self._chat.server_up)
+        self.model_combo.setToolTip(choice.shown if choice is not None else "")
         self.note_label.setText(note)
         self.note_label.setVisible(bool(note))
         self._relayout()
@@ -400,11 +438,16 @@ class QuickChatWindow(QWidget):
         if self.busy:
             return None
         choice = self.current_model()
-        if choice is None:
+        if choice is None and self._chat.server_up is not False:
             self._show_error_text(model_note(None))
             return None
         self.input.clear()
+        self._waiting = None  # a new question replaces one that waited for the server
         self._start_answer(question)
+        if choice is None:  # the server is down and offered nothing yet: wait for it
+            self._fail(question, None, Failed(error=view_error(self._chat.down_error())))
+            self.send_button.setText(SEND_TEXT)
+            return None
         self._task = spawn(self._run(question, choice), doing="Asking the model")
         return self._task
 
@@ -415,6 +458,7 @@ class QuickChatWindow(QWidget):
             self._task.cancel()
 
     def new_chat(self) -> None:
+        self._waiting = None
         self.stop()
         self._service.new_chat()
         self._pending.clear()
@@ -432,20 +476,24 @@ class QuickChatWindow(QWidget):
 
     async def _run(self, question: str, choice: ModelChoice) -> None:
         try:
-            if not choice.loaded and self._load_model is not None:
-                self._loading = True
-                self._apply(Progress(label=f"Loading {choice.shown}…", fraction=None))
+            self._loading = True
+            if not choice.loaded:
+                self._apply(Progress(label=f"Getting {choice.shown} ready…", fraction=None))
                 self._render_pending()
-                try:
-                    await self._load_model(choice.key)
-                except TrayError as exc:
-                    self._apply(Failed(error=view_error(exc)))
-                    self._render_pending()
-                    return
-                finally:
-                    self._loading = False
-            async for update in self._service.ask(question, choice.key, self.current_options()):
-                self._apply(update)
+            try:
+                ready = await self._chat.prepare(choice.key)
+            except TrayError as exc:
+                self._fail(question, choice, Failed(error=view_error(exc)))
+                return
+            finally:
+                self._loading = False
+            if ready.note:
+                self.transcript.add_note(ready.note)
+            async for update in self._service.ask(question, ready.model, self.current_options()):
+                if isinstance(update, Failed):
+                    self._fail(question, choice, update)
+                else:
+                    self._apply(update)
         except asyncio.CancelledError:
             self._apply(Stopped())
             self._render_pending()
@@ -454,14 +502,31 @@ class QuickChatWindow(QWidget):
             self._render_pending()
             self.send_button.setText(SEND_TEXT)
 
-    def _start_answer(self, question: str) -> None:
+    def _fail(self, question: str, choice: ModelChoice | None, failed: Failed) -> None:
+        """Show a failure; a question the server was not up for waits for it."""
+        if failed.error.action == "start_server":
+            self._waiting = (question, choice)
+            self.note_label.hide()  # the error below says it, with the fix
+            failed = failed.model_copy(
+                update={"error": failed.error.model_copy(update={"fix": WAITING_FIX})}
+            )
+        self._apply(failed)
+        self._render_pending()
+
+    @property
+    def waiting_question(self) -> str | None:
+        """The question that waits for the server to be up, if any."""
+        return self._waiting[0] if self._waiting is not None else None
+
+    def _start_answer(self, question: str, *, again: bool = False) -> None:
         self._pending.clear()
         self._reset_answer_area()
         self._pieces = []
         self.stats_label.hide()
         self.copy_button.setEnabled(False)
         self.code_button.hide()
-        self.transcript.add_question(question)
+        if not again:  # a waiting question is already in the transcript
+            self.transcript.add_question(question)
         self.send_button.setText(STOP_TEXT)
 
     def _reset_answer_area(self) -> None:
@@ -604,7 +669,24 @@ class QuickChatWindow(QWidget):
 
     def _on_start_server(self) -> None:
         self.error_frame.hide()
-        self._start_server()
+        if self._waiting is not None:
+            self._apply(Progress(label="Waiting for the server to start…", fraction=None))
+            self._render_pending()
+        self._chat.start_server()
 
     def _copy(self, text: str) -> None:
         self._copy_text(text)
+
+
+def _fit_list_to_items(combo: QComboBox) -> None:
+    """Let a combo's drop-down list be as wide as its longest item (the closed box may
+    elide it), so that no model name is cut off where the user picks it."""
+    view = combo.view()
+    metrics = view.fontMetrics()
+    widest = max(
+        (metrics.horizontalAdvance(combo.itemText(i)) for i in range(combo.count())), default=0
+    )
+    # the item's own margins and the scroll bar that a long list gets
+    view.setMinimumWidth(
+        widest + 4 * metrics.averageCharWidth() + view.verticalScrollBar().sizeHint().width()
+    )
