@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from tray.core.tokens import TokenCheck
     from tray.platform.autostart import Autostart
     from tray.platform.hotkeys import HotkeyManager
+    from tray.platform.single_instance import InstanceOwner
     from tray.services.environment import Environment
     from tray.services.file_watch import FileChange
     from tray.services.gpu import GpuProbe
@@ -297,6 +298,7 @@ class TrayApp:
         )
         tray.demo_requested.connect(self._restart_as_demo)
         self._spawn = spawn
+        self.instance: InstanceOwner | None = None  # this user's one tray (run_tray sets it)
 
     async def run(self) -> None:
         import asyncio
@@ -334,6 +336,7 @@ class TrayApp:
             await self.http.aclose()
             if self.demo is not None:
                 await self.demo.stop()
+            self._release_instance()
 
     # --- wiring ------------------------------------------------------------------------
 
@@ -660,12 +663,24 @@ class TrayApp:
         log.warning("%s: %s", title, message)
         self.notifier.show_error(title, message)
 
+    def second_start(self, request: dict[str, object]) -> dict[str, object]:
+        """Another `lmstudio-tray` was started: show where this one is, and tell it."""
+        shown = self.tray.present()
+        log.info("another start handed over to this tray: shown its %s", shown)
+        return {"demo": self.demo is not None, "shown": shown, "said": self.tray.headline}
+
+    def _release_instance(self) -> None:
+        if self.instance is not None:
+            self.instance.close()
+            self.instance = None
+
     def _restart_as_demo(self) -> None:
         """Start the demo as its own process and leave: no state crosses over."""
         import subprocess
 
+        self._release_instance()  # the demo is this user's tray from now on
         subprocess.Popen(
-            [sys.executable, "-m", "tray", "--demo"],
+            [sys.executable, "-m", "tray", "--demo", "--log-level", self.args.log_level],
             start_new_session=True,
             stdin=subprocess.DEVNULL,
         )
@@ -779,6 +794,20 @@ def run_tray(args: argparse.Namespace) -> int:
     app.setApplicationName(APP_NAME + (" — Demo" if args.demo else ""))
     app.setQuitOnLastWindowClosed(False)  # a tray app lives without windows
 
+    # One tray per user: a second start hands over to the first before any icon shows.
+    from tray.platform.single_instance import ask_running, claim, hand_over_text
+
+    owner: InstanceOwner | None = None
+    try:
+        owner = claim()
+    except OSError as exc:
+        log.warning("cannot make sure only one tray runs (%s); starting anyway", exc)
+    else:
+        if owner is None:
+            reply = ask_running({"want": "show", "demo": args.demo})
+            sys.stdout.write(hand_over_text(reply, demo=args.demo) + "\n")
+            return 0
+
     # The icon first (Qt only), then everything else: see tray/ui/startup_icon.py.
     from tray.ui.startup_icon import show_starting_icon
 
@@ -796,6 +825,9 @@ def run_tray(args: argparse.Namespace) -> int:
     tray_app = TrayApp(
         args, httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)), TrayIcon(tray=early)
     )
+    if owner is not None:
+        tray_app.instance = owner
+        owner.serve(tray_app.second_start)
 
     _quit_on_signals(tray_app.quit.set)
     qasync.run(tray_app.run())

@@ -50,6 +50,8 @@ def child_env(home: Path, source: Path | None = None) -> dict[str, str]:
         XDG_DATA_HOME=str(home / ".local/share"),
         XDG_STATE_HOME=str(home / ".local/state"),
         XDG_CACHE_HOME=str(home / ".cache"),
+        # the one-tray-per-user lock: a run must never hand over to another tray
+        XDG_RUNTIME_DIR=str(home / "runtime"),
     )
     # As installed: pip byte-compiles a package when it installs it. A checkout run with
     # PYTHONDONTWRITEBYTECODE would compile every module on every start instead; give the
@@ -70,6 +72,7 @@ def simulator(home: Path) -> Iterator[Simulator]:
 
 def start(cmd: list[str], home: Path, source: Path | None = None) -> subprocess.Popen[bytes]:
     home.mkdir(parents=True, exist_ok=True)
+    (home / "runtime").mkdir(mode=0o700, exist_ok=True)
     return subprocess.Popen(
         cmd,
         env=child_env(home, source),

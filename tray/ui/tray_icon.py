@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QPoint, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QPalette
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
@@ -110,6 +110,30 @@ class TrayIcon(QObject):
             self.no_tray_window.show_status(self._status)
         self.no_tray_window.show()
         self._tray_poll.start()
+
+    def present(self) -> str:
+        """Show the user where the tray is (a second start asked): the menu at the icon,
+        or the fallback window, or — where the icon has no known place on the screen —
+        a notification with the status. Returns which ("menu", "window", "notification")."""
+        if self.no_tray_window is not None and self.no_tray_window.isVisible():
+            self.no_tray_window.raise_()
+            self.no_tray_window.activateWindow()
+            return "window"
+        geometry = self.tray.geometry()
+        if self.tray.isVisible() and geometry.isValid() and geometry.topLeft() != QPoint(0, 0):
+            self.menu.popup(geometry.bottomLeft())
+            return "menu"
+        self.tray.showMessage(
+            "LM Studio Tray is already running",
+            self.headline,
+            QSystemTrayIcon.MessageIcon.Information,
+        )
+        return "notification"
+
+    @property
+    def headline(self) -> str:
+        """The status in a few words, as the menu's first line says it."""
+        return header_lines(self._status)[0]
 
     def _move_to_tray_if_available(self) -> None:
         if not self._tray_available():
