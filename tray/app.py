@@ -730,11 +730,7 @@ def _vault(*, demo: bool) -> TokenVault:
     """The OS keyring; the demo keeps tokens for its session only, never in the keyring."""
     from tray.services.token_vault import TokenVault
 
-    if not demo:
-        return TokenVault()
-    import keyring.backends.fail
-
-    return TokenVault(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
+    return TokenVault(memory_only=demo)
 
 
 def _autostart(demo: DemoLmStudio | None) -> Autostart:

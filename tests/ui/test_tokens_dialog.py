@@ -6,6 +6,7 @@ with no usable keyring the sentence says what to do and session-only still works
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -201,5 +202,87 @@ def test_present_selects_the_profile_asked_for(
         assert dialog.profile_box.title() == "Token for GPU box"
         assert not dialog.reason.isVisible()
         assert dialog.windowTitle().endswith("API tokens")
+
+    run(loop, scenario())
+
+
+class Silent(keyring.backend.KeyringBackend):
+    """A keyring waiting on an unlock prompt that nobody sees."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.release.wait(30)
+        return None
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.release.wait(30)
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.release.wait(30)
+
+
+def test_a_keyring_that_does_not_answer_never_leaves_reading_the_keyring(
+    qtbot: QtBot, loop: asyncio.AbstractEventLoop, sim: Simulator, service: SettingsService
+) -> None:
+    backend = Silent()
+    vault = TokenVault(backend, timeout=0.5)
+    dialog = make_dialog(qtbot, vault, service, sim)
+
+    async def scenario() -> None:
+        dialog.present()
+        assert dialog.state_label.text() == "Status: reading the keyring…"
+        await until(lambda: dialog.result_error.isVisible(), "the keyring's silence told", 5)
+        assert dialog.state_label.text() == "Status: unknown — keyring not answering"
+        assert "waiting for its password prompt" in dialog.result_error.text()
+        item = dialog.profile_list.item(0).text()
+        assert item.endswith("unknown — keyring not answering")
+        backend.release.set()
+
+    run(loop, scenario())
+
+
+def test_testing_against_a_server_without_authentication_does_not_say_it_works(
+    qtbot: QtBot, loop: asyncio.AbstractEventLoop, tmp_path: Path, service: SettingsService
+) -> None:
+    vault = TokenVault(memory_only=True)
+
+    async def scenario() -> None:
+        with Simulator(tmp_path / "open", auth_token=None) as open_sim:
+            dialog = make_dialog(qtbot, vault, service, open_sim)
+            dialog.present()
+            await until(lambda: dialog.state_of(LOCAL_PROFILE_ID) is TokenState.MISSING, "read")
+            paste(qtbot, dialog, TOKEN)
+            click(qtbot, dialog.test_button)
+            await until(lambda: not dialog.busy, "the test")
+            said = dialog.result_info.text()
+            assert "could not be checked" in said and "does not require authentication" in said
+            assert "works" not in said and not dialog.result_error.isVisible()
+
+    run(loop, scenario())
+
+
+def test_the_demo_keeps_tokens_in_memory_and_says_so(
+    qtbot: QtBot, loop: asyncio.AbstractEventLoop, sim: Simulator, service: SettingsService
+) -> None:
+    vault = TokenVault(memory_only=True)  # what the demo uses: the keyring is never asked
+    dialog = TokensDialog(vault, service, check=checker(sim), demo=True)  # type: ignore[arg-type]
+    qtbot.addWidget(dialog)
+
+    async def scenario() -> None:
+        dialog.present()
+        await until(lambda: dialog.state_of(LOCAL_PROFILE_ID) is TokenState.MISSING, "read")
+        assert "kept in memory until the demo quits" in dialog.intro.text()
+        assert not dialog.result_error.isVisible()  # no "install a keyring"
+        assert not dialog.session_box.isVisible()
+        paste(qtbot, dialog, TOKEN)
+        click(qtbot, dialog.save_button)
+        await until(lambda: dialog.state_of(LOCAL_PROFILE_ID) is TokenState.SESSION, "kept")
+        assert "accepted it; the token is kept in memory" in dialog.result_info.text()
+        assert "keyring" not in dialog.result_info.text() + dialog.result_error.text()
 
     run(loop, scenario())

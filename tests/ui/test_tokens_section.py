@@ -5,8 +5,10 @@ cleared after the delay only if it still holds the secret."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
+import keyring.backend
 import pytest
 from aio import run, until  # tests/ui/aio.py
 from keyring_backend import secret_service  # tests/ui/keyring_backend.py
@@ -22,6 +24,27 @@ from tray.ui.tokens_section import TokensSection
 
 TOKEN = "sk-lm-Abcd1234:Abcdefghij1234567890"
 URL = "http://127.0.0.1:1234"
+
+
+class Silent(keyring.backend.KeyringBackend):
+    """A keyring whose calls wait on an unlock prompt nobody sees, until released."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.release.wait(30)
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.entries.pop((service, username), None)
 
 
 def clip(mode: QClipboard.Mode = QClipboard.Mode.Clipboard) -> str:
@@ -122,5 +145,36 @@ def test_copy_items_follow_the_vault_and_copy_the_texts(
 
         await vault.delete(LOCAL_PROFILE_ID)
         await until(lambda: not section.copy_token_action.isEnabled(), "copy disabled")
+
+    run(loop, scenario())
+
+
+def test_a_keyring_that_does_not_answer_is_said_and_asked_again_later(
+    loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    backend = Silent()
+    vault = TokenVault(backend, timeout=0.3)
+    settings = SettingsService(SettingsStore(tmp_path / "settings.json"))
+    section = TokensSection(
+        vault,
+        settings,
+        open_dialog=lambda: None,
+        base_url=lambda: URL,
+        clipboard=ClipboardGuard(lambda: 1),
+    )
+    caps = capabilities_for(BackendKind.LMSTUDIO, lms_available=False)
+
+    async def scenario() -> None:
+        section.render(status(), caps)
+        await until(
+            lambda: section.copy_token_action.text().endswith("keyring not answering"), "told"
+        )
+        assert "password prompt" in section.copy_token_action.toolTip()
+        assert not section.copy_token_action.isEnabled()
+        backend.release.set()  # the user unlocked it
+        await asyncio.sleep(0.1)
+        backend.entries[(TokenVault.SERVICE, LOCAL_PROFILE_ID)] = TOKEN
+        section.render(status(), caps)  # the next status update asks again
+        await until(lambda: section.copy_token_action.isEnabled(), "the token found")
 
     run(loop, scenario())

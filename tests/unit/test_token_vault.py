@@ -3,6 +3,9 @@ way OS keyrings do: each failure gives the user's sentence and stores nothing an
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from pydantic import SecretStr
 from tray.core.errors import (
     InvalidTokenShape,
     KeyringLocked,
+    KeyringNotAnswering,
     KeyringUnavailable,
     KeyringWriteRefused,
     TokenError,
@@ -293,3 +297,42 @@ async def test_provider_keeps_a_locked_keyring_as_its_error_without_asking_again
     assert isinstance(provider.error, KeyringLocked)
     b.exc = AssertionError("asked the keyring again")
     assert await provider.get_token() is None
+
+
+class Silent(MemoryKeyring):
+    """A keyring whose every call waits on an unlock prompt nobody sees, until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.calls = 0
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.calls += 1
+        self.release.wait(30)
+        return super().get_password(service, username)
+
+
+async def test_a_keyring_that_does_not_answer_is_abandoned_with_a_sentence() -> None:
+    backend = Silent()
+    vault = TokenVault(backend, timeout=0.3)
+    began = time.monotonic()
+    with pytest.raises(KeyringNotAnswering) as caught:
+        await vault.get("this-machine")
+    assert time.monotonic() - began < 5  # bounded, not the 30 s the prompt waits
+    assert "may be locked and waiting for its password prompt" in caught.value.message
+    # while it still hangs, the next call fails at once instead of adding a thread
+    with pytest.raises(KeyringNotAnswering, match="earlier request"):
+        await vault.status("this-machine")
+    assert backend.calls == 1
+    # once the prompt is answered, the keyring is asked again
+    backend.release.set()
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        try:
+            assert await vault.get("this-machine") is None
+            break
+        except KeyringNotAnswering:
+            continue
+    else:
+        pytest.fail("the vault never asked the keyring again")

@@ -37,6 +37,7 @@
         ├── TokenTooLong           more than the keyring (or any sane token) holds
         ├── KeyringUnavailable     no keyring, or one that would store it in plain text
         ├── KeyringLocked          locked, or its unlock prompt was dismissed
+        ├── KeyringNotAnswering    no answer in time (an unlock prompt nobody sees)
         └── KeyringWriteRefused    the keyring refused to store or remove it
 
 Errors carry data, never secrets: a message must never contain a token or a header value.
@@ -62,6 +63,7 @@ __all__ = [
     "InvalidToken",
     "InvalidTokenShape",
     "KeyringLocked",
+    "KeyringNotAnswering",
     "KeyringUnavailable",
     "KeyringWriteRefused",
     "LmStudioError",
@@ -354,6 +356,12 @@ class KeyringUnavailable(TokenError):
 
 class KeyringLocked(TokenError):
     title = "Keyring locked"
+
+
+class KeyringNotAnswering(TokenError):
+    """A keyring call did not return in time: it is abandoned, not awaited."""
+
+    title = "Keyring not answering"
 
 
 class KeyringWriteRefused(TokenError):

@@ -249,6 +249,19 @@ class LmStudioClient:
     def base_url(self) -> str:
         return self._base_url
 
+    def with_token(self, token_provider: TokenProvider | None) -> LmStudioClient:
+        """The same client (HTTP connection pool, limits, timeouts) with other credentials:
+        None sends no token at all."""
+        return LmStudioClient(
+            self._http,
+            self._base_url,
+            token_provider=token_provider,
+            max_body_bytes=self._max_body_bytes,
+            max_event_bytes=self._max_event_bytes,
+            max_stream_bytes=self._max_stream_bytes,
+            timeouts=self._timeouts,
+        )
+
     # --- REST v1 -----------------------------------------------------------------------
 
     async def greeting(self) -> Greeting:

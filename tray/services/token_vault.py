@@ -1,8 +1,13 @@
 """API tokens in the OS keyring (Secret Service, Keychain, Credential Manager), one entry per
 server profile, or in memory for this session only — never in a file.
 
-Every keyring call runs in a worker thread (`asyncio.to_thread`): an unlock prompt can block
-for as long as the user takes. keyring's exceptions become `TokenError`s with a sentence
+Every keyring call runs in a thread of its own and is waited for at most `timeout` seconds:
+an unlock prompt nobody sees (a locked keyring in a remote session, a KWallet dialog behind
+other windows) would otherwise block for ever. A call that does not answer in time is
+abandoned — its thread is a daemon that nothing waits for, not the loop's executor, whose
+shutdown would wait on it — and `KeyringNotAnswering` says so; while it still hangs, later
+calls fail at once instead of piling up threads. keyring's exceptions become `TokenError`s
+with a sentence
 that says what to do; backends that would keep the token in plain text (keyrings.alt's file
 backends) or drop it silently (`null`) are refused, never used as a fallback.
 """
@@ -10,6 +15,7 @@ backends) or drop it silently (`null`) are refused, never used as a fallback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -24,6 +30,7 @@ from tray.core.errors import (
     AuthError,
     EndpointNotSupported,
     KeyringLocked,
+    KeyringNotAnswering,
     KeyringUnavailable,
     KeyringWriteRefused,
     LmStudioError,
@@ -106,6 +113,14 @@ def _usable_backend(backend: keyring.backend.KeyringBackend) -> keyring.backend.
     return backend
 
 
+def _not_answering(*, still: bool) -> KeyringNotAnswering:
+    waiting = "still has not answered an earlier request" if still else "did not answer in time"
+    return KeyringNotAnswering(
+        f"The keyring {waiting} (it may be locked and waiting for its password prompt). "
+        "Unlock it — log in to your desktop keyring, or answer its prompt — and try again."
+    )
+
+
 def _map_error(exc: Exception, *, writing: bool) -> TokenError:
     """keyring's (and its D-Bus libraries') exceptions as sentences; never the value."""
     text = str(exc)
@@ -144,8 +159,19 @@ class TokenVault:
 
     SERVICE = "ai.lmstudio-tray.api-token"  # stable reverse-DNS id; username = profile id
 
-    def __init__(self, backend: keyring.backend.KeyringBackend | None = None) -> None:
+    def __init__(
+        self,
+        backend: keyring.backend.KeyringBackend | None = None,
+        *,
+        timeout: float = 10.0,
+        memory_only: bool = False,
+    ) -> None:
+        """`memory_only`: never touch the keyring — every token is kept for this session
+        only (the demo, which must leave the user's keyring alone)."""
         self._given = backend
+        self.memory_only = memory_only
+        self._timeout = timeout
+        self._hanging = 0  # keyring calls still running past their time
         self._backend: keyring.backend.KeyringBackend | None = None
         self._lock = threading.Lock()  # resolve the backend once, in whichever worker
         self._session: dict[str, SecretStr] = {}
@@ -175,23 +201,54 @@ class TokenVault:
             return self._backend
 
     async def _run(self, fn: Callable[[keyring.backend.KeyringBackend], T], *, writing: bool) -> T:
-        def call() -> T:
-            try:
-                return fn(self._resolve())
-            except Exception as exc:
-                raise _map_error(exc, writing=writing) from None
+        if self._hanging:
+            raise _not_answering(still=True)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+        waited = {"for": True, "late": False}  # touched on the loop's thread only
 
-        return await asyncio.to_thread(call)
+        def deliver(result: T | None, error: TokenError | None) -> None:
+            if waited["late"]:
+                self._hanging -= 1  # it answered after all: later calls may try again
+            if not waited["for"] or done.done():
+                return  # nobody listens any more (timed out, or the caller gave up)
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(result)  # type: ignore[arg-type]
+
+        def call() -> None:
+            result: T | None = None
+            error: TokenError | None = None
+            try:
+                result = fn(self._resolve())
+            except Exception as exc:
+                error = _map_error(exc, writing=writing)
+            with contextlib.suppress(RuntimeError):  # the loop is gone: the app quit
+                loop.call_soon_threadsafe(deliver, result, error)
+
+        threading.Thread(target=call, name="keyring-call", daemon=True).start()
+        try:
+            return await asyncio.wait_for(asyncio.shield(done), self._timeout)
+        except TimeoutError:
+            waited["late"] = True
+            self._hanging += 1
+            log.warning("the keyring did not answer within %.0f s; call abandoned", self._timeout)
+            raise _not_answering(still=False) from None
+        finally:
+            waited["for"] = False
 
     async def backend_name(self) -> str:
         """E.g. "SecretService Keyring" for a status line; raises like any keyring call."""
+        if self.memory_only:
+            return "memory (this session only)"
         return await self._run(lambda b: str(getattr(b, "name", type(b).__name__)), writing=False)
 
     # --- the public calls ----------------------------------------------------------------
 
     async def get(self, profile_id: str) -> SecretStr | None:
-        if profile_id in self._session:
-            return self._session[profile_id]
+        if profile_id in self._session or self.memory_only:
+            return self._session.get(profile_id)
         value = await self._run(lambda b: b.get_password(self.SERVICE, profile_id), writing=False)
         return SecretStr(value) if value else None
 
@@ -200,7 +257,7 @@ class TokenVault:
     ) -> None:
         """Validate, then keep: in the keyring, or (session_only) in this process only."""
         secret = validate_token(token)
-        if session_only:
+        if session_only or self.memory_only:
             self._session[profile_id] = secret
             self._changed(profile_id)
             return
@@ -224,6 +281,10 @@ class TokenVault:
     async def delete(self, profile_id: str) -> bool:
         """Forget the profile's token everywhere; False when there was none."""
         had_session = self._session.pop(profile_id, None) is not None
+        if self.memory_only:
+            if had_session:
+                self._changed(profile_id)
+            return had_session
 
         def remove(b: keyring.backend.KeyringBackend) -> bool:
             # Backends raise PasswordDeleteError for a missing entry: look first.
@@ -246,6 +307,8 @@ class TokenVault:
         """STORED / SESSION / MISSING; REJECTED needs a server check (`combine_state`)."""
         if profile_id in self._session:
             return TokenState.SESSION
+        if self.memory_only:
+            return TokenState.MISSING
         return TokenState.STORED if await self.get(profile_id) else TokenState.MISSING
 
     def session_only(self, profile_id: str) -> bool:
@@ -308,7 +371,9 @@ class VaultTokenProvider:
 
 
 async def check_token(client: LmStudioClient) -> TokenCheck:
-    """One authenticated request: 401 → REJECTED, an answer → ACCEPTED, else UNKNOWN."""
+    """One authenticated request: 401 → REJECTED; an answer → ACCEPTED only if the server
+    refuses the same request without a token — with "Require Authentication" off, LM Studio
+    answers any request, so a good answer says nothing about the token (UNKNOWN then)."""
     try:
         await client.list_models()
     except AuthError as exc:
@@ -338,7 +403,26 @@ async def check_token(client: LmStudioClient) -> TokenCheck:
         return TokenCheck(
             outcome=CheckOutcome.UNKNOWN, message=f"Could not check the token: {exc.message}"
         )
+    try:
+        await client.with_token(None).list_models()
+    except AuthError:
+        return TokenCheck(
+            outcome=CheckOutcome.ACCEPTED,
+            message=f"The server at {client.base_url} accepts this token.",
+            auth_required=True,
+        )
+    except LmStudioError as exc:  # the token worked; whether it is needed stays open
+        log.info("token check: the request without a token failed: %s", exc.message)
+        return TokenCheck(
+            outcome=CheckOutcome.ACCEPTED,
+            message=f"The server at {client.base_url} accepts this token.",
+        )
     return TokenCheck(
-        outcome=CheckOutcome.ACCEPTED,
-        message=f"The server at {client.base_url} accepts this token.",
+        outcome=CheckOutcome.UNKNOWN,
+        message=(
+            f"The token could not be checked: the server at {client.base_url} does not "
+            "require authentication, so it answers with any token or none. It is kept, and "
+            "used once you turn on Require Authentication in LM Studio's Developer page."
+        ),
+        auth_required=False,
     )

@@ -109,6 +109,8 @@ class TokensDialog(QDialog):
         self._states: dict[str, TokenState] = {}
         self._checks: dict[str, TokenCheck] = {}  # the last check of each kept token
         self._masked: dict[str, str] = {}
+        self._unreadable: dict[str, str] = {}  # why a profile's state could not be read
+        self._memory_only = bool(getattr(vault, "memory_only", False))
         self._refused = TokenCheck(outcome=CheckOutcome.REJECTED, message="")
         self._insist_on: tuple[str, str] | None = None  # (profile id, token) refused once
         self._busy = False
@@ -118,8 +120,11 @@ class TokensDialog(QDialog):
 
         self.intro = _message(error=False)
         self.intro.setText(
-            "LM Studio can require an API token on every request. Tokens are kept in your "
-            "system keyring, one per server — never in a file."
+            "Demo: tokens you enter here are kept in memory until the demo quits — never in "
+            "your system keyring, never in a file."
+            if self._memory_only
+            else "LM Studio can require an API token on every request. Tokens are kept in "
+            "your system keyring, one per server — never in a file."
         )
         self.reason = QLabel()
         self.reason.setObjectName("tokens-reason")
@@ -153,6 +158,9 @@ class TokensDialog(QDialog):
         self.session_box.setToolTip(
             "Nothing is written anywhere; the tray forgets it when it quits."
         )
+        if self._memory_only:  # the only choice there is
+            self.session_box.setChecked(True)
+            self.session_box.setVisible(False)
 
         self.save_button = QPushButton("Save")
         self.save_button.setObjectName("token-save")
@@ -284,6 +292,8 @@ class TokensDialog(QDialog):
         text = profile_label(profile)
         if state is not None:
             text += f"\n{state.label}"
+        elif profile_id in self._unreadable:
+            text += f"\nunknown — {self._unreadable[profile_id]}"
         item = self.profile_list.item(self._ids.index(profile_id))
         item.setText(text)
         item.setToolTip(profile.base_url or "This machine's LM Studio")
@@ -308,7 +318,9 @@ class TokensDialog(QDialog):
         if pid is None:
             return
         state = self.state_of(pid)
-        if state is None:
+        if state is None and pid in self._unreadable:
+            self.state_label.setText(f"Status: unknown — {self._unreadable[pid]}")
+        elif state is None:
             self.state_label.setText("Status: reading the keyring…")
         else:
             shown = self._masked.get(pid)
@@ -320,7 +332,7 @@ class TokensDialog(QDialog):
         self.save_button.setEnabled(typed_ok and idle)
         self.test_button.setEnabled((has_token or typed_ok) and idle)
         self.token_edit.setEnabled(idle)
-        self.session_box.setEnabled(idle)
+        self.session_box.setEnabled(idle and not self._memory_only)
 
     # --- typing -------------------------------------------------------------------------
 
@@ -379,10 +391,16 @@ class TokensDialog(QDialog):
             state = await self._vault.status(pid)
             token = await self._vault.get(pid) if state is not TokenState.MISSING else None
         except TrayError as exc:
+            # Never left at "reading…": the state says why it is unknown; opening the
+            # window again asks the keyring again.
             self._states.pop(pid, None)
+            self._unreadable[pid] = exc.title.lower()
+            self._render_item(pid)
             if pid == self.selected_profile():
+                self._render_selected()
                 self._say(error=_sentence(exc))
             return
+        self._unreadable.pop(pid, None)
         self._states[pid] = state
         if token is None:
             self._masked.pop(pid, None)
@@ -424,12 +442,16 @@ class TokensDialog(QDialog):
             self._checks[pid] = check
             self.token_edit.clear()
             where = (
-                "kept in memory until the tray quits" if session_only else "saved in the keyring"
+                "kept in memory until the tray quits"
+                if session_only or self._memory_only
+                else "saved in the keyring"
             )
             said = {
                 CheckOutcome.ACCEPTED: "The server accepted it; the",
                 CheckOutcome.REJECTED: "Saved although the server rejected it; the",
             }.get(check.outcome, "The server could not be asked; the")
+            if check.auth_required is False:
+                said = "The server does not require a token, so it could not be checked; the"
             self._say(info=f"{said} token is {where}.")
             await self._read_state(pid)
             self._on_change(pid)
@@ -464,6 +486,8 @@ class TokensDialog(QDialog):
                 self._say(info=f"{which} works: the server accepted it.")
             elif check.outcome is CheckOutcome.REJECTED:
                 self._say(error=f"{which} was rejected by the server.")
+            elif check.auth_required is False:  # not a failure: there is nothing to check
+                self._say(info=check.message)
             else:
                 self._say(error=check.message)
         finally:

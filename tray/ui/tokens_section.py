@@ -109,16 +109,18 @@ class TokensSection:
 
     # --- internals ----------------------------------------------------------------------
 
-    def _show_token(self, has_token: bool) -> None:
+    def _show_token(self, has_token: bool, unknown: TrayError | None = None) -> None:
+        """`unknown`: why the keyring could not tell (then nothing can be copied)."""
         self.has_token = has_token
-        reason = "" if has_token else NO_TOKEN_REASON
+        reason = "" if has_token else (unknown.message if unknown else NO_TOKEN_REASON)
         for action in (self.copy_token_action, self.copy_env_action, self.copy_python_action):
             action.setEnabled(has_token)
             action.setToolTip(reason)
         self.both_menu.menuAction().setEnabled(has_token)
         self.both_menu.menuAction().setToolTip(reason)
+        missing = "no token stored" if unknown is None else unknown.title.lower()
         self.copy_token_action.setText(
-            COPY_TOKEN_TEXT if has_token else f"{COPY_TOKEN_TEXT} — no token stored"
+            COPY_TOKEN_TEXT if has_token else f"{COPY_TOKEN_TEXT} — {missing}"
         )
 
     async def _read(self, profile_id: str) -> None:
@@ -127,7 +129,10 @@ class TokensSection:
             state = await self._vault.status(profile_id)
         except TrayError as exc:
             log.info("Token state unknown: %s", exc.message)
-            state = TokenState.MISSING
+            if profile_id == self._asked_for:
+                self._show_token(False, unknown=exc)
+                self._asked_for = None  # ask again at the next status update
+            return
         if profile_id == self._asked_for:  # not an answer about a profile left since
             self._show_token(state is not TokenState.MISSING)
 
