@@ -60,9 +60,9 @@ def test_edit_validate_and_an_outside_change(
         assert dialog.windowTitle() == "LM Studio Tray — Presets"
         broken = dialog.preset_list.findItems("broken", Qt.MatchFlag.MatchStartsWith)[0]
         assert "cannot be read" in broken.text() and "not valid JSON" in broken.toolTip()
-        assert dialog.temperature.value() == pytest.approx(0.2)
-        assert dialog.max_tokens.value() == (True, 4096.0)
-        assert dialog.stop_edit.toPlainText() == "<|im_end|>\n\\n\\nUser:"
+        assert dialog.form.temperature.value() == pytest.approx(0.2)
+        assert dialog.form.max_tokens.value() == (True, 4096.0)
+        assert dialog.form.stop_edit.toPlainText() == "<|im_end|>\n\\n\\nUser:"
         assert not dialog.save_button.isEnabled()  # nothing changed yet
         await until(lambda: dialog.isVisible(), "shown")
         dialog.grab().save(str(tmp_path / "presets-dialog.png"))
@@ -74,27 +74,27 @@ def test_edit_validate_and_an_outside_change(
         dialog.search.clear()
 
         # An invalid value: inline sentence beside the field, Save off.
-        dialog.top_p.spin.setValue(1.5)
-        error = dialog.field_errors["top_p"]
+        dialog.form.top_p.spin.setValue(1.5)
+        error = dialog.form.field_errors["top_p"]
         assert error.isVisible() and "between 0 and 1" in error.text()
         assert not dialog.save_button.isEnabled()
         dialog.name_edit.setText("Windows notes")
-        assert "already a preset named" in dialog.field_errors["name"].text()
+        assert "already a preset named" in dialog.form.field_errors["name"].text()
         dialog.grab().save(str(tmp_path / "presets-validation.png"))
         publish_screenshot(tmp_path / "presets-validation.png")
         dialog.name_edit.setText("Coding assistant")
-        dialog.top_p.spin.setValue(0.9)
+        dialog.form.top_p.spin.setValue(0.9)
         assert not error.isVisible()
 
         # A valid edit saves only that field.
-        dialog.temperature.setValue(0.7)
+        dialog.form.temperature.setValue(0.7)
         assert dialog.save_button.isEnabled()
         click(qtbot, dialog.save_button)
         await until(lambda: "Saved" in dialog.info_label.text(), "saved")
         assert path.read_bytes() == original.replace(b'"value": 0.2', b'"value": 0.7')
 
         # LM Studio writes the preset while we edit top-k.
-        dialog.top_k.setValue(20)
+        dialog.form.top_k.setValue(20)
         outside = json.loads(path.read_bytes())
         for item in outside["operation"]["fields"]:
             if item["key"] == "llm.prediction.seed":
@@ -104,7 +104,7 @@ def test_edit_validate_and_an_outside_change(
         path.write_text(json.dumps(outside, indent=2), encoding="utf-8")
         dialog.file_changed(path)
         await until(lambda: dialog.external_bar.isVisible(), "the external-change bar")
-        assert "changed outside LM Studio Tray" in dialog.external_label.text()
+        assert "changed outside LM Studio Tray" in dialog.external_bar.label.text()
         dialog.grab().save(str(tmp_path / "presets-external-change.png"))
         publish_screenshot(tmp_path / "presets-external-change.png")
 
@@ -114,15 +114,15 @@ def test_edit_validate_and_an_outside_change(
         assert json.loads(path.read_bytes()) == outside
 
         # Merge: their seed, and top-k changed on both sides is a conflict shown with both.
-        click(qtbot, dialog.merge_button)
+        click(qtbot, dialog.external_bar.merge_button)
         await until(lambda: dialog.conflicts_box.isVisible(), "the conflicts")
-        assert dialog.seed.value() == (True, 7.0)
-        assert dialog.top_k.value() == 64
+        assert dialog.form.seed.value() == (True, 7.0)
+        assert dialog.form.top_k.value() == 64
         use_mine = dialog.findChild(object, "use-mine-llm.prediction.topKSampling")
         assert use_mine is not None
         await until(use_mine.isVisible, "the Use mine button")
         click(qtbot, use_mine)
-        assert dialog.top_k.value() == 20
+        assert dialog.form.top_k.value() == 20
         click(qtbot, dialog.save_button)
         await until(
             lambda: "Saved" in dialog.info_label.text() and not dialog.conflicts_box.isVisible(),
@@ -139,7 +139,7 @@ def test_edit_validate_and_an_outside_change(
             dialog.preset_list.findItems("broken", Qt.MatchFlag.MatchStartsWith)[0]
         )
         assert "not valid JSON" in dialog.error_label.text()
-        assert not dialog.editor.isEnabled() and not dialog.save_button.isEnabled()
+        assert not dialog.form.isEnabled() and not dialog.save_button.isEnabled()
         assert (store.folder / "broken.preset.json").read_bytes() == raw
         dialog.close()
 
