@@ -2,10 +2,14 @@
 field with inline validation, and kept safe from outside changes.
 
 Only the fields the user touches are written (a preset that leaves a field to LM Studio's
-default keeps leaving it); everything else in the file survives as it was. Store calls run
-in threads through `spawn`. When LM Studio (or anyone) changes the open preset's file, the
-window offers Reload · Merge · Keep editing; Merge is the core's three-way field merge and
-lists each conflict with both values, so the user picks and nothing is lost.
+default keeps leaving it); everything else in the file survives as it was. Unsaved edits
+are marked (title and a line by Save), Ctrl+S saves, and nothing drops them silently:
+closing (Esc, Close, the window's X), picking another preset, New, Duplicate and Import
+ask Save · Discard · Cancel first. Store calls run in threads through `spawn`.
+
+When LM Studio (or anyone) changes the open preset's file, the window offers Reload ·
+Merge · Keep editing; Merge is the core's three-way field merge and lists each conflict
+with both values, so the user picks and nothing is lost.
 
 The parts: `preset_list` (search, list, file buttons), `preset_form` (the fields),
 `preset_outside` (the outside-change bar and the merge conflicts); this module ties them to
@@ -19,10 +23,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QPushButton,
@@ -34,7 +38,7 @@ from PySide6.QtWidgets import (
 from tray.core.errors import InvalidPreset, PresetChanged, TrayError
 from tray.core.presets import MergeResult, Preset, merge, unique_name, validate
 from tray.services.preset_store import PresetStore, PresetSummary
-from tray.ui.dialogs import confirm
+from tray.ui.dialogs import ask_unsaved, confirm
 from tray.ui.preset_form import PresetForm
 from tray.ui.preset_list import PresetListPane
 from tray.ui.preset_outside import ConflictsBox, OutsideChangeBar
@@ -60,13 +64,16 @@ class PresetDialog(QDialog):
         self._loaded: Preset | None = None  # as read from disk: the base of a save
         self._merge: MergeResult | None = None
         self._busy = False
+        self._loading: str | None = None  # the file being read into the form
+        self._asking = False  # the Save · Discard · Cancel question is up
         self._pending_select: str | None = None
 
-        self.setWindowTitle(window_title("Presets", demo=demo))
+        # [*]: Qt shows the unsaved mark there (an asterisk; a dot on macOS)
+        self.setWindowTitle(window_title("Presets[*]", demo=demo))
         self.setObjectName("preset-dialog")
 
         # --- left: search, list, file buttons ---
-        self.list_pane = PresetListPane()
+        self.list_pane = PresetListPane(demo=demo, current=self.selected_file)
         self.search = self.list_pane.search
         self.preset_list = self.list_pane.list
         self.search.textChanged.connect(lambda _: self._render_list())
@@ -75,8 +82,12 @@ class PresetDialog(QDialog):
         self.list_pane.duplicate_button.clicked.connect(self._duplicate_clicked)
         self.list_pane.rename_button.clicked.connect(self._rename_clicked)
         self.list_pane.delete_button.clicked.connect(self._delete_clicked)
-        self.list_pane.import_button.clicked.connect(self._import_clicked)
-        self.list_pane.export_button.clicked.connect(self._export_clicked)
+        self.list_pane.import_chosen.connect(
+            lambda path: spawn(self._import(path), doing="Importing the preset")
+        )
+        self.list_pane.export_chosen.connect(
+            lambda name, path: spawn(self._export(name, path), doing="Exporting the preset")
+        )
 
         # --- right: bar, messages, editor ---
         self.external_bar = OutsideChangeBar()
@@ -102,10 +113,22 @@ class PresetDialog(QDialog):
         self.save_button.setObjectName("preset-save")
         self.save_button.setDefault(True)
         self.save_button.clicked.connect(self._save_clicked)
+        self.unsaved_label = _message(error=False)
+        self.unsaved_label.setObjectName("preset-unsaved")
+        self.unsaved_label.setText("● Unsaved changes")
+        self.unsaved_label.setWordWrap(False)
+        self.unsaved_label.setStyleSheet("color: #9a6700;")
+        self.unsaved_label.setVisible(False)
+        self.save_shortcut = QShortcut(QKeySequence.StandardKey.Save, self)
+        self.save_shortcut.activated.connect(self._save_shortcut)
+        shortcut = self.save_shortcut.key().toString(QKeySequence.SequenceFormat.NativeText)
+        self.save_button.setToolTip(f"Save the preset ({shortcut})")
+        self._save_tip = self.save_button.toolTip()
         self.close_buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.close_buttons.rejected.connect(self.reject)
         bottom = QHBoxLayout()
         bottom.addWidget(self.save_button)
+        bottom.addWidget(self.unsaved_label)
         bottom.addStretch(1)
         bottom.addWidget(self.close_buttons)
 
@@ -123,6 +146,8 @@ class PresetDialog(QDialog):
         layout.addWidget(self.list_pane, 2)
         layout.addLayout(right, 5)
         self.resize(900, 720)
+        self.form.show_nothing()
+        self._say()
         self._render_buttons()
 
     # --- showing ------------------------------------------------------------------------
@@ -132,6 +157,9 @@ class PresetDialog(QDialog):
             self.raise_()
             self.activateWindow()
         else:
+            # Closing left nothing unsaved; read the preset again, it may have changed
+            # while the window was hidden (outside changes are only watched while shown).
+            self._loaded = None
             self.open()
         self.refresh(select=name)
 
@@ -181,29 +209,48 @@ class PresetDialog(QDialog):
         return next((s for s in self._summaries if s.file_name == file_name), None)
 
     def _chosen(self, file_name: str) -> None:
-        if file_name == self._current and self._loaded is not None and self._dirty():
+        """The user (or `present`) picked a preset in the list."""
+        if self._dirty():
+            # stay on the edited one until the user has answered
+            self.list_pane.mark(self.list_pane.item_of(self._current))
+            if file_name != self._current and not self._asking:
+                spawn(self._switch_when_settled(file_name), doing="Opening the preset")
             return
+        self._open(file_name)
+
+    async def _switch_when_settled(self, file_name: str) -> None:
+        if await self._settle():
+            self.list_pane.mark(self.list_pane.item_of(file_name))
+            self._open(file_name)
+
+    def _open(self, file_name: str) -> None:
         self._current = file_name
         self.external_bar.setVisible(False)
         self._clear_conflicts()
         summary = self._summary(file_name)
         if summary is not None and summary.error:
-            self._loaded = None
-            self.form.setEnabled(False)
+            self._forget()
             self._say(
                 error=f"{summary.file_name} cannot be read: {summary.error} It is shown as it "
                 "is and never rewritten; fix it in a text editor or delete it."
             )
-            self._render_buttons()
             return
         spawn(self._load(file_name), doing="Opening the preset")
 
     async def _load(self, file_name: str) -> None:
+        self._loading = file_name
+        self._render_buttons()  # no typing into the form while it is being replaced
         try:
             preset = await asyncio.to_thread(self._store.load_path, self._store.folder / file_name)
         except TrayError as exc:
-            self._say(error=exc.message)
+            if file_name == self._current:
+                self._forget()
+                self._say(error=exc.message)
             return
+        finally:
+            if self._loading == file_name:
+                self._loading = None
+                self._render_buttons()
         if file_name != self._current:
             return  # the user moved on meanwhile
         self._fill(preset)
@@ -213,9 +260,15 @@ class PresetDialog(QDialog):
 
     def _fill(self, preset: Preset) -> None:
         self._loaded = preset
-        self.form.setEnabled(True)
         self.form.show_preset(preset, reset=True)
         self._edited()
+
+    def _forget(self) -> None:
+        """Nothing open in the form (deleted, unreadable, not loaded): no field to type in."""
+        self._loaded = None
+        self.form.show_nothing()
+        self._say()
+        self._render_buttons()
 
     def _dirty(self) -> bool:
         return self._loaded is not None and bool(self.form.changed_fields())
@@ -250,8 +303,14 @@ class PresetDialog(QDialog):
             problems = self._problems()
         has = self._loaded is not None
         idle = not self._busy
-        self.save_button.setEnabled(has and idle and not problems and self._dirty())
-        self.save_button.setToolTip("Fix the fields marked in red first." if problems else "")
+        dirty = self._dirty()
+        self.form.setEnabled(has and self._loading is None)
+        self.setWindowModified(dirty)
+        self.unsaved_label.setVisible(dirty)
+        self.save_button.setEnabled(has and idle and not problems and dirty)
+        self.save_button.setToolTip(
+            "Fix the fields marked in red first." if problems else self._save_tip
+        )
         exists = self._current is not None
         pane = self.list_pane
         pane.duplicate_button.setEnabled(has and idle)
@@ -278,12 +337,20 @@ class PresetDialog(QDialog):
         self._set_busy(True)
         spawn(self._save(), doing="Saving the preset")
 
-    async def _save(self) -> None:
+    def _save_shortcut(self) -> None:
+        """Ctrl+S: Save when there is something valid to save; otherwise say why not."""
+        if self.save_button.isEnabled():
+            self._save_clicked()
+        elif self._loaded is not None and not self._busy and self._problems():
+            self._say(error="Fix the fields marked in red first, then save.")
+
+    async def _save(self) -> bool:
+        """Save the edits (the caller set busy); True when they are on disk."""
         try:
             preset = self.edited_preset()
             loaded = self._loaded
             if preset is None or loaded is None:
-                return
+                return False
             new_name = self.name_edit.text().strip()
             try:
                 saved = await asyncio.to_thread(
@@ -293,23 +360,65 @@ class PresetDialog(QDialog):
                     saved = await asyncio.to_thread(self._store.rename, saved.origin, new_name)
             except PresetChanged as exc:
                 self._show_external(exc.message)
-                return
+                return False
             except InvalidPreset as exc:
                 for field, message in exc.problems:
                     self.form.show_problem(field, message)
                 self._say(error=exc.message)
-                return
+                return False
             except TrayError as exc:
                 self._say(error=exc.message)
-                return
+                return False
             self._current = saved.origin
             self._clear_conflicts()
             self.external_bar.setVisible(False)
             self._fill(saved)
             self._say(info=f"Saved {saved.name!r}. The previous version is kept in the history.")
             await self._refresh(saved.origin)
+            return True
         finally:
             self._set_busy(False)
+
+    # --- unsaved edits ------------------------------------------------------------------
+
+    async def _settle(self) -> bool:
+        """Before something replaces or closes the form: True when nothing unsaved is left
+        (there was none, or the user saved or discarded it); False to keep editing (the
+        user cancelled, or the save did not go through — its reason is shown)."""
+        if not self._dirty():
+            return True
+        if self._asking:
+            return False
+        name = self.name_edit.text().strip() or (self._loaded.name if self._loaded else "")
+        self._asking = True
+        try:
+            answer = await ask_unsaved(f"the preset {name!r}", demo=self._demo, parent=self)
+        finally:
+            self._asking = False
+        if answer == "cancel":
+            return False
+        if answer == "discard":
+            if self._loaded is not None:
+                self._fill(self._loaded)  # back to the file's values
+            return True
+        if self._busy:
+            return False
+        if self._problems():
+            self._say(error="Fix the fields marked in red first, then save.")
+            return False
+        self._set_busy(True)
+        return await self._save()
+
+    def reject(self) -> None:
+        """Esc, Close and the window's X all come here (QDialog's closeEvent rejects)."""
+        if not self._dirty():
+            super().reject()
+        elif not self._asking:
+            spawn(self._close_when_settled(), doing="Closing the presets")
+
+    async def _close_when_settled(self) -> None:
+        if await self._settle():
+            super().reject()
 
     # --- outside changes ----------------------------------------------------------------
 
@@ -398,16 +507,21 @@ class PresetDialog(QDialog):
         await self._run(lambda: self._store.create(name), focus_name=True)
 
     def _duplicate_clicked(self) -> None:
+        spawn(self._duplicate(), doing="Duplicating the preset")
+
+    async def _duplicate(self) -> None:
+        if not await self._settle():  # the copy is made of the file: save the edits first
+            return
         if self._loaded is None or self._current is None:
             return
         name = unique_name(f"{self._loaded.name} copy", self._taken())
         current = self._current
-        spawn(
-            self._run(lambda: self._store.duplicate(current, name), focus_name=True),
-            doing="Duplicating the preset",
-        )
+        await self._run(lambda: self._store.duplicate(current, name), focus_name=True)
 
     async def _run(self, call: Any, *, focus_name: bool) -> None:
+        """Create a preset file with `call` and open it, once the edits are settled."""
+        if not await self._settle():
+            return
         self._set_busy(True)
         try:
             try:
@@ -416,7 +530,7 @@ class PresetDialog(QDialog):
                 self._say(error=exc.message)
                 return
             self._current = preset.origin
-            self._loaded = None
+            self._forget()
             await self._refresh(preset.origin)
             self._say(info=f"Created {preset.name!r}. Type a new name and Save to rename it.")
             if focus_name:
@@ -456,35 +570,14 @@ class PresetDialog(QDialog):
                 self._say(error=exc.message)
                 return
             self._current = None
-            self._loaded = None
+            self._forget()
             await self._refresh()
             self._say(info=deleted.restore_hint)
         finally:
             self._set_busy(False)
 
-    def _import_clicked(self) -> None:
-        box = QFileDialog(self, window_title("Import a preset", demo=self._demo))
-        box.setFileMode(QFileDialog.FileMode.ExistingFile)
-        box.setNameFilters(["Presets (*.preset.json *.json)", "All files (*)"])
-        box.fileSelected.connect(
-            lambda path: spawn(self._import(Path(path)), doing="Importing the preset")
-        )
-        box.open()
-
     async def _import(self, path: Path) -> None:
         await self._run(lambda: self._store.import_file(path), focus_name=False)
-
-    def _export_clicked(self) -> None:
-        if self._current is None:
-            return
-        current = self._current
-        box = QFileDialog(self, window_title("Export the preset", demo=self._demo))
-        box.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        box.selectFile(current)
-        box.fileSelected.connect(
-            lambda path: spawn(self._export(current, Path(path)), doing="Exporting the preset")
-        )
-        box.open()
 
     async def _export(self, file_name: str, target: Path) -> None:
         try:

@@ -1,12 +1,17 @@
 """The Presets window's left side: a search, the presets in the folder (an unreadable one
 marked, with its error in the tooltip), and the file buttons — New, Duplicate, Rename,
-Delete, Import…, Export… — whose clicks the window connects.
+Delete, whose clicks the window connects, and Import… and Export…, which ask for the file
+first and hand the window the path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLineEdit,
     QListWidget,
@@ -18,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from tray.services.preset_store import PresetSummary
+from tray.ui.status_text import window_title
 
 __all__ = ["PresetListPane"]
 
@@ -25,12 +31,24 @@ _FILE_ROLE = Qt.ItemDataRole.UserRole
 
 
 class PresetListPane(QWidget):
-    """`chosen(file_name)` when the user picks a preset; `render` re-lists quietly."""
+    """`chosen(file_name)` when the user picks a preset; `render` re-lists quietly.
+    `import_chosen(path)` and `export_chosen(file_name, path)` once the file dialog has its
+    answer; `current()` names the preset Export… exports."""
 
     chosen = Signal(str)
+    import_chosen = Signal(Path)
+    export_chosen = Signal(str, Path)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        demo: bool,
+        current: Callable[[], str | None],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
+        self._demo = demo
+        self._current = current
         self._summaries: list[PresetSummary] = []
         self.search = QLineEdit()
         self.search.setObjectName("preset-search")
@@ -47,6 +65,8 @@ class PresetListPane(QWidget):
         self.delete_button = QPushButton("Delete")
         self.import_button = QPushButton("Import…")
         self.export_button = QPushButton("Export…")
+        self.import_button.clicked.connect(self._import_clicked)
+        self.export_button.clicked.connect(self._export_clicked)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.search)
@@ -60,6 +80,23 @@ class PresetListPane(QWidget):
             for b in pair:
                 row.addWidget(b)
             layout.addLayout(row)
+
+    def _import_clicked(self) -> None:
+        box = QFileDialog(self, window_title("Import a preset", demo=self._demo))
+        box.setFileMode(QFileDialog.FileMode.ExistingFile)
+        box.setNameFilters(["Presets (*.preset.json *.json)", "All files (*)"])
+        box.fileSelected.connect(lambda path: self.import_chosen.emit(Path(path)))
+        box.open()
+
+    def _export_clicked(self) -> None:
+        current = self._current()
+        if current is None:
+            return
+        box = QFileDialog(self, window_title("Export the preset", demo=self._demo))
+        box.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        box.selectFile(current)
+        box.fileSelected.connect(lambda path: self.export_chosen.emit(current, Path(path)))
+        box.open()
 
     def _current_changed(self, item: QListWidgetItem | None, *_: object) -> None:
         if item is not None:

@@ -77,7 +77,9 @@ class ConflictsBox(QFrame):
         self.clear()
         if not result.conflicts:
             return
-        title = QLabel(f"<b>{len(result.conflicts)} field(s) changed on both sides:</b>")
+        count = len(result.conflicts)
+        fields = "One field" if count == 1 else f"{count} fields"
+        title = QLabel(f"<b>{fields} changed on both sides:</b>")
         self._layout.addWidget(title)
         for conflict in result.conflicts:
             row = QHBoxLayout()
