@@ -160,6 +160,7 @@ class PresetDialog(QDialog):
             # Closing left nothing unsaved; read the preset again, it may have changed
             # while the window was hidden (outside changes are only watched while shown).
             self._loaded = None
+            self._render_buttons()  # the form is off until it is read again
             self.open()
         self.refresh(select=name)
 
