@@ -618,10 +618,7 @@ class TrayApp:
             self.history_window = HistoryWindow(
                 self.history, settings=self.settings, demo=self.demo is not None
             )
-        self.history_window.refresh()
-        self.history_window.show()
-        self.history_window.raise_()
-        self.history_window.activateWindow()
+        self.history_window.present()
 
     def _notify(self, title: str, text: str) -> None:
         self.notifier.show_message(title, text)

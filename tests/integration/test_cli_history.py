@@ -41,6 +41,9 @@ def test_files_log_diff_restore(user: Cli, preset: tuple[Path, list[str]]) -> No
     f, (v1, v2) = preset
     files = user.json("history", "files")["files"]
     assert [(x["path"], x["deleted"]) for x in files] == [(str(f), False)]
+    assert files[0]["label"] == "Preset: Coder"
+    text = user("history", "files").stdout.splitlines()
+    assert text[0].endswith("  Preset: Coder") and text[1].strip() == str(f)
     log = user.json("history", "log", str(f))
     assert [v["commit"] for v in log["versions"]] == [v2, v1]
     assert log["versions"][0]["by"] == "tray"

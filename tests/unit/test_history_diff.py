@@ -98,6 +98,22 @@ def test_other_json_by_key_path() -> None:
     ]
 
 
+def test_a_load_profile_created_reads_as_its_keys_added_model_key_shown() -> None:
+    profile = {"version": 1, "model_key": "qwen/qwen3-4b", "profile": {"context_length": 8192}}
+    d = diff_contents("model-qwen_qwen3-4b-577ce182.json", None, json.dumps(profile).encode())
+    assert [c.text for c in d.changes] == [
+        "version added: 1",
+        'model_key added: "qwen/qwen3-4b"',
+        "profile.context_length added: 8192",
+    ]
+    # an empty file then filled: nothing "removed"
+    d = diff_contents("x.json", b"{}", b'{"a": 1}')
+    assert [c.text for c in d.changes] == ["a added: 1"]
+    # a secret-looking key elsewhere stays hidden
+    d = diff_contents("x.json", b"{}", b'{"env": {"API_KEY": "abc"}}')
+    assert [c.text for c in d.changes] == ["env.API_KEY added: (hidden)"]
+
+
 def test_unparsable_versions_fall_back_to_text() -> None:
     old = preset(0.7)
     new = old[:-20]  # truncated: not JSON any more

@@ -32,10 +32,12 @@ from tray.services.history import (
     PullResult,
     PushResult,
     RemoteError,
+    TrackedFile,
     Version,
     default_history_dir,
     display_url,
 )
+from tray.services.tracked_labels import tracked_labels
 
 __all__ = ["ORDER", "register"]
 
@@ -126,21 +128,31 @@ async def _cmd_no_action(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 async def cmd_files(ctx: Context, args: argparse.Namespace) -> Result:
-    tracked = await asyncio.to_thread(_history(ctx).tracked)
+    history = _history(ctx)
+
+    def read() -> list[tuple[TrackedFile, str]]:
+        tracked = history.tracked()
+        labels = tracked_labels(history, tracked)
+        return [(t, labels[t.path].text) for t in tracked]
+
+    tracked = await asyncio.to_thread(read)
     return {
         "files": [
             {
                 "path": str(t.path),
+                "label": label,  # "Preset: Coding", "Load profile: qwen/qwen3-4b", …
                 "key": t.key,
                 "deleted": t.deleted,
                 "last": _version_doc(t.last_version) if t.last_version else None,
             }
-            for t in tracked
+            for t, label in tracked
         ]
     }, EXIT_OK
 
 
 def _text_files(doc: dict[str, Any]) -> str:
+    """Each file by its readable name, its path under it (what `log`, `diff` and
+    `restore` take)."""
     if not doc["files"]:
         return "The history holds no file yet."
     lines = []
@@ -148,7 +160,8 @@ def _text_files(doc: dict[str, Any]) -> str:
         last = f["last"]
         when = _short_time(last["time"]) if last else ""
         mark = "  (deleted)" if f["deleted"] else ""
-        lines.append(f"{when:<16}  {f['path']}{mark}")
+        lines.append(f"{when:<16}  {f['label']}{mark}")
+        lines.append(f"{'':<16}  {f['path']}")
     return "\n".join(lines)
 
 

@@ -176,8 +176,13 @@ def _fields(doc: Any) -> dict[str, Any]:
     return out
 
 
+# Keys that read like secrets to `is_secret_key` but name a model in our own files.
+_NOT_SECRET_PATHS = frozenset({"model_key"})  # a load profile's model (load_profile_store)
+
+
 def _change(path: str, label: str, old: Any, new: Any, *, missing: object) -> FieldChange:
-    secret = is_secret_key(path.rsplit("/", 1)[-1].rsplit(".", 1)[-1])
+    last = path.rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+    secret = path not in _NOT_SECRET_PATHS and is_secret_key(last)
 
     def shown(v: Any) -> str:
         return _HIDDEN if secret else format_value(v)
@@ -237,8 +242,9 @@ def _in_one_section(key: str, old: Any, new: Any) -> bool:
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
-    """Key paths of dicts ("a.b.c"); lists and scalars are leaves."""
-    if isinstance(value, dict) and value:
+    """Key paths of dicts ("a.b.c"); lists, scalars and empty dicts inside are leaves (an
+    empty document has no key at all: a created file is its keys added, nothing removed)."""
+    if isinstance(value, dict) and (value or not prefix):
         for k, v in value.items():
             _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
     else:

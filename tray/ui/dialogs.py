@@ -7,12 +7,15 @@ and await its answer through a future instead (DESIGN.md §2).
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from tray.ui.status_text import window_title
 
-__all__ = ["confirm"]
+__all__ = ["UnsavedAnswer", "ask_unsaved", "confirm"]
+
+UnsavedAnswer = Literal["save", "discard", "cancel"]
 
 
 async def confirm(
@@ -37,6 +40,43 @@ async def confirm(
     def on_finished(_: int) -> None:
         if not answered.done():
             answered.set_result(box.clickedButton() is accept)
+
+    box.finished.connect(on_finished)
+    box.open()
+    try:
+        return await answered
+    finally:
+        box.deleteLater()
+
+
+async def ask_unsaved(
+    what: str, *, demo: bool = False, parent: QWidget | None = None
+) -> UnsavedAnswer:
+    """Save · Discard · Cancel for unsaved changes to `what` ("the preset 'Coding'"), before
+    something would drop them. Esc, closing the box or Cancel mean "keep editing"."""
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        window_title("Unsaved changes", demo=demo),
+        f"Save the changes to {what}?",
+        parent=parent,
+    )
+    box.setInformativeText("Discard drops them; Cancel goes back to editing.")
+    buttons = QMessageBox.StandardButton
+    box.setStandardButtons(buttons.Save | buttons.Discard | buttons.Cancel)
+    box.setDefaultButton(buttons.Save)
+    box.setEscapeButton(buttons.Cancel)
+    answered: asyncio.Future[UnsavedAnswer] = asyncio.get_running_loop().create_future()
+
+    def on_finished(_: int) -> None:
+        if answered.done():
+            return
+        clicked = box.standardButton(box.clickedButton()) if box.clickedButton() else None
+        if clicked == buttons.Save:
+            answered.set_result("save")
+        elif clicked == buttons.Discard:
+            answered.set_result("discard")
+        else:
+            answered.set_result("cancel")
 
     box.finished.connect(on_finished)
     box.open()
