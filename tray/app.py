@@ -393,6 +393,7 @@ class TrayApp:
         from tray.core.tokens import FirstToken, NoToken
         from tray.services.environment import token_from_environment
         from tray.services.lmstudio_client import LmStudioClient
+        from tray.services.lmstudio_home import current_server_config
         from tray.services.model_defaults import LmStudioDefaults
         from tray.services.model_manager import ModelManager
         from tray.services.status_monitor import StatusMonitor
@@ -427,7 +428,7 @@ class TrayApp:
             profile_name=env.profile.name,
             ps_source=runner.ps if runner is not None else None,
             gpu_source=self.gpu.read if self.gpu is not None else None,
-            beyond_loopback=lambda: _serves_beyond_loopback(env.home.path),
+            server_config=lambda: current_server_config(env.home.path),
             requested_context=self.models.requested_context if self.models else None,
             looking=_window_has_focus,
             policy=PollPolicy(
@@ -754,19 +755,6 @@ def _window_has_focus() -> bool:
 
     window = QGuiApplication.focusWindow()
     return window is not None and window.isVisible()
-
-
-def _serves_beyond_loopback(home: Path) -> bool | None:
-    """Read LM Studio's server settings afresh: the user may flip "Serve on Local Network"
-    in LM Studio at any time. A small local file; unreadable means unknown."""
-    from tray.core.errors import FileParseError
-    from tray.services.lmstudio_home import read_server_config
-
-    try:
-        config = read_server_config(home)
-    except FileParseError:
-        return None
-    return config.beyond_loopback if config is not None else None
 
 
 def run_tray(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 
 import httpx
@@ -11,6 +12,7 @@ from tray.core.backends import BackendKind
 from tray.core.status import PollPolicy, ServerState, ServerStatus
 from tray.core.tokens import NoToken, StaticToken
 from tray.services.lmstudio_client import LmStudioClient
+from tray.services.lmstudio_home import current_server_config
 from tray.services.status_monitor import StatusMonitor
 from tray.simulator import Simulator
 
@@ -167,3 +169,35 @@ async def test_an_openai_compatible_server_is_watched_in_reduced_mode(
     )
     # Only the OpenAI endpoint: nothing LM Studio-specific is asked of such a server.
     assert {(m, p) for m, p, _ in sim.state.requests} == {("GET", "/v1/models")}
+
+
+async def test_where_the_server_listens_is_read_at_each_look_and_only_for_this_machine(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    """LM Studio's settings say where it listens; the URL we poll always says 127.0.0.1."""
+    config = sim.home / ".internal" / "http-server-config.json"
+    settings = json.loads(config.read_text())
+    config.write_text(json.dumps({**settings, "networkInterface": "0.0.0.0"}))
+    monitor = _monitor(http, sim, server_config=lambda: current_server_config(sim.home))
+    status = await monitor.probe()
+    assert status.exposed is True
+    assert status.listen_address == f"0.0.0.0:{sim.api_port}"
+    assert "every network interface (0.0.0.0:" in status.tooltip
+
+    config.write_text(json.dumps({**settings, "networkInterface": "127.0.0.1"}))
+    status = await monitor.probe()  # flipped in LM Studio meanwhile: seen at the next look
+    assert status.exposed is False and status.listen_address == f"127.0.0.1:{sim.api_port}"
+
+    config.write_text("{ not json")  # unreadable: unknown, not a crash
+    status = await monitor.probe()
+    assert status.exposed is None and status.listen_address is None
+
+    # The local settings say nothing about a server on another machine.
+    config.write_text(json.dumps({**settings, "networkInterface": "0.0.0.0"}))
+    remote = StatusMonitor(
+        LmStudioClient(http, sim.base_url),
+        url="http://gpu-box.lan:1234",
+        server_config=lambda: current_server_config(sim.home),
+    )
+    assert remote._local is False
+    assert await remote._read_server_config() is None

@@ -38,6 +38,7 @@ from tray.ui.server_options_dialog import EXPOSED_TEXT, ServerOptionsDialog
 from tray.ui.server_section import (
     EXPOSURE_HELP_ACTION_TEXT,
     RESTART_ACTION_TEXT,
+    SERVE_LOCALLY_ACTION_TEXT,
     START_ACTION_TEXT,
     STOP_ACTION_TEXT,
     ServerSection,
@@ -103,6 +104,7 @@ def visible_message_boxes() -> list[QMessageBox]:
 def test_actions_follow_the_status(qapp: QApplication) -> None:
     section = make_section(lambda: None, Calls())
     assert [a.text() for a in section.actions()] == [
+        SERVE_LOCALLY_ACTION_TEXT,
         EXPOSURE_HELP_ACTION_TEXT,
         START_ACTION_TEXT,
         STOP_ACTION_TEXT,
@@ -125,7 +127,10 @@ def test_actions_follow_the_status(qapp: QApplication) -> None:
     assert enabled(section) == (False, False, False)
 
     section.render(ServerStatus(url=URL, state=ServerState.RUNNING, exposed=True), LMS)
-    assert section.exposure_help.isVisible()
+    assert section.exposure_help.isVisible() and section.serve_locally.isVisible()
+    # a server this tray cannot restart (no lms): the help, not the one-click fix
+    section.render(ServerStatus(url=URL, state=ServerState.RUNNING, exposed=True), NO_LMS)
+    assert section.exposure_help.isVisible() and not section.serve_locally.isVisible()
 
     section.render(ServerStatus(url=URL, state=ServerState.STOPPED), NO_LMS)
     assert enabled(section) == (False, False, False)
@@ -273,14 +278,18 @@ def test_stopping_the_lm_studio_apps_server_asks_first(
 
 def test_exposure_help_explains_both_remedies(qapp: QApplication, qtbot: QtBot) -> None:
     section = make_section(lambda: None, Calls(), demo=True)
-    section.render(ServerStatus(url=URL, state=ServerState.RUNNING, exposed=True), LMS)
+    status = ServerStatus(
+        url=URL, state=ServerState.RUNNING, exposed=True, listen_address="0.0.0.0:1234"
+    )
+    section.render(status, LMS)
     section.exposure_help.trigger()
     box = section.help_box
     assert box is not None
     qtbot.waitExposed(box)
     assert box.text() == EXPOSURE_HELP_TITLE
     assert "Require Authentication" in box.informativeText()
-    assert "127.0.0.1" in box.informativeText()
+    assert "listens on every network interface (0.0.0.0:1234)" in box.informativeText()
+    assert "Serve on this computer only" in box.informativeText()
     assert "Demo" in box.windowTitle()
     box.close()
 
@@ -344,6 +353,7 @@ def test_exposed_server_on_the_real_tray(
         state=ServerState.RUNNING,
         auth_required=False,
         exposed=True,
+        listen_address="192.168.1.20:1234",
         profile_name="This machine",
         loaded=(LoadedModelRow(identifier="qwen/qwen3-4b", model_key="qwen/qwen3-4b"),),
     )
@@ -374,8 +384,9 @@ def test_exposed_server_on_the_real_tray(
         x11("xdotool", "mousemove", str(centre.x()), str(centre.y()), "click", "3")
     qtbot.waitUntil(icon.menu.isVisible)
     texts = [a.text() for a in icon.menu.actions() if a.isVisible() and not a.isSeparator()]
-    assert "Warning: serving on the network with authentication off" in texts
-    assert EXPOSURE_HELP_ACTION_TEXT in texts
+    assert "Warning: open to the network on 192.168.1.20:1234, with authentication off" in texts
+    assert "127.0.0.1" not in " ".join(t for t in texts if t.startswith("Warning"))
+    assert texts.index(SERVE_LOCALLY_ACTION_TEXT) < texts.index(EXPOSURE_HELP_ACTION_TEXT)
     assert texts.index(EXPOSURE_HELP_ACTION_TEXT) < texts.index(START_ACTION_TEXT)
 
     full = tmp_path / "tray-exposed-full.png"

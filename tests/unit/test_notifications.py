@@ -268,10 +268,13 @@ def test_vram_high_while_the_server_is_down_is_still_news(rules: NotificationRul
 def test_exposed_once_per_up_period_and_at_first_sight(
     rules: NotificationRules, clock: Clock
 ) -> None:
-    (notice,) = rules.observe(up(exposed=True))
+    (notice,) = rules.observe(up(exposed=True, listen_address="0.0.0.0:1234"))
     assert notice.kind is NoticeKind.EXPOSED
     assert notice.severity is Severity.WARNING
     assert "authentication off" in notice.message
+    # where it really listens, not the loopback URL the tray talks to, and the fix
+    assert "every network interface (0.0.0.0:1234)" in notice.message
+    assert URL not in notice.message and "Serve on this computer only" in notice.message
     assert feed(rules, clock, up(exposed=True), up(exposed=False), up(exposed=True)) == []
     clock.now += 3600
     rules.expect_stop()

@@ -17,6 +17,7 @@ from tray.core.tokens import FirstToken, NoToken, TokenProvider
 from tray.services.environment import Environment, discover, token_from_environment
 from tray.services.lms_runner import LmsProbe, LmsRunner
 from tray.services.lmstudio_client import LmStudioClient
+from tray.services.lmstudio_home import current_server_config
 from tray.services.settings_store import SettingsService, SettingsStore
 from tray.services.status_monitor import StatusMonitor
 from tray.services.token_vault import TokenVault
@@ -108,9 +109,7 @@ class Context:
             has_token=await self.token.get_token() is not None,
             kind=self.env.profile.kind,
             profile_name=self.env.profile.name,
-            beyond_loopback=lambda: (
-                self.env.server_config.beyond_loopback if self.env.server_config else None
-            ),
+            server_config=lambda: current_server_config(self.env.home.path),
         )
         await monitor.probe()
         return monitor

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from tray.core.gpu import format_bytes
 from tray.core.inventory import LoadedModelRow
 from tray.core.settings import NotificationSettings
-from tray.core.status import ServerState, ServerStatus
+from tray.core.status import ServerState, ServerStatus, listen_place
 
 __all__ = [
     "EXPECTATION_SECONDS",
@@ -246,9 +246,10 @@ class NotificationRules:
             key=NoticeKind.EXPOSED.value,
             title="LM Studio server open to the network",
             message=(
-                f"The server at {new.url} listens beyond this machine with authentication "
-                "off: anyone on the network can use it. Turn on 'Require Authentication' in "
-                "LM Studio's Developer › Server Settings, or serve on localhost only."
+                f"LM Studio's server listens on {listen_place(new.listen_address)} with "
+                "authentication off: anyone on the network can use it. Choose “Serve on this "
+                "computer only” in the tray menu, or turn on Require Authentication in LM "
+                "Studio's Developer › Server Settings."
             ),
             severity=Severity.WARNING,
         )

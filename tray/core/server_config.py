@@ -36,6 +36,16 @@ class HttpServerConfig(BaseModel):
             return None
         return not is_loopback_host(self.network_interface)
 
+    @property
+    def listen_address(self) -> str | None:
+        """Where LM Studio's server listens, as `host:port` (None: the file does not say)."""
+        if self.network_interface is None:
+            return None
+        host = self.network_interface
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"{host}:{self.effective_port}"
+
     def local_url(self) -> str:
         """The URL to reach this server from this machine (0.0.0.0 is reached via loopback)."""
         host = self.network_interface or "127.0.0.1"

@@ -21,13 +21,13 @@ from tray.core.lms_output import (
     ServerStopOutcome,
 )
 from tray.core.settings import ServerStartOptions
-from tray.core.status import ServerState, ServerStatus, is_loopback_host
+from tray.core.status import ServerState, ServerStatus, is_loopback_host, listen_place
 
 __all__ = [
     "ALL_INTERFACES",
-    "EXPOSURE_HELP_TEXT",
     "EXPOSURE_HELP_TITLE",
     "LOOPBACK",
+    "SERVE_LOCALLY_TEXT",
     "BindChoice",
     "ServerActions",
     "ServerOp",
@@ -36,6 +36,7 @@ __all__ = [
     "bind_choice",
     "bind_exposes",
     "connect_host",
+    "exposure_help",
     "plan_stop",
     "port_in_use_message",
     "server_actions",
@@ -51,16 +52,21 @@ ALL_INTERFACES = "0.0.0.0"
 DEFAULT_PORT = 1234  # lms's own default when neither --port nor LM Studio's settings say
 
 EXPOSURE_HELP_TITLE = "Serving on the network without authentication"
-EXPOSURE_HELP_TEXT = (
-    "LM Studio's server listens beyond this machine and does not ask for an API token, "
-    "so anyone on your network can use your models (and any MCP tools they may call).\n\n"
-    "Either turn on authentication: in LM Studio open Developer → Server Settings, switch "
-    "on “Require Authentication”, create a token there and give it to LM Studio Tray "
-    "(and to your other clients).\n\n"
-    "Or keep the server to this machine: in the tray menu choose Server options…, pick "
-    "“This computer only (127.0.0.1)” and restart the server (in LM Studio itself, switch "
-    "off “Serve on Local Network”)."
-)
+SERVE_LOCALLY_TEXT = "Serve on this computer only"
+
+
+def exposure_help(listen_address: str | None) -> str:
+    """What to do about a server open to the network with authentication off."""
+    return (
+        f"LM Studio's server listens on {listen_place(listen_address)} and does not ask for "
+        "an API token, so anyone on your network can use your models (and any MCP tools they "
+        "may call).\n\n"
+        f"Keep it to this machine: “{SERVE_LOCALLY_TEXT}” in the tray menu restarts it "
+        "bound to 127.0.0.1 (in LM Studio itself, switch off “Serve on Local Network”).\n\n"
+        "Or require a token: in LM Studio open Developer → Server Settings, switch on "
+        "“Require Authentication”, create a token there and give it to LM Studio Tray "
+        "(API token → Manage tokens…) and to your other clients."
+    )
 
 
 # --- what the menu offers --------------------------------------------------------------

@@ -27,7 +27,9 @@ __all__ = [
     "ServerState",
     "ServerStatus",
     "classify_failure",
+    "exposure_sentence",
     "is_loopback_host",
+    "listen_place",
 ]
 
 
@@ -79,6 +81,9 @@ class ServerStatus(BaseModel):
     demo: bool = False
     # Serves beyond this machine (e.g. 0.0.0.0) with authentication off; None = unknown.
     exposed: bool | None = None
+    # Where the server listens (`host:port` from LM Studio's own settings), when known: the
+    # URL we talk to says 127.0.0.1 even when it listens on every interface.
+    listen_address: str | None = None
     gpu: GpuReport | None = None
 
     @property
@@ -110,13 +115,28 @@ class ServerStatus(BaseModel):
                 vram += f" (LM Studio's models: {format_bytes(self.models_bytes)})"
             lines.append(vram)
         if self.exposed:
-            lines.append("Warning: serving on the network with authentication off")
+            lines.append(f"Warning: {exposure_sentence(self.listen_address)}")
         return tuple(lines)
 
     @property
     def tooltip(self) -> str:
         title = "LM Studio Tray — Demo (simulated LM Studio)" if self.demo else "LM Studio Tray"
         return "\n".join((title, f"{self.state.label} — {self.url}", *self.detail_lines))
+
+
+def listen_place(listen_address: str | None) -> str:
+    """Where a server listens, in words: "every network interface (0.0.0.0:1234)"."""
+    if listen_address is None:
+        return "the network"
+    host = listen_address.rsplit(":", 1)[0].strip("[]")
+    if host in ("0.0.0.0", "::"):
+        return f"every network interface ({listen_address})"
+    return listen_address
+
+
+def exposure_sentence(listen_address: str | None) -> str:
+    """The warning about a server open to the network with authentication off."""
+    return f"open to the network on {listen_place(listen_address)}, with authentication off"
 
 
 def is_loopback_host(host: str) -> bool:

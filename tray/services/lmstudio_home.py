@@ -6,6 +6,7 @@ do, so a machine without LM Studio stays untouched.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tray.services.files import read_json, read_text
 __all__ = [
     "count_model_default_configs",
     "count_presets",
+    "current_server_config",
     "locate_home",
     "read_server_config",
     "server_config_path",
@@ -68,6 +70,12 @@ def read_server_config(home: Path) -> HttpServerConfig | None:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise FileParseError(f"{path}: {where}: {first['msg']}.", path=path) from exc
+
+
+async def current_server_config(home: Path) -> HttpServerConfig | None:
+    """LM Studio's server settings as they are now, read in a thread (the tray asks at
+    every status look; the CLI once): None when missing. Raises FileParseError."""
+    return await asyncio.to_thread(read_server_config, home)
 
 
 def count_presets(home: Path) -> int:

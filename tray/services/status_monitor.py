@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from tray.core.backends import BackendKind
-from tray.core.errors import AuthError, LmsError, LmStudioError
+from tray.core.errors import AuthError, LmsError, LmStudioError, TrayError
 from tray.core.gpu import GpuReport
 from tray.core.inventory import LoadedModelRow, build_inventory
 from tray.core.lms_output import LmsLoadedModel
+from tray.core.server_config import HttpServerConfig
 from tray.core.status import (
     PollPolicy,
     ServerState,
@@ -43,7 +44,8 @@ PS_MAX_AGE = 10.0  # an older `lms ps` result is not shown: status and queue go 
 
 PsSource = Callable[[], Awaitable[Sequence[LmsLoadedModel]]]
 GpuSource = Callable[[], GpuReport]
-ExposureSource = Callable[[], bool | None]
+# LM Studio's own server settings (where it listens), read off the event loop's thread.
+ServerConfigSource = Callable[[], Awaitable[HttpServerConfig | None]]
 
 
 class StatusMonitor:
@@ -53,8 +55,8 @@ class StatusMonitor:
     up-transition to learn whether the server requires a token at all. `has_token` is a
     fixed answer or the provider to ask (a token saved later then counts). The optional
     sources add what HTTP cannot tell: `lms ps` (only while interactive), the GPU's own
-    memory reading (blocking; run in a thread), and whether LM Studio serves beyond
-    loopback (from its server settings).
+    memory reading (blocking; run in a thread), and where LM Studio's server listens (its
+    server settings; used only when the monitored URL is on this machine).
     """
 
     def __init__(
@@ -68,7 +70,7 @@ class StatusMonitor:
         profile_name: str | None = None,
         ps_source: PsSource | None = None,
         gpu_source: GpuSource | None = None,
-        beyond_loopback: ExposureSource | None = None,
+        server_config: ServerConfigSource | None = None,
         requested_context: Callable[[str], int | None] | None = None,
         looking: Callable[[], bool] | None = None,
         policy: PollPolicy | None = None,
@@ -81,7 +83,7 @@ class StatusMonitor:
         self._kind = kind
         self._ps_source = ps_source
         self._gpu_source = gpu_source
-        self._beyond_loopback = beyond_loopback
+        self._server_config = server_config
         self._requested_context = requested_context
         self._looking = looking
         self._policy = policy or PollPolicy()
@@ -140,6 +142,7 @@ class StatusMonitor:
         was_up = self.status.state in (ServerState.RUNNING, ServerState.RUNNING_AUTH)
         now = datetime.now(UTC)
         gpu = await asyncio.to_thread(self._gpu_source) if self._gpu_source else None
+        config = await self._read_server_config()
         try:
             loaded, served = await self._models()
             if not was_up:
@@ -158,7 +161,8 @@ class StatusMonitor:
                     "loaded": (),
                     "served_models": (),
                     "auth_required": self._auth_required if state.is_up else None,
-                    "exposed": self._exposed() if state.is_up else None,
+                    "exposed": self._exposed(config) if state.is_up else None,
+                    "listen_address": config.listen_address if config else None,
                     "gpu": gpu,
                 }
             )
@@ -175,7 +179,8 @@ class StatusMonitor:
                     "served_models": served,
                     "version": self._version,
                     "auth_required": self._auth_required,
-                    "exposed": self._exposed(),
+                    "exposed": self._exposed(config),
+                    "listen_address": config.listen_address if config else None,
                     "gpu": gpu,
                 }
             )
@@ -216,8 +221,20 @@ class StatusMonitor:
             log.info("lms ps failed; status, queue and TTL unknown: %s", exc.message)
             self._ps = None
 
-    def _exposed(self) -> bool | None:
-        beyond = self._beyond_loopback() if self._beyond_loopback else None
+    async def _read_server_config(self) -> HttpServerConfig | None:
+        # The user may flip "Serve on Local Network" in LM Studio at any time: read it at
+        # each look (a small local file) — but only for a server on this machine, which
+        # is the one those settings describe.
+        if self._server_config is None or not self._local:
+            return None
+        try:
+            return await self._server_config()
+        except TrayError as exc:  # unreadable: where it listens is unknown
+            log.debug("LM Studio's server settings unreadable: %s", exc.message)
+            return None
+
+    def _exposed(self, config: HttpServerConfig | None) -> bool | None:
+        beyond = config.beyond_loopback if config is not None else None
         if beyond is None or self._auth_required is None:
             return None
         return beyond and not self._auth_required

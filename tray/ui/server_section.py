@@ -1,5 +1,7 @@
-"""The tray menu's server section: Start / Stop / Restart, Server options…, and help when
-the server is exposed on the network without authentication.
+"""The tray menu's server section: Start / Stop / Restart, Server options…, and — when the
+server is open to the network without authentication (the menu's header says where it
+listens) — the fix in one click ("Serve on this computer only": restart bound to
+127.0.0.1) and how to require a token.
 
 A thin view: what is enabled comes from `tray.core.server_control.server_actions`, the work
 is done by a `ServerController` run through `spawn` (its errors reach the user there).
@@ -17,10 +19,12 @@ from PySide6.QtWidgets import QMessageBox
 from tray.core.backends import Capabilities
 from tray.core.errors import ServerOwnedByApp
 from tray.core.server_control import (
-    EXPOSURE_HELP_TEXT,
     EXPOSURE_HELP_TITLE,
+    LOOPBACK,
+    SERVE_LOCALLY_TEXT,
     ServerActions,
     ServerOp,
+    exposure_help,
     server_actions,
     show_exposure_warning,
 )
@@ -35,6 +39,7 @@ __all__ = [
     "EXPOSURE_HELP_ACTION_TEXT",
     "OPTIONS_ACTION_TEXT",
     "RESTART_ACTION_TEXT",
+    "SERVE_LOCALLY_ACTION_TEXT",
     "START_ACTION_TEXT",
     "STOP_ACTION_TEXT",
     "ServerSection",
@@ -46,7 +51,8 @@ START_ACTION_TEXT = "Start server"
 STOP_ACTION_TEXT = "Stop server"
 RESTART_ACTION_TEXT = "Restart server"
 OPTIONS_ACTION_TEXT = "Server options…"
-EXPOSURE_HELP_ACTION_TEXT = "⚠ How to turn on authentication…"
+EXPOSURE_HELP_ACTION_TEXT = "How to require a token…"
+SERVE_LOCALLY_ACTION_TEXT = f"⚠ {SERVE_LOCALLY_TEXT}"
 
 _DOING = {
     ServerOp.START: "Starting the server",
@@ -78,12 +84,18 @@ class ServerSection:
         self._refresh = refresh
         self._demo = demo
         self._busy: ServerOp | None = None
-        self._last: tuple[ServerState, Capabilities, ServerOp | None, bool] | None = None
+        self._last: tuple[ServerState, Capabilities, ServerOp | None, bool, str | None] | None = (
+            None
+        )
         self._status: ServerStatus | None = None
         self._caps: Capabilities | None = None
         self.options_dialog: ServerOptionsDialog | None = None
         self.help_box: QMessageBox | None = None
 
+        self.serve_locally = QAction(SERVE_LOCALLY_ACTION_TEXT)
+        self.serve_locally.setVisible(False)
+        self.serve_locally.setToolTip(f"Restart LM Studio's server bound to {LOOPBACK}")
+        self.serve_locally.triggered.connect(self._serve_locally)
         self.exposure_help = QAction(EXPOSURE_HELP_ACTION_TEXT)
         self.exposure_help.setVisible(False)
         self.exposure_help.triggered.connect(self.show_exposure_help)
@@ -97,13 +109,21 @@ class ServerSection:
         self.options.triggered.connect(self.open_options)
 
     def actions(self) -> list[QAction]:
-        return [self.exposure_help, self.start, self.stop, self.restart, self.options]
+        return [
+            self.serve_locally,
+            self.exposure_help,
+            self.start,
+            self.stop,
+            self.restart,
+            self.options,
+        ]
 
     # --- rendering ----------------------------------------------------------------------
 
     def render(self, status: ServerStatus, caps: Capabilities) -> None:
         self._status, self._caps = status, caps
-        key = (status.state, caps, self._busy, show_exposure_warning(status))
+        exposed = show_exposure_warning(status)
+        key = (status.state, caps, self._busy, exposed, status.listen_address)
         if key == self._last:
             return
         self._last = key
@@ -123,7 +143,9 @@ class ServerSection:
         options_tip = "" if caps.server_control else allowed.why_disabled or ""
         self.options.setToolTip(options_tip or OPTIONS_ACTION_TEXT)
         self.options.setStatusTip(options_tip)
-        self.exposure_help.setVisible(key[3])
+        self.serve_locally.setVisible(exposed and caps.server_control)
+        self.serve_locally.setEnabled(self._busy is None)
+        self.exposure_help.setVisible(exposed)
 
     def _rerender(self) -> None:
         if self._status is not None and self._caps is not None:
@@ -131,7 +153,8 @@ class ServerSection:
 
     # --- gestures -----------------------------------------------------------------------
 
-    def _run(self, op: ServerOp) -> None:
+    def _run(self, op: ServerOp, *, bind: str | None = None) -> None:
+        """`bind`: restart listening there instead of where the remembered options say."""
         if self._busy is not None:
             return
         controller = self._controller_factory()
@@ -142,15 +165,17 @@ class ServerSection:
         self._rerender()
         if op is ServerOp.START:
             self._on_starting()
-        spawn(self._operate(op, controller), doing=_DOING[op])
+        spawn(self._operate(op, controller, bind=bind), doing=_DOING[op])
 
-    async def _operate(self, op: ServerOp, controller: ServerController) -> None:
+    async def _operate(
+        self, op: ServerOp, controller: ServerController, *, bind: str | None = None
+    ) -> None:
         try:
             if op is ServerOp.START:
                 await controller.start()
                 return
             try:
-                await self._stop_or_restart(op, controller, confirmed=False)
+                await self._stop_or_restart(op, controller, confirmed=False, bind=bind)
             except ServerOwnedByApp as exc:
                 yes = await confirm(
                     exc.title,
@@ -161,17 +186,30 @@ class ServerSection:
                     icon=QMessageBox.Icon.Warning,
                 )
                 if yes:
-                    await self._stop_or_restart(op, controller, confirmed=True)
+                    await self._stop_or_restart(op, controller, confirmed=True, bind=bind)
         finally:
             self._busy = None
             self._rerender()
             self._refresh()
 
+    def _serve_locally(self) -> None:
+        """Restart bound to 127.0.0.1 (remembered for later starts): the server stays on
+        this machine."""
+        self._run(ServerOp.RESTART, bind=LOOPBACK)
+
     async def _stop_or_restart(
-        self, op: ServerOp, controller: ServerController, *, confirmed: bool
+        self,
+        op: ServerOp,
+        controller: ServerController,
+        *,
+        confirmed: bool,
+        bind: str | None = None,
     ) -> None:
         if op is ServerOp.RESTART:
-            await controller.restart(confirmed=confirmed, on_stopped=self._on_starting)
+            options = None
+            if bind is not None:
+                options = controller.options.model_copy(update={"bind": bind})
+            await controller.restart(options, confirmed=confirmed, on_stopped=self._on_starting)
         else:
             await controller.stop(confirmed=confirmed)
 
@@ -198,7 +236,8 @@ class ServerSection:
             window_title("Authentication is off", demo=self._demo),
             EXPOSURE_HELP_TITLE,
         )
-        box.setInformativeText(EXPOSURE_HELP_TEXT)
+        listen = self._status.listen_address if self._status is not None else None
+        box.setInformativeText(exposure_help(listen))
         box.setStandardButtons(QMessageBox.StandardButton.Close)
         box.open()
         self.help_box = box
