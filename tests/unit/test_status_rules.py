@@ -11,6 +11,7 @@ from tray.core.errors import (
     ServerUnreachable,
 )
 from tray.core.inventory import LoadedModelRow
+from tray.core.mcp_audit import ExposureFacts
 from tray.core.status import (
     PollPolicy,
     ServerState,
@@ -95,3 +96,34 @@ def test_config_items_say_why_they_cannot_work() -> None:
     assert items["presets"] == NO_HOME_REASON
     assert items["profiles"] is not None and "OpenAI-compatible" in items["profiles"]
     assert items["history"] is None
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("localhost.", True),
+        ("localhost.localdomain", True),
+        ("app.localhost", True),
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0:0:0:0:0:0:0:1", True),
+        ("::ffff:127.0.0.1", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.20", False),
+        ("10.0.0.1", False),
+        ("::ffff:192.168.1.20", False),
+        ("localhost.example.com", False),
+        ("mylocalhost", False),
+        ("gpu-box.lan", False),
+        ("", False),
+    ],
+)
+def test_one_loopback_rule_for_the_menu_the_audit_and_profiles(host: str, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback
+    # the MCP audit's view of LM Studio's interface follows the same rule
+    assert ExposureFacts(network_interface=host).serves_lan is (not loopback)

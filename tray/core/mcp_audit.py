@@ -42,6 +42,7 @@ from tray.core.secrets_scan import (
     is_placeholder,
     is_secret_key,
 )
+from tray.core.status import is_loopback_host
 
 __all__ = [
     "SERVER_SETTINGS_WHERE",
@@ -127,7 +128,7 @@ class ExposureFacts(BaseModel):
     def serves_lan(self) -> bool | None:
         if self.network_interface is None:
             return None
-        return not _is_loopback_host(self.network_interface)
+        return not is_loopback_host(self.network_interface)
 
 
 class AuditReport(BaseModel):
@@ -155,16 +156,6 @@ class AuditReport(BaseModel):
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _is_loopback_host(host: str) -> bool:
-    h = host.strip("[]").lower()
-    if h in {"localhost", "localhost.localdomain"} or h.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(h).is_loopback
-    except ValueError:
-        return False
 
 
 def _program(command: str) -> str:
@@ -1363,7 +1354,7 @@ def _check_remote(ctx: _Ctx, argv: list[str]) -> None:
         shown_host = host or "?"
         if not host or is_placeholder(url) or "${" in host:
             continue  # a documentation placeholder: nothing is contacted
-        if _is_loopback_host(host):
+        if is_loopback_host(host):
             if parts.scheme == "http":
                 ctx.add(
                     "R2",

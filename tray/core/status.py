@@ -7,6 +7,7 @@ before the next probe (fast while the user looks, slow when idle, backing off wh
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from enum import StrEnum
 
@@ -140,8 +141,20 @@ def exposure_sentence(listen_address: str | None) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    host = host.strip("[]").lower()
-    return host in ("localhost", "::1", "0:0:0:0:0:0:0:1") or host.startswith("127.")
+    """Does `host` (a name or an address, IPv6 with or without brackets) stay on this
+    machine? `localhost` and its subdomains (RFC 6761), `localhost.localdomain`,
+    127.0.0.0/8, ::1 and IPv4-mapped loopback are; 0.0.0.0 ("every interface") is not.
+    The one rule for the menu's exposure warning, the MCP audit and server profiles."""
+    h = host.strip().strip("[]").rstrip(".").lower()
+    if h in ("localhost", "localhost.localdomain") or h.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(h.split("%", 1)[0])  # fe80::1%eth0: no zone
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def classify_failure(error: TrayError, *, local: bool) -> ServerState:
