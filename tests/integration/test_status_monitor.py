@@ -9,11 +9,12 @@ from collections.abc import Callable
 import httpx
 
 from tray.core.backends import BackendKind
+from tray.core.lms_output import LmsLoadedModel
 from tray.core.status import PollPolicy, ServerState, ServerStatus
 from tray.core.tokens import NoToken, StaticToken
 from tray.services.lmstudio_client import LmStudioClient
 from tray.services.lmstudio_home import current_server_config
-from tray.services.status_monitor import StatusMonitor
+from tray.services.status_monitor import PS_MIN_INTERVAL, StatusMonitor
 from tray.simulator import Simulator
 
 TOKEN = "sk-lm-Zz9Yy8Xx:Ww7Vv6Uu5Tt4Ss3Rr2Qq"
@@ -101,10 +102,9 @@ async def test_loop_publishes_changes_only_and_looks_at_once_when_interactive(
     monitor = _monitor(http, sim, policy=slow, on_update=updates.append)
     monitor.start()
     try:
-        await _until(lambda: monitor.probes == 1)
+        await _until(lambda: monitor.probes == 1 and len(monitor.delays) == 1)
         assert [u.state for u in updates] == [ServerState.RUNNING]
-        await asyncio.sleep(0.2)
-        assert monitor.probes == 1  # idle: the next look is 30 s away
+        assert list(monitor.delays) == [30]  # idle: the next look is 30 s away
 
         monitor.set_interactive(True)  # the menu opened: look now, then often
         await _until(lambda: monitor.probes >= 4)
@@ -116,9 +116,7 @@ async def test_loop_publishes_changes_only_and_looks_at_once_when_interactive(
         monitor.set_interactive(False)
     finally:
         await monitor.stop()
-    probes = monitor.probes
-    await asyncio.sleep(0.2)
-    assert monitor.probes == probes  # stopped means stopped
+    assert not monitor.running  # stopped means stopped: no loop left to look again
 
 
 async def _until(predicate: Callable[[], bool], limit: float = 5.0) -> None:
@@ -201,3 +199,26 @@ async def test_where_the_server_listens_is_read_at_each_look_and_only_for_this_m
     )
     assert remote._local is False
     assert await remote._read_server_config() is None
+
+
+async def test_lms_ps_runs_only_while_looking_and_at_most_every_three_seconds(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    now = [1000.0]
+    runs: list[float] = []
+
+    async def ps() -> list[LmsLoadedModel]:
+        runs.append(now[0])
+        return []
+
+    monitor = _monitor(http, sim, ps_source=ps, clock=lambda: now[0])
+    await monitor.probe()
+    assert runs == []  # nobody looks: polling never runs `lms`
+    monitor.set_interactive(True)
+    await monitor.probe()
+    now[0] += 1.0
+    await monitor.probe()  # a second later: the last result is recent enough
+    assert runs == [1000.0]
+    now[0] += PS_MIN_INTERVAL
+    await monitor.probe()
+    assert runs == [1000.0, 1001.0 + PS_MIN_INTERVAL] and monitor.ps_runs == 2

@@ -72,6 +72,14 @@ class AppDriver:
     async def wait(self, condition: Callable[[], object], what: str, limit: float = 20) -> None:
         await until(condition, what, limit)
 
+    async def polls(self, count: int) -> None:
+        """Wait until the app's monitor has finished `count` more polls: "nothing more
+        happened" is then a fact about polls, not about how long a sleep was."""
+        monitor = self.app.monitor
+        assert monitor is not None
+        target = monitor.probes + count
+        await self.wait(lambda: monitor.probes >= target, f"{count} more polls", limit=60)
+
     def state(self) -> ServerState:
         monitor = self.app.monitor
         return monitor.status.state if monitor is not None else ServerState.UNKNOWN

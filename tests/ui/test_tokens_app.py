@@ -71,7 +71,7 @@ def test_a_wrong_token_asks_once_and_a_saved_one_is_used(
             await driver.wait(dialog_shown, "the tokens dialog")
             assert driver.app.tokens_dialog is not None
             driver.app.tokens_dialog.reject()  # the user closes it without a token
-            await asyncio.sleep(6)  # three more polls, each refused
+            await driver.polls(3)  # three more polls, each refused
             assert driver.state() is ServerState.AUTH_REQUIRED
             assert not dialog_shown()  # asked once, not at every 401
             assert driver.app.notifier.errors == type(driver.app.notifier.errors)()

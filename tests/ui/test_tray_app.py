@@ -102,7 +102,7 @@ def test_a_ttl_eviction_gives_exactly_one_notification(
             await driver.wait(
                 lambda: any(n.kind is NoticeKind.MODEL_EVICTED for n in notices), "a notification"
             )
-            await asyncio.sleep(5)  # several more polls: still exactly one
+            await driver.polls(3)  # several more polls: still exactly one
             evicted = [n for n in notices if n.kind is NoticeKind.MODEL_EVICTED]
             assert len(evicted) == 1, evicted
             assert ident in evicted[0].message
@@ -139,7 +139,7 @@ def test_a_server_on_the_network_without_auth_is_flagged(
                 f"(0.0.0.0:{port}), with authentication off"
             ) in lines
             assert "How to require a token…" in lines
-            await asyncio.sleep(3)
+            await driver.polls(2)
             found = [n for n in driver.app.notifier.recent if n.kind is NoticeKind.EXPOSED]
             assert len(found) == 1, found
             menu = driver.menu.geometry()

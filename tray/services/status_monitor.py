@@ -76,7 +76,9 @@ class StatusMonitor:
         policy: PollPolicy | None = None,
         on_update: Callable[[ServerStatus], None] | None = None,
         demo: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` (seconds, monotonic) paces `lms ps`; tests give one they move."""
         self._client = client
         self._anonymous = anonymous
         self._has_token = has_token
@@ -88,6 +90,7 @@ class StatusMonitor:
         self._looking = looking
         self._policy = policy or PollPolicy()
         self._on_update = on_update
+        self._clock = clock
         self._local = is_loopback_host(urlsplit(url).hostname or "")
         self._interactive = False
         self._wake = asyncio.Event()
@@ -107,6 +110,11 @@ class StatusMonitor:
     def start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="status-monitor")
+
+    @property
+    def running(self) -> bool:
+        """Whether the polling loop runs (started and not stopped)."""
+        return self._task is not None and not self._task.done()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -196,7 +204,7 @@ class StatusMonitor:
             return (), tuple(m.id for m in served)
         models = await self._client.list_models()
         await self._refresh_ps()
-        fresh = time.monotonic() - self._ps_at <= PS_MAX_AGE
+        fresh = self._clock() - self._ps_at <= PS_MAX_AGE
         rows = build_inventory(
             models, self._ps if fresh else None, now_ms=int(time.time() * 1000)
         ).loaded
@@ -211,9 +219,9 @@ class StatusMonitor:
         # runs and `lms ps` wakes nothing.
         if self._ps_source is None or not self.interactive:
             return
-        if time.monotonic() - self._ps_at < PS_MIN_INTERVAL:
+        if self._clock() - self._ps_at < PS_MIN_INTERVAL:
             return
-        self._ps_at = time.monotonic()
+        self._ps_at = self._clock()
         self.ps_runs += 1
         try:
             self._ps = await self._ps_source()
