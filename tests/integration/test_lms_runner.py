@@ -29,6 +29,7 @@ from tray.core.errors import (
     LmStudioNotRunning,
 )
 from tray.core.lms_output import LmsCommand
+from tray.core.load_profiles import LmsLoadArgs
 from tray.services.lms_runner import LmsProbe, LmsRunner, find_lms
 from tray.simulator import Simulator, install_fake_lms, write_install_location
 
@@ -85,7 +86,8 @@ async def test_ls_empty(tmp_path: Path, home: Path) -> None:
 
 async def test_load_passes_every_flag(runner: LmsRunner, sim: Simulator) -> None:
     outcome = await runner.load(
-        SMALL, gpu=0.5, context_length=8192, parallel=3, ttl_seconds=600, identifier="mine"
+        SMALL,
+        LmsLoadArgs(gpu=0.5, context_length=8192, parallel=3, ttl_seconds=600, identifier="mine"),
     )
 
     assert outcome.identifier == "mine"
@@ -100,7 +102,7 @@ async def test_load_passes_every_flag(runner: LmsRunner, sim: Simulator) -> None
 async def test_load_gpu_words(
     runner: LmsRunner, sim: Simulator, gpu: Literal["off", "max"], ratio: float
 ) -> None:
-    outcome = await runner.load(SMALL, gpu=gpu)
+    outcome = await runner.load(SMALL, LmsLoadArgs(gpu=gpu))
     assert outcome.identifier == SMALL
     assert sim.state.instances[SMALL].gpu_ratio == ratio
 
@@ -123,7 +125,7 @@ async def test_load_of_an_unknown_model(runner: LmsRunner, sim: Simulator) -> No
 
 async def test_load_with_an_invalid_gpu_ratio(runner: LmsRunner, sim: Simulator) -> None:
     with pytest.raises(LmsCommandFailed, match="Number out of range"):
-        await runner.load(SMALL, gpu=1.5)
+        await runner.load(SMALL, LmsLoadArgs(gpu=1.5))
     assert sim.state.loaded_identifiers() == []
 
 

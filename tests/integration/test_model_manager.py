@@ -13,7 +13,7 @@ import pytest
 
 from tray.core.errors import IdentifierInUse, LmsModelNotFound, LmStudioError
 from tray.core.inventory import LoadedModelRow, build_inventory
-from tray.core.load_profiles import LoadProfile
+from tray.core.load_profiles import LmsLoadArgs, LoadProfile
 from tray.core.restore import RestorePoint
 from tray.services.lms_runner import LmsRunner
 from tray.services.lmstudio_client import LmStudioClient
@@ -129,7 +129,7 @@ async def test_eject_all_then_restore_brings_back_the_same_set(
 async def test_restore_keeps_the_gpu_ratio_the_tray_loaded_with(
     manager: ModelManager, client: LmStudioClient, sim: Simulator
 ) -> None:
-    await manager.load(SMALL, gpu=0.5, identifier="half")
+    await manager.load(SMALL, LmsLoadArgs(gpu=0.5, identifier="half"))
     await manager.eject_all(await loaded_rows(client))
     assert manager.restore_point().models[0].gpu_ratio == 0.5  # type: ignore[union-attr]
     await manager.restore()
@@ -197,10 +197,7 @@ async def test_load_with_lms_reports_increasing_progress(
     seen: list[float] = []
     result = await manager.load(
         SMALL,
-        context_length=8192,
-        parallel=2,
-        ttl_seconds=120,
-        identifier="x",
+        LmsLoadArgs(context_length=8192, parallel=2, ttl_seconds=120, identifier="x"),
         progress=seen.append,
     )
     assert seen[-1] == 1.0
@@ -224,7 +221,9 @@ async def test_load_without_lms_goes_through_rest_and_says_what_it_could_not_set
     manager = ModelManager(client, None, state_dir=state_dir, profile_id="p")
     seen: list[float] = []
     result = await manager.load(
-        SMALL, context_length=8192, ttl_seconds=60, identifier="mine", progress=seen.append
+        SMALL,
+        LmsLoadArgs(context_length=8192, ttl_seconds=60, identifier="mine"),
+        progress=seen.append,
     )
     assert (result.via, result.identifier, result.context_length) == ("rest", SMALL, 8192)
     assert result.not_applied == ("TTL", "identifier")
@@ -254,7 +253,7 @@ async def test_less_context_than_asked_is_detected(
     manager = ModelManager(
         client, runner if with_lms else None, state_dir=state_dir, profile_id="p"
     )
-    result = await manager.load(SMALL, context_length=16384)
+    result = await manager.load(SMALL, LmsLoadArgs(context_length=16384))
     assert (result.context_length, result.requested_context_length) == (4096, 16384)
     assert result.context_short
 
@@ -306,7 +305,7 @@ async def test_loading_a_loaded_model_uses_it_instead_of_a_second_copy(
     manager = ModelManager(
         client, runner if with_lms else None, state_dir=state_dir, profile_id="p"
     )
-    result = await manager.load(SMALL, context_length=8192)
+    result = await manager.load(SMALL, LmsLoadArgs(context_length=8192))
     assert result.already_loaded and result.identifier == SMALL
     assert result.context_length == 4096  # what is loaded, not what was asked
     profiled = await manager.load_with_profile(SMALL, LoadProfile(context_length=8192))
@@ -331,9 +330,9 @@ async def test_a_second_copy_needs_its_own_identifier(
     manager: ModelManager, sim: Simulator
 ) -> None:
     sim.state.load(SMALL)
-    same = await manager.load(SMALL, identifier=SMALL)
+    same = await manager.load(SMALL, LmsLoadArgs(identifier=SMALL))
     assert same.already_loaded
-    second = await manager.load(SMALL, identifier="small-2")
+    second = await manager.load(SMALL, LmsLoadArgs(identifier="small-2"))
     assert not second.already_loaded and second.identifier == "small-2"
     assert instances_of(sim, SMALL) == sorted([SMALL, "small-2"])
 
@@ -343,7 +342,7 @@ async def test_an_identifier_held_by_another_model_is_refused(
 ) -> None:
     sim.state.load(GEMMA, identifier="mine")
     with pytest.raises(IdentifierInUse):
-        await manager.load(SMALL, identifier="mine")
+        await manager.load(SMALL, LmsLoadArgs(identifier="mine"))
     assert instances_of(sim, SMALL) == []
 
 

@@ -309,7 +309,9 @@ class Unapplied(BaseModel):
 
 
 class LmsLoadArgs(BaseModel):
-    """What `lms load` is given (`LmsRunner.load` keyword arguments)."""
+    """The settings of one load, as they travel from a profile, a dialog, a restore point
+    or the command line to `lms load` (all of them) or the REST API (context length
+    only). Not validated here: `lms` itself refuses what it cannot take, in its words."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -322,7 +324,7 @@ class LmsLoadArgs(BaseModel):
     def flags(self) -> list[str]:
         out: list[str] = []
         if self.gpu is not None:
-            out += ["--gpu", str(self.gpu)]
+            out += ["--gpu", self.gpu if isinstance(self.gpu, str) else f"{self.gpu:g}"]
         if self.context_length is not None:
             out += ["--context-length", str(self.context_length)]
         if self.parallel is not None:
@@ -332,6 +334,17 @@ class LmsLoadArgs(BaseModel):
         if self.identifier is not None:
             out += ["--identifier", self.identifier]
         return out
+
+    def set_names(self) -> tuple[str, ...]:
+        """The settings given, in the words a user knows (for "not applied: …")."""
+        names = {
+            "gpu": "GPU offload",
+            "ttl_seconds": "TTL",
+            "parallel": "parallel",
+            "identifier": "identifier",
+            "context_length": "context length",
+        }
+        return tuple(name for field, name in names.items() if getattr(self, field) is not None)
 
 
 class LoadPlan(BaseModel):

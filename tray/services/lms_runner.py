@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from tray.core.errors import LmsNotFound, LmsOutputError, LmsTimeout
 from tray.core.lms_output import (
@@ -48,6 +48,7 @@ from tray.core.lms_output import (
     read_unload,
     read_version,
 )
+from tray.core.load_profiles import GpuSetting, LmsLoadArgs
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ INSTALL_HINT = (
 # Plain text makes lms's sentences easier to read: no colours (chalk), no boxed errors.
 _PLAIN_OUTPUT_ENV = {"FORCE_COLOR": "0", "NO_COLOR": "1", "LMS_NO_FANCY_ERRORS": "1"}
 
-GpuOffload = float | Literal["off", "max"]
+GpuOffload = GpuSetting  # what `--gpu` takes: a ratio 0–1, "off" or "max"
 LoadProgress = Callable[[float], None]  # a fraction 0–1, only ever increasing
 _T = TypeVar("_T")
 
@@ -163,33 +164,29 @@ class LmsRunner:
         self, model_key: str, *, gpu: GpuOffload | None = None, context_length: int | None = None
     ) -> LoadEstimate:
         """What loading would take; lms ignores `--parallel` here, so callers add it."""
-        args = _load_args(model_key, gpu=gpu, context_length=context_length)
-        return await self._call(read_estimate, LmsCommand.LOAD, "--estimate-only", *args)
+        flags = LmsLoadArgs(gpu=gpu, context_length=context_length).flags()
+        return await self._call(
+            read_estimate, LmsCommand.LOAD, "--estimate-only", "-y", *flags, "--", model_key
+        )
 
     async def load(
         self,
         model_key: str,
+        args: LmsLoadArgs | None = None,
         *,
-        gpu: GpuOffload | None = None,
-        context_length: int | None = None,
-        parallel: int | None = None,
-        ttl_seconds: int | None = None,
-        identifier: str | None = None,
         progress: LoadProgress | None = None,
     ) -> LoadOutcome:
-        """Load a model; `progress` gets lms's spinner percentages as they are printed."""
-        args = _load_args(
-            model_key,
-            gpu=gpu,
-            context_length=context_length,
-            parallel=parallel,
-            ttl_seconds=ttl_seconds,
-            identifier=identifier,
-        )
+        """Load a model with `args`; `progress` gets lms's spinner percentages as printed."""
+        flags = (args or LmsLoadArgs()).flags()
+        # `-y`: without it lms opens an interactive picker on 0 or several fuzzy matches;
+        # `--` so that a model key can never be read as an option.
         return await self._call(
             read_load,
             LmsCommand.LOAD,
-            *args,
+            "-y",
+            *flags,
+            "--",
+            model_key,
             time_limit=self._load_timeout + LMS_WAKE_SECONDS,
             on_stderr=_progress_feed(progress) if progress is not None else None,
         )
@@ -323,30 +320,6 @@ class LmsProbe:
 
     async def daemon_status(self) -> LmsDaemonStatus:
         return await self._runner.daemon_status()
-
-
-def _load_args(
-    model_key: str,
-    *,
-    gpu: GpuOffload | None,
-    context_length: int | None,
-    parallel: int | None = None,
-    ttl_seconds: int | None = None,
-    identifier: str | None = None,
-) -> list[str]:
-    # `-y`: without it lms opens an interactive picker on 0 or several fuzzy matches.
-    args = ["-y"]
-    options = {
-        "--gpu": gpu if isinstance(gpu, str) or gpu is None else f"{gpu:g}",
-        "--context-length": context_length,
-        "--parallel": parallel,
-        "--ttl": ttl_seconds,
-        "--identifier": identifier,
-    }
-    for flag, value in options.items():
-        if value is not None:
-            args += [flag, str(value)]
-    return [*args, "--", model_key]
 
 
 def _progress_feed(progress: LoadProgress) -> Callable[[bytes], None]:

@@ -39,6 +39,7 @@ from tray.core.instances import (
 from tray.core.inventory import LoadedModelRow
 from tray.core.lms_output import LmsLoadedModel
 from tray.core.load_profiles import (
+    LmsLoadArgs,
     LoadProfile,
     Preflight,
     ProfileLoadResult,
@@ -241,11 +242,13 @@ class ModelManager:
         try:
             result = await self._load(
                 model.model_key,
-                context_length=model.context_length,
-                gpu=model.gpu_ratio,
-                ttl_seconds=model.ttl_seconds,
-                parallel=model.parallel,
-                identifier=model.identifier,
+                LmsLoadArgs(
+                    context_length=model.context_length,
+                    gpu=model.gpu_ratio,
+                    ttl_seconds=model.ttl_seconds,
+                    parallel=model.parallel,
+                    identifier=model.identifier,
+                ),
             )
         except TrayError as exc:
             return RestoreOutcome(
@@ -309,72 +312,41 @@ class ModelManager:
     async def load(
         self,
         model_key: str,
+        args: LmsLoadArgs | None = None,
         *,
-        context_length: int | None = None,
-        gpu: GpuOffload | None = None,
-        ttl_seconds: int | None = None,
-        parallel: int | None = None,
-        identifier: str | None = None,
         progress: LoadProgress | None = None,
     ) -> LoadedResult:
         """Load a downloaded model: `lms load` (all settings, progress) when we have lms,
         else `POST /api/v1/models/load` (context length only, no progress). A model that
-        is loaded already (as `identifier`, if given) is not loaded again."""
+        is loaded already (as `args.identifier`, if given) is not loaded again."""
+        args = args or LmsLoadArgs()
         there = instance_for_load(
-            await self.live_instances(), model_key, self._settable(identifier)
+            await self.live_instances(), model_key, self._settable(args.identifier)
         )
         if there is not None:
             log.info(
                 "%s is already loaded as %s: not loading it again", model_key, there.identifier
             )
             return LoadedResult.existing(there)
-        return await self._load(
-            model_key,
-            context_length=context_length,
-            gpu=gpu,
-            ttl_seconds=ttl_seconds,
-            parallel=parallel,
-            identifier=identifier,
-            progress=progress,
-        )
+        return await self._load(model_key, args, progress=progress)
 
     async def _load(
-        self,
-        model_key: str,
-        *,
-        context_length: int | None = None,
-        gpu: GpuOffload | None = None,
-        ttl_seconds: int | None = None,
-        parallel: int | None = None,
-        identifier: str | None = None,
-        progress: LoadProgress | None = None,
+        self, model_key: str, args: LmsLoadArgs, *, progress: LoadProgress | None = None
     ) -> LoadedResult:
         """Load without looking first: the caller has just checked the live list."""
         if self._runner is not None:
-            result = await self._load_with_lms(
-                self._runner,
-                model_key,
-                context_length=context_length,
-                gpu=gpu,
-                ttl_seconds=ttl_seconds,
-                parallel=parallel,
-                identifier=identifier,
-                progress=progress,
-            )
+            result = await self._load_with_lms(self._runner, model_key, args, progress)
         else:
-            asked = {
-                "GPU offload": gpu,
-                "TTL": ttl_seconds,
-                "parallel": parallel,
-                "identifier": identifier,
-            }
+            rest_only = args.model_copy(update={"context_length": None})
             result, _ = await self._load_rest(
-                LoadRequest(model=model_key, context_length=context_length, echo_load_config=True),
-                not_applied=tuple(name for name, value in asked.items() if value is not None),
+                LoadRequest(
+                    model=model_key, context_length=args.context_length, echo_load_config=True
+                ),
+                not_applied=rest_only.set_names(),
             )
-        if context_length is not None:
-            self._requested[result.identifier] = context_length
-        if (ratio := _gpu_ratio(gpu)) is not None and result.via == "lms":
+        if args.context_length is not None:
+            self._requested[result.identifier] = args.context_length
+        if (ratio := _gpu_ratio(args.gpu)) is not None and result.via == "lms":
             self._gpu[result.identifier] = ratio
         log.info("loaded %s as %s via %s", model_key, result.identifier, result.via)
         return result
@@ -448,16 +420,7 @@ class ModelManager:
         )
         reported: LoadConfig | None
         if plan.path == "lms" and plan.lms_args is not None:
-            a = plan.lms_args
-            loaded = await self._load(
-                model_key,
-                context_length=a.context_length,
-                gpu=a.gpu,
-                ttl_seconds=a.ttl_seconds,
-                parallel=a.parallel,
-                identifier=a.identifier,
-                progress=progress,
-            )
+            loaded = await self._load(model_key, plan.lms_args, progress=progress)
             reported = await self._instance_config(loaded.identifier)
         else:
             assert plan.rest_request is not None
@@ -519,25 +482,12 @@ class ModelManager:
         self,
         runner: LmsRunner,
         model_key: str,
-        *,
-        context_length: int | None,
-        gpu: GpuOffload | None,
-        ttl_seconds: int | None,
-        parallel: int | None,
-        identifier: str | None,
+        args: LmsLoadArgs,
         progress: LoadProgress | None,
     ) -> LoadedResult:
         started = time.monotonic()
-        outcome = await runner.load(
-            model_key,
-            gpu=gpu,
-            context_length=context_length,
-            parallel=parallel,
-            ttl_seconds=ttl_seconds,
-            identifier=identifier,
-            progress=progress,
-        )
-        ident = outcome.identifier or identifier
+        outcome = await runner.load(model_key, args, progress=progress)
+        ident = outcome.identifier or args.identifier
         # lms does not say what context it allocated; the HTTP API's instance list does.
         allocated: int | None = None
         key = model_key
@@ -557,7 +507,7 @@ class ModelManager:
             identifier=ident or model_key,
             via="lms",
             context_length=allocated,
-            requested_context_length=context_length,
+            requested_context_length=args.context_length,
             size_bytes=size,
             load_seconds=outcome.elapsed_seconds or time.monotonic() - started,
         )

@@ -40,7 +40,13 @@ from PySide6.QtWidgets import (
 from tray.core.api import ModelInfo
 from tray.core.errors import TrayError
 from tray.core.gpu import format_bytes
-from tray.core.load_profiles import LoadProfile, Preflight, ProfileLoadResult, describe_profile
+from tray.core.load_profiles import (
+    LmsLoadArgs,
+    LoadProfile,
+    Preflight,
+    ProfileLoadResult,
+    describe_profile,
+)
 from tray.core.restore import LoadedResult, load_outcome_text
 from tray.services.lms_runner import GpuOffload
 from tray.services.load_profile_store import LoadProfileStore
@@ -289,9 +295,7 @@ class LoadModelDialog(QDialog):
         try:
             result = await manager.load(
                 key,
-                context_length=context,
-                gpu=gpu,
-                ttl_seconds=ttl,
+                LmsLoadArgs(context_length=context, gpu=gpu, ttl_seconds=ttl),
                 progress=self._progress if with_lms else None,
             )
         except TrayError as exc:
