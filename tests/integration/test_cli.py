@@ -43,7 +43,7 @@ def test_status_text_and_options_after_the_command(cli: Cli, sim: Simulator) -> 
     r = cli("status", "--server", sim.base_url)
     assert r.returncode == 0, r.stderr
     assert f"Server:  {sim.base_url} — Server running" in r.stdout
-    assert "auth off, 0 model(s) loaded" in r.stdout
+    assert "auth off, no models loaded" in r.stdout
     r2 = cli("--server", sim.base_url, "status")  # and before it
     assert r2.stdout == r.stdout
 

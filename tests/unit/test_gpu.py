@@ -92,7 +92,7 @@ def test_amd_sysfs_garbage_is_unknown_not_a_guess_and_said_once(
     assert first.used_bytes is None and first.used_fraction is None  # a sum with a hole is unknown
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 3, warnings
-    assert any("card0/device/mem_info_vram_used holds 'garbage'" in w for w in warnings)
+    assert any("card0/device/mem_info_vram_used holds “garbage”" in w for w in warnings)
     assert any("card1/device/mem_info_vram_total cannot be read" in w for w in warnings)
 
 

@@ -29,6 +29,7 @@ from tray.core.chat_options import ChatOptions
 from tray.core.chat_view import AnswerDelta, Failed, Finished, ReasoningDelta, Stopped, ToolLine
 from tray.core.conversation import ModelChoice, order_models
 from tray.core.errors import TrayError
+from tray.core.words import quoted
 from tray.services.chat_service import QuickChatService
 from tray.services.history import FileHistory, default_history_dir
 from tray.services.preset_store import PresetStore
@@ -70,7 +71,7 @@ def preset_options(ctx: Context, name: str) -> ChatOptions:
     if not home.exists:
         raise UsageError(
             f"LM Studio's home folder {home.path} does not exist, so there is no preset "
-            f"{name!r}; leave out --preset or point --home at LM Studio's folder."
+            f"{quoted(name)}; leave out --preset or point --home at LM Studio's folder."
         )
     store = PresetStore(home.path / "config-presets", FileHistory(default_history_dir()))
     return store.load(name).chat_options()

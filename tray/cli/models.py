@@ -21,6 +21,7 @@ from tray.core.restore import (
     RestoreOutcome,
     restore_outcome_text,
 )
+from tray.core.words import plural, quoted
 from tray.services.gpu import select_gpu_probe
 from tray.services.history import FileHistory, default_history_dir
 from tray.services.lms_runner import GpuOffload
@@ -90,7 +91,7 @@ def _positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not at least 1")
     return value
@@ -102,7 +103,7 @@ def _gpu(text: str) -> GpuOffload:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not off, max or a number") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not off, max or a number") from None
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{value:g} is not between 0 and 1")
     return value
@@ -214,8 +215,8 @@ async def cmd_unload(ctx: Context, args: argparse.Namespace) -> Result:
     ids = [m.identifier for m in point.models]
     if ids:
         message = (
-            f"Ejected {len(ids)} model{'s' if len(ids) != 1 else ''}: {', '.join(ids)}. "
-            "`lmstudio-tray models restore` loads them again."
+            f"Ejected {plural(len(ids), 'model')}: {', '.join(ids)}. "
+            f"Run lmstudio-tray models restore to load {'it' if len(ids) == 1 else 'them'} again."
         )
     else:
         message = "No models were loaded."

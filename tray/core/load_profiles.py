@@ -34,6 +34,7 @@ from tray.core.errors import EndpointNotSupported
 from tray.core.gpu import GpuReport, format_bytes
 from tray.core.lms_output import LoadEstimate
 from tray.core.restore import LoadedResult, load_outcome_text
+from tray.core.words import plural, quoted
 
 __all__ = [
     "DEFAULTS_FILE_FIELDS",
@@ -194,9 +195,9 @@ def parse_gpu(text: str) -> GpuSetting:
     try:
         value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
     except ValueError:
-        raise ValueError(f"{text!r} is not max, off or a number between 0 and 1") from None
+        raise ValueError(f"{quoted(text)} is not max, off or a number between 0 and 1") from None
     if not 0 <= value <= 1:
-        raise ValueError(f"{text!r} is not between 0 and 1 (or 0% and 100%)")
+        raise ValueError(f"{quoted(text)} is not between 0 and 1 (or 0% and 100%)")
     return value
 
 
@@ -237,12 +238,12 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     """`KEY=VALUE` of the CLI → (field, value); `KEY=` or `KEY=unset` clears the field.
     Keys are the field names (dashes allowed) or short forms (`context`, `gpu`, `ttl`)."""
     if "=" not in text:
-        raise ValueError(f"{text!r} is not KEY=VALUE")
+        raise ValueError(f"{quoted(text)} is not KEY=VALUE")
     key, raw = (part.strip() for part in text.split("=", 1))
     name = _ALIASES.get(key.lower().replace("-", "_"), key.lower().replace("-", "_"))
     if name not in (*PROFILE_FIELDS, "write_lmstudio_defaults"):
         known = ", ".join((*PROFILE_FIELDS, "write_lmstudio_defaults"))
-        raise ValueError(f"{key!r} is not a load profile field (known: {known})")
+        raise ValueError(f"{quoted(key)} is not a load profile field (known: {known})")
     if raw.lower() in ("", "unset", "none", "default"):
         return name, None
     if name == "gpu_offload":
@@ -252,13 +253,13 @@ def parse_assignment(text: str) -> tuple[str, Any]:
             return name, True
         if raw.lower() in ("off", "false", "no", "0"):
             return name, False
-        raise ValueError(f"{key}: {raw!r} is not on or off")
+        raise ValueError(f"{key}: {quoted(raw)} is not on or off")
     if name == "identifier":
         return name, raw
     try:
         return name, int(raw.replace(",", "").replace("_", ""))
     except ValueError:
-        raise ValueError(f"{key}: {raw!r} is not a whole number") from None
+        raise ValueError(f"{key}: {quoted(raw)} is not a whole number") from None
 
 
 _ALIASES = {
@@ -464,8 +465,7 @@ def _mismatch(name: str, want: Any, got: Any) -> str:
         )
         return f"LM Studio gave {got:,} tokens of context, not the {want:,} asked for{why}."
     if name == "parallel":
-        slots = "slot" if got == 1 else "slots"
-        return f"LM Studio runs {got} parallel {slots}, not the {want} asked for."
+        return f"LM Studio runs {plural(got, 'parallel slot')}, not the {want} asked for."
     label = FIELD_LABELS[name]
 
     def show(v: Any) -> str:
@@ -600,7 +600,7 @@ def preflight(
             if extra:
                 notes.append(
                     f"{format_bytes(base)} from lms plus {format_bytes(extra)} of KV cache for "
-                    f"{slots - 1} more parallel slot{'s' if slots > 2 else ''}"
+                    f"{plural(slots - 1, 'more parallel slot')}"
                 )
         else:
             notes.append(f"not corrected for {slots} parallel slots (KV cache size unknown)")

@@ -24,6 +24,7 @@ from tray.core.gpu import format_bytes
 from tray.core.inventory import LoadedModelRow
 from tray.core.settings import NotificationSettings
 from tray.core.status import ServerState, ServerStatus
+from tray.core.words import plural
 
 __all__ = [
     "EXPECTATION_SECONDS",
@@ -313,4 +314,4 @@ def _duration(seconds: float) -> str:
         n, unit = s // 60, "minute"
     else:
         n, unit = s, "second"
-    return f"{n} {unit}{'s' if n != 1 else ''}"
+    return plural(n, unit)

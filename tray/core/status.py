@@ -21,6 +21,7 @@ from tray.core.errors import (
 )
 from tray.core.gpu import GpuReport, format_bytes
 from tray.core.inventory import LoadedModelRow
+from tray.core.words import plural
 
 __all__ = [
     "PollPolicy",
@@ -93,10 +94,10 @@ class ServerStatus(BaseModel):
         lines: list[str] = []
         if self.kind is BackendKind.OPENAI and self.state.is_up:
             n = len(self.served_models)
-            lines.append(f"{n} model{'s' if n != 1 else ''} served (OpenAI-compatible)")
+            lines.append(f"{plural(n, 'model')} served (OpenAI-compatible)")
         elif self.state.is_up and self.state is not ServerState.AUTH_REQUIRED:
             n = len(self.loaded)
-            models = f"{n} model{'s' if n != 1 else ''} loaded"
+            models = f"{plural(n, 'model')} loaded" if n else "No models loaded"
             if n and self.models_bytes is not None:
                 models += f" ({format_bytes(self.models_bytes)})"
             lines.append(models)

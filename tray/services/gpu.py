@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
 from tray.core.gpu import GpuDevice, GpuReport
+from tray.core.words import quoted
 
 __all__ = [
     "SYSFS_DRM_ENV",
@@ -230,7 +231,7 @@ class AmdSysfsProbe:
             self._warn_once(path, f"cannot be read ({exc.strerror})")
             return None
         if not text.isdigit():
-            self._warn_once(path, f"holds {text[:40]!r}, not a byte count")
+            self._warn_once(path, f"holds {quoted(text[:40])}, not a byte count")
             return None
         return int(text)
 

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from tray.core.mcp_audit import AuditReport, Finding, Severity
 from tray.core.mcp_config import McpDocument
+from tray.core.words import plural
 from tray.ui.status_text import window_title
 
 __all__ = ["SEVERITY_COLOURS", "McpAuditDialog"]
@@ -191,7 +192,7 @@ class McpAuditDialog(QDialog):
             what = "does not exist"
         self._header.setText(
             f"<b>{html.escape(report.file)}</b><br/>"
-            f"Format: {html.escape(what)} · {len(report.servers)} server(s)"
+            f"Format: {html.escape(what)} · {plural(len(report.servers), 'server')}"
             f"<br/>{summary or 'No findings.'}"
         )
         if report.errors:

@@ -37,6 +37,7 @@ from tray.core.mcp_config import McpDocument
 from tray.core.mcp_lockdown import Drift, DriftEvent, LockStatus, describe_lockdown, status_line
 from tray.core.settings import Settings
 from tray.core.status import ServerStatus
+from tray.core.words import plural
 from tray.services.mcp_lockdown import McpLockdown
 from tray.services.settings_store import SettingsService
 from tray.ui.dialogs import confirm
@@ -246,7 +247,7 @@ class McpSection:
             text = f"{Path(plan.file).name} cannot be parsed. Replace it with an empty server list?"
             yes = "Replace and lock"
         elif allowed:
-            text = f"Lock down {Path(plan.file).name}, keeping {len(allowed)} server(s)?"
+            text = f"Lock down {Path(plan.file).name}, keeping {plural(len(allowed), 'server')}?"
             yes = "Lock down"
         else:
             text = f"Lock down {Path(plan.file).name}? LM Studio will start no MCP server."

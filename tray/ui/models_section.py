@@ -19,7 +19,7 @@ from tray.core.backends import Capabilities
 from tray.core.errors import LmStudioError
 from tray.core.inventory import LoadedModelRow
 from tray.core.restore import (
-    busy_rows,
+    eject_all_question,
     eject_needs_confirmation,
     eject_question,
     restore_outcome_text,
@@ -27,6 +27,7 @@ from tray.core.restore import (
     row_lines,
 )
 from tray.core.status import ServerStatus
+from tray.core.words import plural
 from tray.services.load_profile_store import LoadProfileStore
 from tray.services.model_manager import ModelManager
 from tray.ui.dialogs import confirm
@@ -181,7 +182,7 @@ class ModelsSection:
         n = self._restore_count
         self.restore_action.setVisible(n > 0)
         self.restore_action.setEnabled(n > 0 and not self._busy)
-        text = f"Restore {n} model{'s' if n != 1 else ''}"
+        text = f"Restore {plural(n, 'model')}"
         if self.restore_action.text() != text:
             self.restore_action.setText(text)
 
@@ -219,14 +220,13 @@ class ModelsSection:
 
     async def _eject_all(self) -> bool:
         rows = self._rows
-        busy = busy_rows(rows)
-        if busy:
-            names = ", ".join(r.identifier for r in busy)
-            verb = "is" if len(busy) == 1 else "are"
+        question = eject_all_question(rows)
+        if question is not None:
+            text, informative = question
             if not await confirm(
                 "Eject all models",
-                f"{names} {verb} still working. Eject all {len(rows)} models anyway?",
-                informative="Answers in progress will fail. Restore loads the same set again.",
+                text,
+                informative=informative,
                 yes="Eject all",
                 demo=self._demo,
             ):

@@ -51,6 +51,7 @@ from tray.core.presets import (
     unique_name,
     validate,
 )
+from tray.core.words import plural, quoted
 from tray.services.preset_store import PresetStore, PresetSummary
 from tray.ui.dialogs import confirm
 from tray.ui.settings_dialog import _message, _show_error
@@ -598,7 +599,9 @@ class PresetDialog(QDialog):
             self._clear_conflicts()
             self.external_bar.setVisible(False)
             self._fill(saved)
-            self._say(info=f"Saved {saved.name!r}. The previous version is kept in the history.")
+            self._say(
+                info=f"Saved {quoted(saved.name)}. The previous version is kept in the history."
+            )
             await self._refresh(saved.origin)
         finally:
             self._set_busy(False)
@@ -677,7 +680,7 @@ class PresetDialog(QDialog):
         self._clear_conflicts()
         if not result.conflicts:
             return
-        title = QLabel(f"<b>{len(result.conflicts)} field(s) changed on both sides:</b>")
+        title = QLabel(f"<b>{plural(len(result.conflicts), 'field')} changed on both sides:</b>")
         self.conflicts_layout.addWidget(title)
         for conflict in result.conflicts:
             row = QHBoxLayout()
@@ -735,7 +738,7 @@ class PresetDialog(QDialog):
             self._current = preset.origin
             self._loaded = None
             await self._refresh(preset.origin)
-            self._say(info=f"Created {preset.name!r}. Type a new name and Save to rename it.")
+            self._say(info=f"Created {quoted(preset.name)}. Type a new name and Save to rename it.")
             if focus_name:
                 self.name_edit.setFocus()
                 self.name_edit.selectAll()
@@ -756,7 +759,7 @@ class PresetDialog(QDialog):
         name = summary.name if summary else file_name
         sure = await confirm(
             "Delete preset",
-            f"Delete the preset {name!r}?",
+            f"Delete the preset {quoted(name)}?",
             informative="Its last version is kept in LM Studio Tray's history, "
             "so it can be restored from there.",
             yes="Delete",
