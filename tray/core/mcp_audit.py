@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
+from tray.core.mcp_audit_order import worst_first
 from tray.core.mcp_config import (
     McpDialect,
     McpDocument,
@@ -1949,9 +1950,7 @@ def _lines(report: AuditReport) -> Iterator[str]:
     counts = report.counts()
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     yield f"Findings: {summary or 'none'}"
-    groups: list[str | None] = [None, *report.servers]
-    for name in dict.fromkeys(groups):
-        items = report.for_server(name)
+    for name, items in worst_first(report.findings, report.servers):
         if not items:
             continue
         yield ""
@@ -1963,5 +1962,6 @@ def _lines(report: AuditReport) -> Iterator[str]:
 
 
 def render_text(report: AuditReport) -> str:
-    """The report as plain text for the CLI: file, format, errors, findings by server."""
+    """The report as plain text for the CLI: file, format, errors, then the findings by
+    server, the worst first (`tray.core.mcp_audit_order`)."""
     return "\n".join(_lines(report)) + "\n"
