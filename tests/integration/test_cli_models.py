@@ -106,6 +106,20 @@ def test_unload_of_an_unknown_identifier_fails(cli: Cli, sim: Simulator) -> None
     assert doc["error"]["kind"] == "ModelNotFound"
 
 
+def test_unload_of_an_unknown_identifier_says_so_in_a_sentence(cli: Cli, sim: Simulator) -> None:
+    """The server by its address, LM Studio's own words, and what to check — no endpoint
+    path, no "(…).);" pile-up."""
+    sim.state.load(SMALL)
+    r = cli("models", "unload", "nope")
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert r.stderr == (
+        f"Model not found: LM Studio at {sim.base_url} does not know that model. It said: "
+        'No loaded model instance with the id "nope". Check the name against the loaded and '
+        "downloaded models.\n"
+    )
+
+
 def test_unload_needs_an_identifier_or_all(cli: Cli, sim: Simulator) -> None:
     assert cli("models", "unload").returncode == 2
     assert cli("models", "unload", SMALL, "--all").returncode == 2
