@@ -19,7 +19,7 @@ from tray.core.errors import (
     ServerUnreachable,
     TrayError,
 )
-from tray.core.gpu import GpuReport, format_bytes
+from tray.core.gpu import GpuReport, format_bytes, memory_line
 from tray.core.inventory import LoadedModelRow
 from tray.core.words import plural
 
@@ -103,13 +103,9 @@ class ServerStatus(BaseModel):
             lines.append(models)
         elif self.error and not self.state.is_up:
             lines.append(self.error)
-        if self.gpu is not None and self.gpu.devices:
-            vram = (
-                f"VRAM {format_bytes(self.gpu.used_bytes)} / {format_bytes(self.gpu.total_bytes)}"
-            )
-            if self.loaded and self.models_bytes is not None:
-                vram += f" (LM Studio's models: {format_bytes(self.models_bytes)})"
-            lines.append(vram)
+        gpu = memory_line(self.gpu, self.models_bytes if self.loaded else None)
+        if gpu is not None:
+            lines.append(gpu)
         if self.exposed:
             lines.append("Warning: serving on the network with authentication off")
         return tuple(lines)
