@@ -55,8 +55,13 @@ class NoticeKind(StrEnum):
 
 
 class Severity(StrEnum):
+    """How a message is marked: INFO for news and for what went as asked (a copy, a
+    lockdown), WARNING for what deserves attention (a stop nobody asked for, a file changed
+    behind our back), ERROR for what the user asked for and did not happen."""
+
     INFO = "info"
     WARNING = "warning"
+    ERROR = "error"
 
 
 class Notice(BaseModel):
