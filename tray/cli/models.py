@@ -151,7 +151,7 @@ def _load_profile(args: argparse.Namespace) -> LoadProfile:
 def _text_message(doc: dict[str, Any]) -> str:
     check = doc.get("preflight")
     if check is not None and check.get("fits") is False:
-        return f"Warning: {check['sentence']}\n{doc['message']}"
+        return f"Warning: {check['text']}\n{doc['message']}"
     return str(doc["message"])
 
 
