@@ -21,6 +21,7 @@ from tray.core.api import (
     LoadRequest,
     LoadResult,
     MessageOutput,
+    ModelInfo,
     ModelList,
     OpenAIModelList,
     ReasoningOutput,
@@ -42,6 +43,7 @@ from tray.core.errors import (
     InvalidToken,
     ModelNotFound,
 )
+from tray.core.inventory import kind_label
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "lmstudio"
 URL = "http://127.0.0.1:1234/api/v1/models"
@@ -331,3 +333,38 @@ def test_unknown_v1_path_404_with_error_object_is_unsupported_endpoint() -> None
 def test_string_error_on_other_routes_is_an_api_error() -> None:
     error = error_from_response(400, {"error": "Bad thing"}, url=URL, sent_token=False)
     assert type(error) is ApiError and "Bad thing" in error.message
+
+
+# --- vision ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("item", "vision"),
+    [
+        ({"key": "g", "type": "llm", "capabilities": {"vision": True}}, True),  # REST v1
+        ({"key": "q", "type": "llm", "capabilities": {"vision": False}}, False),
+        ({"key": "g", "type": "llm", "vision": True}, True),  # lms ls/ps, the SDK
+        ({"key": "g", "type": "llm", "capabilities": ["tool_use", "vision"]}, True),  # names
+        ({"key": "q", "type": "llm", "capabilities": ["tool_use"]}, False),
+        ({"key": "g", "type": "vlm"}, True),  # REST v0
+        ({"key": "e", "type": "embedding"}, False),  # no capabilities at all
+    ],
+)
+def test_vision_is_read_in_every_shape_lm_studio_sends(
+    item: dict[str, object], vision: bool
+) -> None:
+    model = ModelInfo.model_validate(item)
+    assert model.supports_vision is vision
+    assert kind_label(model) == (
+        "Embedding" if model.is_embedding else "Vision LLM" if vision else "LLM"
+    )
+
+
+def test_the_simulator_lists_a_vision_model_as_lm_studio_does() -> None:
+    from tray.simulator.catalog import SEED_MODELS
+
+    rendered = [ModelInfo.model_validate(m.v1_json([])) for m in SEED_MODELS]
+    assert [m.key for m in rendered if m.supports_vision] == ["google/gemma-3-12b"]
+    assert ModelInfo.model_validate(
+        next(m for m in SEED_MODELS if m.vision).lms_json() | {"key": "g"}
+    ).supports_vision

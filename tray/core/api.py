@@ -24,6 +24,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_serializer,
+    model_validator,
 )
 
 from tray.core.errors import (
@@ -130,9 +131,22 @@ class ReasoningCapability(ResponseModel):
 
 
 class ModelCapabilities(ResponseModel):
+    """What a model can do. REST v1 sends an object (`{"vision": true,
+    "trained_for_tool_use": false}`, documented in lmstudio-ai/docs
+    1_developer/2_rest/list.md: "vision — Whether the model supports vision/image inputs");
+    REST v0 and some servers send a list of names (`["tool_use", "vision"]`), read here too."""
+
     vision: bool = False
     trained_for_tool_use: bool = False
     reasoning: ReasoningCapability | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_names(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            names = {str(v).lower() for v in value}
+            return {"vision": "vision" in names, "trained_for_tool_use": "tool_use" in names}
+        return value
 
 
 class LoadConfig(ResponseModel):
@@ -169,10 +183,20 @@ class ModelInfo(ResponseModel):
     description: str | None = None
     variants: tuple[str, ...] = ()
     selected_variant: str | None = None
+    # `lms ls/ps --json` (the SDK's ModelInfo) say it at the top level (FORMATS §1.4–1.5).
+    vision: bool | None = None
 
     @property
     def is_loaded(self) -> bool:
         return bool(self.loaded_instances)
+
+    @property
+    def supports_vision(self) -> bool:
+        """Reads images as well as text, in whichever shape the server said it:
+        `capabilities.vision` (REST v1), a top-level `vision` (lms, the SDK) or v0's type
+        "vlm"."""
+        by_capabilities = self.capabilities is not None and self.capabilities.vision
+        return bool(by_capabilities or self.vision or self.type == "vlm")
 
     @property
     def is_embedding(self) -> bool:
