@@ -31,6 +31,12 @@ def instances(sim: Simulator) -> dict[str, tuple[str, int, int | None, float | N
         }
 
 
+def test_models_with_nothing_loaded_says_so(cli: Cli, sim: Simulator) -> None:
+    r = cli("models")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("No models loaded.\nDownloaded (7):\n")
+
+
 def test_models_without_an_action_still_lists(cli: Cli, sim: Simulator) -> None:
     sim.state.load(SMALL)
     doc = cli.json("models")

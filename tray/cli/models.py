@@ -274,9 +274,7 @@ def _size(n: int | None) -> str:
 def _text_models(doc: dict[str, Any]) -> str:
     loaded = [LoadedModelRow.model_validate(r) for r in doc["loaded"]]
     downloaded = [DownloadedModelRow.model_validate(r) for r in doc["downloaded"]]
-    lines = [f"Loaded ({len(loaded)}):"]
-    if not loaded:
-        lines.append("  none")
+    lines = [f"Loaded ({len(loaded)}):" if loaded else "No models loaded."]
     for m in loaded:
         ctx_text = f"ctx {m.context_length or '?'}/{m.max_context_length or '?'}"
         extra = [m.status or "status unknown"]
