@@ -226,6 +226,7 @@ class TrayApp:
             open_dialog=lambda: self._open_tokens(None),
             base_url=lambda: self.env.server_url,
             clipboard=self.clipboard,
+            notify=self.notifier.show_message,
         )
         self.profiles_section = ProfilesSection(
             self.settings, open_settings=self._open_settings, report_error=self._report_error
@@ -256,7 +257,7 @@ class TrayApp:
             mcp_file=self._mcp_file,
             audit=self._audit_mcp,
             settings=self.settings,
-            notify=self._notify,
+            notify=self.notifier.show_message,
             demo=demo,
         )
 
@@ -622,7 +623,7 @@ class TrayApp:
         self.history_window.present()
 
     def _notify(self, title: str, text: str) -> None:
-        self.notifier.show_message(title, text)
+        self.notifier.warn(title, text)
 
     # --- quick chat ------------------------------------------------------------------------
 
@@ -713,6 +714,7 @@ def _models_section(app: TrayApp, *, demo: bool) -> ModelsSection:
         list_downloaded=list_downloaded,
         demo=demo,
         profiles=app.load_profiles,
+        inform=app.notifier.show_message,
     )
 
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, TypeAdapter
 
 from tray import APP_NAME, __version__
+from tray.core.words import plural
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -412,7 +413,7 @@ def render(report: Report) -> str:
     else:
         summary = "passed"
     if report.warnings:
-        summary += f" ({len(report.warnings)} warning{'s' if len(report.warnings) > 1 else ''})"
+        summary += f" ({plural(len(report.warnings), 'warning')})"
     lines.append(summary)
     return "\n".join(lines)
 

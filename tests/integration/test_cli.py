@@ -43,7 +43,7 @@ def test_status_text_and_options_after_the_command(cli: Cli, sim: Simulator) -> 
     r = cli("status", "--server", sim.base_url)
     assert r.returncode == 0, r.stderr
     assert f"Server:  {sim.base_url} — Server running" in r.stdout
-    assert "auth off, 0 model(s) loaded" in r.stdout
+    assert "auth off, no models loaded" in r.stdout
     r2 = cli("--server", sim.base_url, "status")  # and before it
     assert r2.stdout == r.stdout
 
@@ -155,7 +155,12 @@ def test_doctor_reports_exposure_and_counts(cli: Cli, sim: Simulator) -> None:
 def test_doctor_healthy_and_broken_config(cli: Cli, sim: Simulator) -> None:
     doc = cli.json("doctor")
     assert doc["warnings"] == []
-    assert cli("doctor").stdout.rstrip().endswith("No problems found.")
+    assert (doc["server_settings"]["cors"], doc["server_settings"]["jit"]) == (False, True)
+    text = cli("doctor").stdout
+    assert text.rstrip().endswith("No problems found.")
+    # a person's words for the switches, not Python's booleans
+    assert f"Server settings: port {sim.api_port}, bind 127.0.0.1, CORS off, JIT on\n" in text
+    assert "True" not in text and "False" not in text and "None" not in text
     cfg_path = cli.user_home / ".lmstudio" / ".internal" / "http-server-config.json"
     cfg_path.write_text("{ broken")
     doc = cli.json("doctor", "--server", sim.base_url, code=1)

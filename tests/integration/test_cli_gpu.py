@@ -142,4 +142,4 @@ def test_server_down_still_answers_for_the_gpu(tmp_path: Path, amd_card: Path) -
 def test_an_unknown_profile_is_a_usage_error(tmp_path: Path) -> None:
     r = run(tmp_path, "--profile", "nope")
     assert r.returncode == 2
-    assert "There is no server profile 'nope'" in r.stderr
+    assert "There is no server profile “nope”" in r.stderr

@@ -31,6 +31,12 @@ def instances(sim: Simulator) -> dict[str, tuple[str, int, int | None, float | N
         }
 
 
+def test_models_with_nothing_loaded_says_so(cli: Cli, sim: Simulator) -> None:
+    r = cli("models")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("No models loaded.\nDownloaded (7):\n")
+
+
 def test_models_without_an_action_still_lists(cli: Cli, sim: Simulator) -> None:
     sim.state.load(SMALL)
     doc = cli.json("models")
@@ -126,6 +132,20 @@ def test_unload_one(cli: Cli, sim: Simulator) -> None:
 def test_unload_of_an_unknown_identifier_fails(cli: Cli, sim: Simulator) -> None:
     doc = cli.json("models", "unload", "ghost", code=1)
     assert doc["error"]["kind"] == "ModelNotFound"
+
+
+def test_unload_of_an_unknown_identifier_says_so_in_a_sentence(cli: Cli, sim: Simulator) -> None:
+    """The server by its address, LM Studio's own words, and what to check — no endpoint
+    path, no "(…).);" pile-up."""
+    sim.state.load(SMALL)
+    r = cli("models", "unload", "nope")
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert r.stderr == (
+        f"Model not found: LM Studio at {sim.base_url} does not know that model. It said: "
+        'No loaded model instance with the id "nope". Check the name against the loaded and '
+        "downloaded models.\n"
+    )
 
 
 def test_unload_needs_an_identifier_or_all(cli: Cli, sim: Simulator) -> None:

@@ -46,7 +46,7 @@ def test_set_changes_only_those_fields_and_keeps_history(cli: Cli, folder: Path)
     original = path.read_bytes()
     r = cli("presets", "set", "Coding assistant", "temperature=0.7", "max_tokens=none")
     assert r.returncode == 0, r.stderr
-    assert "Saved preset 'Coding assistant'" in r.stdout
+    assert "Saved preset “Coding assistant”" in r.stdout
     doc = json.loads(path.read_bytes())
     items = {i["key"]: i["value"] for i in doc["operation"]["fields"]}
     assert items["llm.prediction.temperature"] == 0.7
@@ -64,9 +64,9 @@ def test_set_changes_only_those_fields_and_keeps_history(cli: Cli, folder: Path)
     messages = [e.commit.message.decode().splitlines()[0] for e in repo.get_walker()]
     repo.close()
     assert messages == [
-        "Preset 'Coding assistant': llm.prediction.llama.cpuThreads 8 → 4",
-        "Preset 'Coding assistant': temperature 0.2 → 0.7, max tokens 4096 → no limit",
-        "before: Preset 'Coding assistant' before the tray changed it",
+        "Preset “Coding assistant”: llm.prediction.llama.cpuThreads 8 → 4",
+        "Preset “Coding assistant”: temperature 0.2 → 0.7, max tokens 4096 → no limit",
+        "before: Preset “Coding assistant” before the tray changed it",
     ]
 
 
@@ -78,17 +78,17 @@ def test_bad_input_exits_2_with_the_sentence(cli: Cli, folder: Path, as_json: bo
     for args, words in (
         (["top_p=1.5"], "Top-p must be between 0 and 1 (it is 1.5)."),
         (["temperature=warm"], "Temperature must be a number"),
-        (["colour=red"], "Unknown setting 'colour'"),
+        (["colour=red"], "Unknown setting “colour”"),
         (["top_k"], "is not KEY=VALUE"),
     ):
         r = cli("presets", "set", "Coding assistant", *args, *extra)
         assert r.returncode == 2, r.stdout + r.stderr
-        assert words in r.stdout + r.stderr
-        if as_json:
-            assert json.loads(r.stdout)["error"]["message"]
+        said = json.loads(r.stdout)["error"]["message"] if as_json else r.stdout + r.stderr
+        assert words in said
     assert path.read_bytes() == original
     r = cli("presets", "show", "Nope", *extra)
-    assert r.returncode == 2 and "There is no preset 'Nope'" in r.stdout + r.stderr
+    said = json.loads(r.stdout)["error"]["message"] if as_json else r.stdout + r.stderr
+    assert r.returncode == 2 and "There is no preset “Nope”" in said
 
 
 def test_export_and_import(cli: Cli, folder: Path, tmp_path: Path) -> None:

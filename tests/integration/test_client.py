@@ -309,13 +309,17 @@ async def test_html_page(client: LmStudioClient, sim: Simulator) -> None:
     assert caught.value.status_code == 502
 
 
-async def test_wrong_shape(client: LmStudioClient, sim: Simulator) -> None:
+async def test_wrong_shape(
+    client: LmStudioClient, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
     body = b'{"models": [{"display_name": "no key"}]}'
     sim.faults.add(Fault(kind="status", path="/api/v1/models", status=200, body=body))
     with pytest.raises(BadResponse) as caught:
         await client.list_models()
     assert type(caught.value) is BadResponse
-    assert "models.0.key" in caught.value.message
+    # The user reads which server; the log keeps where the answer went wrong.
+    assert caught.value.message.startswith(f"The answer from the server at {sim.base_url} is")
+    assert "models.0.key" in caplog.text
 
 
 async def test_oversize_body_stops_reading(client: LmStudioClient, sim: Simulator) -> None:

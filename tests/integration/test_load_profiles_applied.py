@@ -319,7 +319,7 @@ async def test_preflight_warns_with_numbers_when_parallel_slots_do_not_fit(
     assert check.fits is False
     assert abs(check.parallel_extra_bytes - 3 * 32768 * 147456) / (3 * 32768 * 147456) < 0.02
     assert check.free_bytes == 12 * GiB
-    assert "short" in check.sentence
+    assert check.sentence.startswith("It needs about ") and "short" in check.details[1]
     single = await manager.preflight(SMALL, profile.model_copy(update={"parallel": 1}))
     assert single is not None
     assert single.fits is True

@@ -62,7 +62,7 @@ def test_save_writes_only_the_field_and_records_what_changed(
     assert path.read_bytes() == original.replace(b'"value": 0.2', b'"value": 0.7')
     assert saved.get("temperature") == 0.7 and saved.sha256 != preset.sha256
     versions = history.versions(path)
-    assert versions[0].message.startswith("Preset 'Coding assistant': temperature 0.2 → 0.7")
+    assert versions[0].message.startswith("Preset “Coding assistant”: temperature 0.2 → 0.7")
     assert versions[1].message.startswith("before: ")
     assert history.read(path, versions[1].commit) == original
 

@@ -5,10 +5,25 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QRect, QSize
 from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QApplication, QLabel, QStyle, QWidget
 
-__all__ = ["count_close", "crop_around", "grab_screen", "shows", "x11"]
+_MESSAGE_ICONS = {
+    "information": QStyle.StandardPixmap.SP_MessageBoxInformation,
+    "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
+    "critical": QStyle.StandardPixmap.SP_MessageBoxCritical,
+}
+
+__all__ = [
+    "balloon_icon",
+    "balloons",
+    "count_close",
+    "crop_around",
+    "grab_screen",
+    "shows",
+    "x11",
+]
 
 
 def x11(*args: str) -> None:
@@ -46,3 +61,32 @@ def shows(path: Path, rect: QRect, colour: QColor) -> bool:
     """Whether the screen shows `colour` over at least a fifth of `rect`: Qt has painted and
     the X server has drawn it (a mapped window is black until then)."""
     return count_close(grab_screen(path), rect, colour) * 5 >= rect.width() * rect.height()
+
+
+def balloons() -> list[QWidget]:
+    """The tray messages on screen: on an XEmbed tray host (trayer) Qt draws each itself,
+    as a QBalloonTip window."""
+    return [
+        w
+        for w in QApplication.topLevelWidgets()
+        if w.metaObject().className() == "QBalloonTip" and w.isVisible()
+    ]
+
+
+def balloon_icon(balloon: QWidget) -> str | None:
+    """Which message icon a balloon shows ("information", "warning", "critical"): its icon
+    label's pixels compared with the style's icons at the balloon's size."""
+    shown = [
+        label.pixmap().toImage()
+        for label in balloon.findChildren(QLabel)
+        if not label.pixmap().isNull()
+    ]
+    if not shown:
+        return None
+    image = shown[0]
+    style = QApplication.style()
+    for name, pixmap in _MESSAGE_ICONS.items():
+        candidate = style.standardIcon(pixmap).pixmap(QSize(18, 18), balloon.devicePixelRatio())
+        if candidate.toImage().convertToFormat(image.format()) == image:
+            return name
+    return "other"

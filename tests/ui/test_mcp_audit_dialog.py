@@ -158,3 +158,57 @@ def test_other_files_render(loop: asyncio.AbstractEventLoop, tmp_path: Path, fix
             dialog.deleteLater()
 
     run(loop, scenario())
+
+
+def _shown_in_order(dialog: McpAuditDialog) -> list[tuple[str, list[Severity]]]:
+    """(section heading, severities of its badges) as they appear from top to bottom."""
+    body = dialog._scroll.widget()
+    labels = [label for label in body.findChildren(QLabel) if label.isVisible()]
+    labels.sort(key=lambda label: label.mapTo(body, label.rect().topLeft()).y())
+    sections: list[tuple[str, list[Severity]]] = []
+    for label in labels:
+        text = label.text()
+        if text.startswith("<b>Server ") or text.startswith("<b>File and LM Studio"):
+            sections.append((text.removeprefix("<b>").split("</b>")[0], []))
+        elif sections and (marked := [s for s in Severity if f"{s.value.capitalize()} (" in text]):
+            sections[-1][1].append(marked[0])
+    return sections
+
+
+def test_the_worst_findings_come_first(loop: asyncio.AbstractEventLoop, tmp_path: Path) -> None:
+    """A server with a critical finding is read before the file's own high findings, a
+    server with two criticals before one with one, and each server's findings go from the
+    most severe down."""
+    home = _home(tmp_path, "lmstudio-mixed.json", 0o666)
+
+    async def scenario() -> None:
+        report, doc = await audit_file(home / "mcp.json", lmstudio_home=home, server_auth=False)
+        dialog = McpAuditDialog(report, doc, explain_lockdown=_explainer(doc))
+        dialog.resize(900, 860)
+        dialog.show()
+        try:
+            await until(dialog.isVisible, "the audit dialog to show")
+            dialog.layout().activate()
+            shown = _shown_in_order(dialog)
+            assert [title for title, _ in shown] == [
+                "Server sandbox",  # two criticals
+                "Server filesystem",  # one critical, one high
+                "Server team-notes",
+                "Server github",  # one critical, one medium
+                "Server installer",  # one critical
+                "File and LM Studio",  # high at worst
+                "Server old-weather",  # nothing found
+            ]
+            worst = [max(s.rank for s in badges) if badges else 0 for _, badges in shown]
+            assert worst == sorted(worst, reverse=True)
+            for _, badges in shown:
+                assert [s.rank for s in badges] == sorted((s.rank for s in badges), reverse=True)
+            # ticking still answers in the file's order, whatever the order shown
+            for name in ("sandbox", "github"):
+                dialog.keep_boxes[name].setChecked(True)
+            assert dialog.allowed() == ["github", "sandbox"]
+        finally:
+            dialog.close()
+            dialog.deleteLater()
+
+    run(loop, scenario())

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 from screen import count_close, crop_around, grab_screen, x11  # tests/ui/screen.py
 
 from tray.core.backends import BackendKind, capabilities_for
+from tray.core.notifications import Severity
 from tray.core.status import ServerState, ServerStatus
 from tray.services.history import FileHistory
 from tray.services.mcp_audit import audit_file
@@ -58,13 +59,13 @@ class Live:
             state_dir=tmp_path / "state",
             keep_locked=lambda: self.settings.settings.mcp.keep_locked,
         )
-        self.notices: list[tuple[str, str]] = []
+        self.notices: list[tuple[str, str, Severity]] = []
         self.section = McpSection(
             self.service,
             mcp_file=lambda: self.mcp,
             audit=functools.partial(audit_file, lmstudio_home=home, server_auth=None),
             settings=self.settings,
-            notify=lambda title, text: self.notices.append((title, text)),
+            notify=lambda title, text, severity: self.notices.append((title, text, severity)),
         )
 
 
@@ -138,13 +139,15 @@ def test_states_confirmation_drift_keep_locked_restore(
         assert mode_of(live.mcp) == 0o400
         assert section.status_action.text() == "Locked just now"
         assert section.restore_action.isEnabled()
-        assert live.notices[-1][0] == "mcp.json locked down"
+        # done as asked: information, not a warning
+        assert live.notices[-1][::2] == ("mcp.json locked down", Severity.INFO)
 
         # Drift: another program adds a server
         write_elsewhere(live.mcp, json.dumps({"mcpServers": {"added": {"command": "sh"}}}))
         event = await section.check_now()  # as at start-up: the change was made meanwhile
         assert event is not None and not event.relocked
-        assert live.notices[-1][0] == "mcp.json changed while locked"
+        # a change behind our back deserves attention
+        assert live.notices[-1][::2] == ("mcp.json changed while locked", Severity.WARNING)
         assert "Added: added." in live.notices[-1][1]
         await until(
             lambda: section.status_action.text() == "Changed since lockdown!", "the drift line"
@@ -173,7 +176,7 @@ def test_states_confirmation_drift_keep_locked_restore(
         assert await task is True
         assert live.mcp.read_bytes() == original and mode_of(live.mcp) == 0o644
         assert section.status_action.text() == "3 servers · not locked"
-        assert live.notices[-1][0] == "mcp.json restored"
+        assert live.notices[-1][::2] == ("mcp.json restored", Severity.INFO)
 
     run(loop, scenario())
 

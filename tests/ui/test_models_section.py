@@ -191,7 +191,7 @@ class Live:
             refresh=self.refresh,
             list_downloaded=self.client.list_models,
             demo=True,
-            inform=lambda title, text: self.informed.append((title, text)),
+            inform=lambda title, text, _severity: self.informed.append((title, text)),
         )
         self.busy: set[str] = set()
 

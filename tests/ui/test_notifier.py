@@ -12,7 +12,8 @@ from PySide6.QtCore import QPoint
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QLabel, QSystemTrayIcon, QWidget
 from pytestqt.qtbot import QtBot
-from screen import crop_around, shows  # tests/ui/screen.py
+from screen import balloon_icon, crop_around, shows  # tests/ui/screen.py
+from screen import balloons as shared_balloons
 
 from tray.core.notifications import Notice, NoticeKind, NotificationRules, Severity
 from tray.core.settings import NotificationSettings
@@ -133,3 +134,45 @@ def test_without_a_visible_tray_notices_are_logged_and_handed_on(
     logged = [r.getMessage() for r in caplog.records]
     assert sum("cannot show tray notifications" in m for m in logged) == 1  # said once
     assert any(EXPOSED.message in m for m in logged)
+
+
+@pytest.mark.ui
+@pytest.mark.parametrize(
+    ("how", "icon_shown"),
+    [
+        ("done as asked", "information"),
+        ("news", "information"),
+        ("attention", "warning"),
+        ("failed", "critical"),
+    ],
+)
+def test_the_icon_says_how_serious_it_is(
+    make_tray: MakeTray, qtbot: QtBot, how: str, icon_shown: str
+) -> None:
+    """A lockdown that worked is not a warning: the balloon's icon follows the severity
+    the caller gave (seen in the balloon Qt draws on this tray host)."""
+    icon = make_tray()
+    icon.render(ServerStatus(url="http://127.0.0.1:1234", state=ServerState.RUNNING))
+    icon.show()
+    qtbot.waitUntil(lambda: embedded(icon), timeout=10_000)
+    notifier = TrayNotifier(icon.tray, demo=False)
+    if how == "done as asked":
+        notifier.show_message("mcp.json locked down", "Kept: no servers.", Severity.INFO)
+    elif how == "news":
+        notifier.show(EVICTED)
+    elif how == "attention":
+        notifier.show_message("mcp.json changed while locked", "Added: x.", Severity.WARNING)
+    else:
+        notifier.show_error("Could not eject", "LM Studio did not answer.")
+    qtbot.waitUntil(lambda: len(shared_balloons()) == 1, timeout=10_000)
+    (balloon,) = shared_balloons()
+    assert balloon_icon(balloon) == icon_shown
+    assert (
+        notifier.shown[-1][2]
+        is {
+            "done as asked": Severity.INFO,
+            "news": Severity.INFO,
+            "attention": Severity.WARNING,
+            "failed": Severity.ERROR,
+        }[how]
+    )

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import keyring.backend
 import pytest
 from aio import run, until  # tests/ui/aio.py
 from keyring_backend import secret_service  # tests/ui/keyring_backend.py
+from PySide6.QtCore import QPoint
 from PySide6.QtGui import QClipboard, QGuiApplication
+from PySide6.QtWidgets import QLabel
+from screen import balloon_icon, balloons  # tests/ui/screen.py
 
 from tray.core.backends import BackendKind, capabilities_for
 from tray.core.settings import LOCAL_PROFILE_ID
@@ -20,7 +24,9 @@ from tray.core.status import ServerState, ServerStatus
 from tray.services.settings_store import SettingsService, SettingsStore
 from tray.services.token_vault import TokenVault
 from tray.ui.clipboard import ClipboardGuard
+from tray.ui.notifier import TrayNotifier
 from tray.ui.tokens_section import TokensSection
+from tray.ui.tray_icon import TrayIcon
 
 TOKEN = "sk-lm-Abcd1234:Abcdefghij1234567890"
 URL = "http://127.0.0.1:1234"
@@ -178,3 +184,62 @@ def test_a_keyring_that_does_not_answer_is_said_and_asked_again_later(
         await until(lambda: section.copy_token_action.isEnabled(), "the token found")
 
     run(loop, scenario())
+
+
+@pytest.mark.ui
+@pytest.mark.keyring
+def test_a_copy_says_so_and_when_the_clipboard_is_cleared(
+    loop: asyncio.AbstractEventLoop,
+    tmp_path: Path,
+    make_tray: Callable[..., TrayIcon],
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    """From the tray menu, a copy leaves no trace on screen but the balloon: it names
+    what was copied and the configured delay, with the information icon."""
+    vault = TokenVault(secret_service())
+    settings = SettingsService(SettingsStore(tmp_path / "settings.json"))
+    settings.update(lambda s: setattr(s, "clipboard_clear_seconds", 45))
+    icon = make_tray()
+    icon.render(status())
+    icon.show()
+    notifier = TrayNotifier(icon.tray, demo=False)
+    guard = ClipboardGuard(lambda: settings.settings.clipboard_clear_seconds)
+    section = TokensSection(
+        vault,
+        settings,
+        open_dialog=lambda: None,
+        base_url=lambda: URL,
+        clipboard=guard,
+        notify=notifier.show_message,
+    )
+    caps = capabilities_for(BackendKind.LMSTUDIO, lms_available=False)
+
+    def balloon_texts() -> list[str]:
+        return [label.text() for b in balloons() for label in b.findChildren(QLabel)]
+
+    async def scenario() -> None:
+        await vault.set(LOCAL_PROFILE_ID, TOKEN)
+        section.render(status(), caps)
+        await until(lambda: section.copy_token_action.isEnabled(), "copy enabled")
+        await until(lambda: icon.tray.geometry().topLeft() != QPoint(0, 0), "the tray icon")
+
+        section.copy_token_action.trigger()
+        await until(lambda: "API token copied" in balloon_texts(), "the balloon")
+        assert "Copied — the clipboard is cleared in 45 s." in balloon_texts()
+        (balloon,) = balloons()
+        assert balloon_icon(balloon) == "information"
+        assert TOKEN not in " ".join(balloon_texts())
+        shot = tmp_path / "token-copied-notification.png"
+        assert balloon.grab().save(str(shot))
+
+        settings.update(lambda s: setattr(s, "clipboard_clear_seconds", 0))
+        section.copy_python_action.trigger()
+        await until(lambda: "OpenAI client snippet copied" in balloon_texts(), "the balloon")
+        assert (
+            "Copied — it stays on the clipboard until you copy something else." in balloon_texts()
+        )
+        await vault.delete(LOCAL_PROFILE_ID)
+        QGuiApplication.clipboard().clear()
+
+    run(loop, scenario())
+    publish_screenshot(tmp_path / "token-copied-notification.png", docs=False)

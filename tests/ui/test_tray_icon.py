@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 from screen import crop_around, shows, x11  # tests/ui/screen.py
 
+from tray.core.gpu import GpuDevice, GpuGap, GpuReport
 from tray.core.inventory import LoadedModelRow
 from tray.core.status import ServerState, ServerStatus
 from tray.ui.icons import render_state_image
@@ -95,6 +96,44 @@ def test_right_click_on_the_real_tray_opens_the_menu(
     with qtbot.waitSignal(icon.menu_about_to_hide, timeout=10_000):
         x11("xdotool", "key", "Escape")
     assert not icon.menu.isVisible()
+
+
+@pytest.mark.ui
+def test_the_gpu_line_says_unknown_and_why_instead_of_vanishing(
+    make_tray: MakeTray, qtbot: QtBot, tmp_path: Path, publish_screenshot: Callable[..., Path]
+) -> None:
+    """A machine where no GPU memory can be read (like this one): the menu says so, in a
+    few words from the probes, rather than leaving the line out."""
+    no_gpu = GpuReport(
+        unavailable_reason="No NVIDIA GPU (NVML) or AMD GPU (sysfs) found — …",
+        gaps=(GpuGap(vendor="NVIDIA", problem="NVML not installed"), GpuGap(vendor="AMD")),
+    )
+    icon = make_tray()
+    icon.render(RUNNING_DEMO.model_copy(update={"gpu": no_gpu}))
+    icon.show()
+    qtbot.waitUntil(lambda: is_embedded(icon), timeout=10_000)
+    where = icon.tray.geometry()
+    centre = where.center()
+    with qtbot.waitSignal(icon.menu_about_to_show, timeout=10_000):
+        x11("xdotool", "mousemove", str(centre.x()), str(centre.y()), "click", "3")
+    qtbot.waitUntil(icon.menu.isVisible)
+    line = "GPU memory: unknown — NVML not installed; no AMD GPU found"
+    assert header(icon) == ["Server running — Demo", URL, "2 models loaded", line]
+    assert line in icon.tray.toolTip()
+
+    full = tmp_path / "tray-menu-gpu-full.png"
+    menu_rect, menu_colour = icon.menu.geometry(), icon.menu.palette().window().color()
+    qtbot.waitUntil(lambda: shows(full, menu_rect, menu_colour), timeout=10_000)
+    shot = tmp_path / "tray-menu-gpu-unknown.png"
+    assert crop_around(QImage(str(full)), menu_rect.united(where), 16).save(str(shot))
+    publish_screenshot(shot, docs=False)
+    with qtbot.waitSignal(icon.menu_about_to_hide, timeout=10_000):
+        x11("xdotool", "key", "Escape")
+
+    # with a reading, the same line gives used of total and LM Studio's share
+    card = GpuDevice(name="RTX", used_bytes=6 * 10**9, total_bytes=16 * 10**9, source="nvml")
+    icon.render(RUNNING_DEMO.model_copy(update={"gpu": GpuReport(devices=(card,))}))
+    assert header(icon)[-1] == "GPU memory: 6.00 GB of 16.00 GB used"
 
 
 def test_tooltip_and_header_say_demo_only_in_demo_mode(make_tray: MakeTray) -> None:

@@ -21,6 +21,7 @@ from tray.core.api import (
     LoadRequest,
     LoadResult,
     MessageOutput,
+    ModelInfo,
     ModelList,
     OpenAIModelList,
     ReasoningOutput,
@@ -31,6 +32,7 @@ from tray.core.api import (
     V0Model,
     V0ModelList,
     error_from_response,
+    server_of,
 )
 from tray.core.errors import (
     ApiError,
@@ -41,9 +43,11 @@ from tray.core.errors import (
     InvalidToken,
     ModelNotFound,
 )
+from tray.core.inventory import kind_label
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "lmstudio"
 URL = "http://127.0.0.1:1234/api/v1/models"
+SERVER = "http://127.0.0.1:1234"
 TOKEN = "sk-lm-AbCd1234:AbCdEfGhIj0123456789"
 
 
@@ -218,7 +222,8 @@ def test_success_is_no_error() -> None:
 def test_unexpected_endpoint_body_whatever_the_status(status: int) -> None:
     error = error_from_response(status, UNEXPECTED, url=URL, sent_token=False)
     assert isinstance(error, EndpointNotSupported)
-    assert URL in error.message
+    assert SERVER in error.message
+    assert error.url == URL  # the endpoint stays on the error, for the log
 
 
 def test_bare_404_is_unsupported_endpoint() -> None:
@@ -263,6 +268,46 @@ def test_model_not_found() -> None:
     error = error_from_response(404, body, url=URL, sent_token=False)
     assert isinstance(error, ModelNotFound)
     assert error.status_code == 404
+    assert error.message == (
+        f"LM Studio at {SERVER} does not know that model. It said: No model found: nope. "
+        "Check the name against the loaded and downloaded models."
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "sent"),
+    [
+        (200, UNEXPECTED, False),
+        (404, None, False),
+        (401, AUTH_BODY, False),
+        (401, AUTH_BODY, True),
+        (403, None, True),
+        (500, None, False),
+        (404, {"error": {"type": "model_not_found", "message": "No model found: nope"}}, False),
+        (400, {"error": {"type": "invalid_request", "message": "bad"}}, False),
+    ],
+)
+def test_error_sentences_name_the_server_never_the_endpoint(
+    status: int, body: dict[str, object] | None, sent: bool
+) -> None:
+    error = error_from_response(status, body, url=URL, sent_token=sent)
+    assert error is not None
+    assert SERVER in error.message
+    assert "/api/" not in error.message and "/v1" not in error.message
+    assert "(GET" not in error.message and ".);" not in error.message
+
+
+@pytest.mark.parametrize(
+    ("url", "server"),
+    [
+        ("http://127.0.0.1:1234/api/v1/models/unload", "http://127.0.0.1:1234"),
+        ("http://h:1/proxy/lm/v1/chat/completions", "http://h:1/proxy/lm"),
+        ("http://v1.example:1234/lmstudio-greeting", "http://v1.example:1234"),
+        ("http://h:1234", "http://h:1234"),
+    ],
+)
+def test_server_of_drops_the_endpoint_path(url: str, server: str) -> None:
+    assert server_of(url) == server
 
 
 def test_server_messages_never_echo_a_token() -> None:
@@ -288,3 +333,38 @@ def test_unknown_v1_path_404_with_error_object_is_unsupported_endpoint() -> None
 def test_string_error_on_other_routes_is_an_api_error() -> None:
     error = error_from_response(400, {"error": "Bad thing"}, url=URL, sent_token=False)
     assert type(error) is ApiError and "Bad thing" in error.message
+
+
+# --- vision ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("item", "vision"),
+    [
+        ({"key": "g", "type": "llm", "capabilities": {"vision": True}}, True),  # REST v1
+        ({"key": "q", "type": "llm", "capabilities": {"vision": False}}, False),
+        ({"key": "g", "type": "llm", "vision": True}, True),  # lms ls/ps, the SDK
+        ({"key": "g", "type": "llm", "capabilities": ["tool_use", "vision"]}, True),  # names
+        ({"key": "q", "type": "llm", "capabilities": ["tool_use"]}, False),
+        ({"key": "g", "type": "vlm"}, True),  # REST v0
+        ({"key": "e", "type": "embedding"}, False),  # no capabilities at all
+    ],
+)
+def test_vision_is_read_in_every_shape_lm_studio_sends(
+    item: dict[str, object], vision: bool
+) -> None:
+    model = ModelInfo.model_validate(item)
+    assert model.supports_vision is vision
+    assert kind_label(model) == (
+        "Embedding" if model.is_embedding else "Vision LLM" if vision else "LLM"
+    )
+
+
+def test_the_simulator_lists_a_vision_model_as_lm_studio_does() -> None:
+    from tray.simulator.catalog import SEED_MODELS
+
+    rendered = [ModelInfo.model_validate(m.v1_json([])) for m in SEED_MODELS]
+    assert [m.key for m in rendered if m.supports_vision] == ["google/gemma-3-12b"]
+    assert ModelInfo.model_validate(
+        next(m for m in SEED_MODELS if m.vision).lms_json() | {"key": "g"}
+    ).supports_vision

@@ -140,7 +140,7 @@ def test_an_error_event_mid_stream_keeps_the_text_and_ends_failed_with_the_fix()
 def test_a_truncated_stream_keeps_what_arrived_and_says_it_was_cut() -> None:
     view = ChatView(started_at=0.0)
     updates = fold(view, [ev("chat.start"), ev("message.delta", content="Half an ans")])
-    updates += view.fail(StreamTruncated("The answer was cut off (the connection closed)."))
+    updates += view.fail(StreamTruncated("The answer was cut off when the connection closed."))
     final = updates[-1]
     assert isinstance(final, Failed) and final.truncated
     assert final.error.kind is ErrorKind.TRUNCATED

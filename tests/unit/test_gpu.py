@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tray.core.gpu import GpuDevice, GpuReport
+from tray.core.gpu import GpuDevice, GpuGap, GpuReport, memory_line
 from tray.services.gpu import (
     SYSFS_DRM_ENV,
     AmdSysfsProbe,
@@ -92,7 +92,7 @@ def test_amd_sysfs_garbage_is_unknown_not_a_guess_and_said_once(
     assert first.used_bytes is None and first.used_fraction is None  # a sum with a hole is unknown
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 3, warnings
-    assert any("card0/device/mem_info_vram_used holds 'garbage'" in w for w in warnings)
+    assert any("card0/device/mem_info_vram_used holds “garbage”" in w for w in warnings)
     assert any("card1/device/mem_info_vram_total cannot be read" in w for w in warnings)
 
 
@@ -194,7 +194,11 @@ def test_nvml_init_error_is_a_reason_and_not_retried(monkeypatch: pytest.MonkeyP
     install(monkeypatch, fake)
     probe = NvmlProbe()
     first = probe.read()
-    assert first == GpuReport(unavailable_reason="NVML could not start: Driver Not Loaded.")
+    assert first == GpuReport(
+        unavailable_reason="NVML could not start: Driver Not Loaded.",
+        gaps=(GpuGap(vendor="NVIDIA"),),  # no driver: no NVIDIA GPU to read
+    )
+    assert first.why_unknown == "no NVIDIA GPU found"
     assert probe.read() == first
     assert fake.inits == 1
 
@@ -208,6 +212,7 @@ def test_nvml_read_error_is_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     report = probe.read()
     assert report.devices == ()
     assert report.unavailable_reason == "NVML could not read GPU memory: GPU is lost."
+    assert report.why_unknown == "NVML could not read it"
 
 
 def test_nvml_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -215,6 +220,7 @@ def test_nvml_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     report = NvmlProbe().read()
     assert report.devices == ()
     assert report.unavailable_reason is not None
+    assert report.why_unknown == "NVML not installed"
     assert report.unavailable_reason.startswith("nvidia-ml-py is not installed")
     assert "lmstudio-tray[nvidia]" in report.unavailable_reason
 
@@ -246,7 +252,8 @@ def test_unified_memory_only_on_apple_silicon(monkeypatch: pytest.MonkeyPatch) -
         other = UnifiedMemoryProbe(system=system, machine=machine)
         assert not other.applies
         assert other.read() == GpuReport(
-            unavailable_reason="unified memory is read on Apple Silicon only"
+            unavailable_reason="unified memory is read on Apple Silicon only",
+            gaps=(GpuGap(vendor="Apple"),),
         )
 
 
@@ -317,3 +324,49 @@ def test_this_machine_answers_without_guessing(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv(SYSFS_DRM_ENV, raising=False)
     report = select_gpu_probe().read()
     assert bool(report.devices) != bool(report.unavailable_reason)
+
+
+# --- the menu's words when nothing can be read ------------------------------------------
+
+
+def test_selection_keeps_each_sources_few_words_for_the_menu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This machine without a GPU: NVML's library is missing and there is no AMD card."""
+    install(monkeypatch, None)
+    probe = select_gpu_probe([NvmlProbe(), AmdSysfsProbe(tmp_path / "no-drm")])
+    report = probe.read()
+    assert report.why_unknown == "NVML not installed; no AMD GPU found"
+    assert memory_line(report) == "GPU memory: unknown — NVML not installed; no AMD GPU found"
+    # the whole story stays for the log and `lmstudio-tray gpu`
+    assert "pip install" in (report.unavailable_reason or "")
+
+
+@pytest.mark.parametrize(
+    ("gaps", "said"),
+    [
+        (
+            (GpuGap(vendor="NVIDIA"), GpuGap(vendor="AMD"), GpuGap(vendor="Apple")),
+            "no NVIDIA, AMD or Apple GPU found",
+        ),
+        ((GpuGap(vendor="NVIDIA"), GpuGap(vendor="AMD")), "no NVIDIA or AMD GPU found"),
+        ((GpuGap(vendor="Apple", problem="psutil not installed"),), "psutil not installed"),
+    ],
+)
+def test_why_unknown_in_a_few_words(gaps: tuple[GpuGap, ...], said: str) -> None:
+    assert GpuReport(unavailable_reason="long story.", gaps=gaps).why_unknown == said
+
+
+def test_the_gpu_line_is_there_whether_or_not_memory_can_be_read() -> None:
+    card = GpuDevice(name="RTX", used_bytes=6 * 10**9, total_bytes=16 * 10**9, source="nvml")
+    read = GpuReport(devices=(card,))
+    assert memory_line(read) == "GPU memory: 6.00 GB of 16.00 GB used"
+    assert memory_line(read, 2_500_000_000) == (
+        "GPU memory: 6.00 GB of 16.00 GB used (LM Studio's models: 2.50 GB)"
+    )
+    mute = GpuReport(devices=(card.model_copy(update={"used_bytes": None}),))
+    assert memory_line(mute) == "GPU memory: unknown — RTX did not report it"
+    # an old report with only the long reason still gets a short why
+    old = GpuReport(unavailable_reason="No NVIDIA GPU (NVML) found — NVIDIA GPU (NVML): x.")
+    assert memory_line(old) == "GPU memory: unknown — No NVIDIA GPU (NVML) found"
+    assert memory_line(None) is None  # nobody looked

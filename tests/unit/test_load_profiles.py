@@ -204,8 +204,16 @@ def test_preflight_adds_the_kv_cache_of_extra_slots_and_says_it_does_not_fit() -
     assert result.estimate_bytes == 7 * GiB
     assert result.free_bytes == 5 * GiB
     assert result.fits is False
-    assert "only 5.37 GB is free" in result.sentence or "only 5" in result.sentence
-    assert "short" in result.sentence
+    # one sentence with the numbers; how they were made, and what to do, behind it
+    assert result.sentence == "It needs about 7.52 GB of GPU memory and only 5.37 GB is free."
+    assert result.details[0].startswith("lms estimates 4.29 GB; the tray adds 3.22 GB of KV")
+    assert "for 3 more parallel slots" in result.details[0]
+    assert result.details[1] == (
+        "That is 2.15 GB short: lower the context length, parallel slots or GPU offload, or "
+        "eject another model."
+    )
+    assert result.details[2] == "GPU memory now: 3.22 GB of 8.59 GB used."
+    assert result.text == " ".join((result.sentence, *result.details))
     fits = preflight(estimate, profile=profile, gpu=_gpu(24, 3), kv_bytes_per_token=131072)
     assert fits.fits is True
 
@@ -235,15 +243,25 @@ def test_preflight_without_gpu_numbers_cannot_tell_and_says_why() -> None:
         kv_bytes_per_token=None,
     )
     assert result.fits is None
-    assert "free GPU memory is unknown (no NVIDIA or AMD GPU found)" in result.sentence
-    assert "not corrected for 2 parallel slots" in result.sentence
+    assert result.sentence == (
+        "It needs about 4.29 GB of GPU memory; how much is free is unknown "
+        "(no NVIDIA or AMD GPU found)."
+    )
+    assert result.details == (
+        "Not corrected for 2 parallel slots: the size of the KV cache per token is unknown, "
+        "so it may need more than this.",
+    )
 
 
 def test_preflight_trusts_lms_guardrails_when_they_say_no() -> None:
     estimate = _estimate(8192, 4.0, 4.0, verdict="will fail to load")
     result = preflight(estimate, profile=LoadProfile(), gpu=_gpu(24, 0), kv_bytes_per_token=None)
     assert result.fits is False
-    assert "guardrails say it will fail" in result.sentence
+    assert result.sentence == (
+        "LM Studio expects this load to fail, although it needs only about 4.29 GB of GPU "
+        "memory and 25.77 GB is free."
+    )
+    assert "guardrails" in result.details[0]
 
 
 # --- LM Studio's per-model default fields -----------------------------------------------

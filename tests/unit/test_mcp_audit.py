@@ -254,3 +254,25 @@ def test_real_world_spot_checks() -> None:
     # ${VAR} references are not secrets
     ids = _ids("026-claude-desktop-security-suite-envrefs.json")
     assert not {i for i, _ in ids} & {"S1", "S2", "S3", "S4"}
+
+
+@pytest.mark.parametrize(
+    ("interface", "auth", "said"),
+    [
+        ("0.0.0.0", False, "any device on your network could do this"),
+        ("0.0.0.0", True, "only devices and programs holding a token could do this"),
+        ("127.0.0.1", False, "any program running on this machine could do this"),
+        ("127.0.0.1", True, "only programs on this machine that hold a token could do this"),
+        ("127.0.0.1", None, "only programs running on this machine could do this"),
+        (None, None, "if it does, any device on your network could do this"),
+    ],
+)
+def test_per_request_mcps_say_who_could_use_them_in_plain_words(
+    interface: str | None, auth: bool | None, said: str
+) -> None:
+    """Not "serves on this machine only, so the risk is HIGH": who could do it."""
+    doc = parse_mcp(b'{"mcpServers": {}}')
+    exposure = ExposureFacts(network_interface=interface, auth_required=auth)
+    (l1,) = [f for f in audit(doc, SAFE, exposure, lmstudio_home=HOME).findings if f.id == "L1"]
+    assert said in l1.message
+    assert "risk is" not in l1.message and "HIGH" not in l1.message

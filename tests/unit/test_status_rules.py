@@ -82,6 +82,19 @@ def test_tooltip_names_url_state_models_and_demo() -> None:
     assert "Demo" not in down.tooltip and down.tooltip.endswith("Nothing answers.")
 
 
+def test_detail_lines_say_no_models_and_keep_the_gpu_line_when_it_is_unknown() -> None:
+    from tray.core.gpu import GpuGap, GpuReport
+
+    no_gpu = GpuReport(unavailable_reason="…", gaps=(GpuGap(vendor="NVIDIA"), GpuGap(vendor="AMD")))
+    st = ServerStatus(url="http://127.0.0.1:1234", state=ServerState.RUNNING, gpu=no_gpu)
+    assert st.detail_lines == (
+        "No models loaded",
+        "GPU memory: unknown — no NVIDIA or AMD GPU found",
+    )
+    down = st.model_copy(update={"state": ServerState.STOPPED, "error": "Nothing answers."})
+    assert down.detail_lines[-1] == "GPU memory: unknown — no NVIDIA or AMD GPU found"
+
+
 def test_config_items_say_why_they_cannot_work() -> None:
     from tray.core.backends import NO_HOME_REASON, BackendKind, capabilities_for, config_items
 

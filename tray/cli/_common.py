@@ -14,6 +14,7 @@ from tray.cli._options import GLOBAL_OPTIONS
 from tray.core.errors import ConfigError, LmsError
 from tray.core.settings import Settings
 from tray.core.tokens import FirstToken, NoToken, TokenProvider
+from tray.core.words import quoted
 from tray.services.environment import Environment, discover, token_from_environment
 from tray.services.lms_runner import LmsProbe, LmsRunner
 from tray.services.lmstudio_client import LmStudioClient
@@ -87,7 +88,7 @@ class Context:
         except KeyError:
             known = ", ".join(p.id for p in self.settings.profiles)
             raise UsageError(
-                f"There is no server profile {args.profile!r} (known: {known})."
+                f"There is no server profile {quoted(args.profile)} (known: {known})."
             ) from None
         # LM_API_TOKEN (an explicit choice for this shell) first, then the profile's token
         # in the OS keyring; no keyring simply means no token from there.

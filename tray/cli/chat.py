@@ -43,6 +43,7 @@ from tray.core.chat_view import (
 )
 from tray.core.conversation import ModelChoice, order_models
 from tray.core.errors import TrayError
+from tray.core.words import quoted
 from tray.services.history import FileHistory, default_history_dir
 from tray.services.preset_store import PresetStore
 from tray.services.quick_chat import QuickChat
@@ -84,7 +85,7 @@ def preset_options(ctx: Context, name: str) -> ChatOptions:
     if not home.exists:
         raise UsageError(
             f"LM Studio's home folder {home.path} does not exist, so there is no preset "
-            f"{name!r}; leave out --preset or point --home at LM Studio's folder."
+            f"{quoted(name)}; leave out --preset or point --home at LM Studio's folder."
         )
     return _preset_store(ctx).load(name).chat_options()
 

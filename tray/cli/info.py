@@ -18,6 +18,7 @@ from tray.cli._common import (
 )
 from tray.core.errors import LmsError
 from tray.core.status import ServerState
+from tray.core.words import on_off, plural
 from tray.services.lms_runner import lms_not_found
 from tray.services.lmstudio_home import count_model_default_configs, count_presets
 
@@ -73,7 +74,7 @@ def _text_status(doc: dict[str, Any]) -> str:
         auth = {True: "required", False: "off", None: "unknown"}[s["auth_required"]]
         lines.append(
             f"         version {s['version'] or 'unknown'}, auth {auth}, "
-            f"{s['loaded_models']} model(s) loaded"
+            f"{plural(s['loaded_models'], 'model') if s['loaded_models'] else 'no models'} loaded"
         )
     if s["error"]:
         lines.append(f"         {s['error']}")
@@ -178,7 +179,7 @@ def _text_doctor(doc: dict[str, Any]) -> str:
     if cfg:
         lines.append(
             f"Server settings: port {cfg['port']}, bind {cfg['bind'] or '?'}, "
-            f"CORS {cfg['cors']}, JIT {cfg['jit']}"
+            f"CORS {on_off(cfg['cors'])}, JIT {on_off(cfg['jit'])}"
             + (", listens beyond loopback" if cfg["beyond_loopback"] else "")
         )
     else:

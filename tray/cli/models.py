@@ -21,6 +21,7 @@ from tray.core.restore import (
     RestoreOutcome,
     restore_outcome_text,
 )
+from tray.core.words import plural, quoted
 from tray.services.gpu import select_gpu_probe
 from tray.services.history import FileHistory, default_history_dir
 from tray.services.lms_runner import GpuOffload
@@ -90,7 +91,7 @@ def _positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not at least 1")
     return value
@@ -102,7 +103,7 @@ def _gpu(text: str) -> GpuOffload:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not off, max or a number") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not off, max or a number") from None
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{value:g} is not between 0 and 1")
     return value
@@ -158,7 +159,7 @@ def _load_profile(args: argparse.Namespace) -> LoadProfile:
 def _text_message(doc: dict[str, Any]) -> str:
     check = doc.get("preflight")
     if check is not None and check.get("fits") is False:
-        return f"Warning: {check['sentence']}\n{doc['message']}"
+        return f"Warning: {check['text']}\n{doc['message']}"
     return str(doc["message"])
 
 
@@ -222,8 +223,8 @@ async def cmd_unload(ctx: Context, args: argparse.Namespace) -> Result:
     ids = [m.identifier for m in point.models]
     if ids:
         message = (
-            f"Ejected {len(ids)} model{'s' if len(ids) != 1 else ''}: {', '.join(ids)}. "
-            "`lmstudio-tray models restore` loads them again."
+            f"Ejected {plural(len(ids), 'model')}: {', '.join(ids)}. "
+            f"Run lmstudio-tray models restore to load {'it' if len(ids) == 1 else 'them'} again."
         )
     else:
         message = "No models were loaded."
@@ -281,9 +282,7 @@ def _size(n: int | None) -> str:
 def _text_models(doc: dict[str, Any]) -> str:
     loaded = [LoadedModelRow.model_validate(r) for r in doc["loaded"]]
     downloaded = [DownloadedModelRow.model_validate(r) for r in doc["downloaded"]]
-    lines = [f"Loaded ({len(loaded)}):"]
-    if not loaded:
-        lines.append("  none")
+    lines = [f"Loaded ({len(loaded)}):" if loaded else "No models loaded."]
     for m in loaded:
         ctx_text = f"ctx {m.context_length or '?'}/{m.max_context_length or '?'}"
         extra = [m.status or "status unknown"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from tray.cli._common import (
 )
 from tray.core.errors import HomeNotFound, InvalidPreset
 from tray.core.presets import FIELDS, Checkbox, Preset, parse_assignment
+from tray.core.words import quoted
 from tray.services.history import FileHistory, default_history_dir
 from tray.services.preset_store import PresetStore
 
@@ -142,12 +144,12 @@ def _text_show(doc: dict[str, Any]) -> str:
         if isinstance(value, dict) and "checked" in value:
             shown = str(value["value"]) if value["checked"] else f"off ({value['value']})"
         elif name == "system_prompt":
-            shown = repr(value if len(value) <= 60 else value[:57] + "…")
+            shown = quoted(value if len(value) <= 60 else value[:57] + "…")
         else:
             shown = str(value)
         lines.append(f"  {name:<18} {shown}")
     for item in doc["other_fields"]:
-        lines.append(f"  {item['key']} = {item['value']!r}")
+        lines.append(f"  {item['key']} = {json.dumps(item['value'], ensure_ascii=False)}")
     if not doc["fields"] and not doc["other_fields"]:
         lines.append("  (no fields: LM Studio's defaults)")
     return "\n".join(lines)
@@ -187,7 +189,7 @@ async def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
             "problems": [{"field": f, "message": m} for f, m in exc.problems],
         }, EXIT_USAGE
     return {
-        "message": f"Saved preset {saved.name!r}.",
+        "message": f"Saved preset {quoted(saved.name)}.",
         "name": saved.name,
         "fields": _summary_doc(saved),
     }, EXIT_OK
@@ -199,14 +201,14 @@ async def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
 async def cmd_export(ctx: Context, args: argparse.Namespace) -> Result:
     store = _store(ctx)
     target = await asyncio.to_thread(store.export, args.name, args.file)
-    return {"message": f"Exported {args.name!r} to {target}.", "file": str(target)}, EXIT_OK
+    return {"message": f"Exported {quoted(args.name)} to {target}.", "file": str(target)}, EXIT_OK
 
 
 async def cmd_import(ctx: Context, args: argparse.Namespace) -> Result:
     store = _store(ctx)
     preset = await asyncio.to_thread(store.import_file, args.file)
     return {
-        "message": f"Imported {preset.name!r} as {store.folder / (preset.origin or '')}.",
+        "message": f"Imported {quoted(preset.name)} as {store.folder / (preset.origin or '')}.",
         "name": preset.name,
         "identifier": preset.identifier,
     }, EXIT_OK

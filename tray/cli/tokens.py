@@ -39,6 +39,7 @@ from tray.core.tokens import (
     env_line,
     validate_token,
 )
+from tray.core.words import plural, quoted
 from tray.services.environment import discover
 from tray.services.lmstudio_client import LmStudioClient
 from tray.services.token_vault import check_token
@@ -124,7 +125,7 @@ def _profile(ctx: Context, profile_id: str) -> ServerProfile:
         if profile.id == profile_id:
             return profile
     known = ", ".join(p.id for p in ctx.settings.profiles)
-    raise UsageError(f"There is no server profile {profile_id!r} (known: {known}).")
+    raise UsageError(f"There is no server profile {quoted(profile_id)} (known: {known}).")
 
 
 def _server_url(ctx: Context, args: argparse.Namespace, profile: ServerProfile) -> str:
@@ -376,7 +377,7 @@ def _key(leak: dict[str, Any]) -> str:
 
 
 def _text_scan(doc: dict[str, Any]) -> str:
-    lines = [f"Scanned {len(doc['scanned'])} file(s)."]
+    lines = [f"Scanned {plural(len(doc['scanned']), 'file')}."]
     lines += [f"Could not scan: {problem}" for problem in doc["problems"]]
     if not doc["leaks"]:
         lines.append("No tokens or other secrets found.")

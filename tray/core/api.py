@@ -10,6 +10,7 @@ would read as a choice.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -23,6 +24,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_serializer,
+    model_validator,
 )
 
 from tray.core.errors import (
@@ -85,6 +87,7 @@ __all__ = [
     "V0Model",
     "V0ModelList",
     "error_from_response",
+    "server_of",
 ]
 
 
@@ -128,9 +131,22 @@ class ReasoningCapability(ResponseModel):
 
 
 class ModelCapabilities(ResponseModel):
+    """What a model can do. REST v1 sends an object (`{"vision": true,
+    "trained_for_tool_use": false}`, documented in lmstudio-ai/docs
+    1_developer/2_rest/list.md: "vision — Whether the model supports vision/image inputs");
+    REST v0 and some servers send a list of names (`["tool_use", "vision"]`), read here too."""
+
     vision: bool = False
     trained_for_tool_use: bool = False
     reasoning: ReasoningCapability | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_names(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            names = {str(v).lower() for v in value}
+            return {"vision": "vision" in names, "trained_for_tool_use": "tool_use" in names}
+        return value
 
 
 class LoadConfig(ResponseModel):
@@ -167,10 +183,20 @@ class ModelInfo(ResponseModel):
     description: str | None = None
     variants: tuple[str, ...] = ()
     selected_variant: str | None = None
+    # `lms ls/ps --json` (the SDK's ModelInfo) say it at the top level (FORMATS §1.4–1.5).
+    vision: bool | None = None
 
     @property
     def is_loaded(self) -> bool:
         return bool(self.loaded_instances)
+
+    @property
+    def supports_vision(self) -> bool:
+        """Reads images as well as text, in whichever shape the server said it:
+        `capabilities.vision` (REST v1), a top-level `vision` (lms, the SDK) or v0's type
+        "vlm"."""
+        by_capabilities = self.capabilities is not None and self.capabilities.vision
+        return bool(by_capabilities or self.vision or self.type == "vlm")
 
     @property
     def is_embedding(self) -> bool:
@@ -506,26 +532,44 @@ def _redacted(text: str) -> str:
     return TOKEN_PATTERN.sub("sk-lm-********", text).strip()
 
 
+_ENDPOINT = re.compile(r"/(api/v\d+|v1|lmstudio-greeting)(/|$)")
+
+
+def server_of(url: str) -> str:
+    """The server an endpoint URL belongs to, as a sentence names it: the base address
+    (`http://127.0.0.1:1234`, with any prefix a proxy adds) without the endpoint path,
+    which means nothing to a user. The exception keeps the full URL for the log."""
+    match = _ENDPOINT.search(url, url.find("//") + 2 if "//" in url else 0)
+    return (url[: match.start()] if match else url).rstrip("/")
+
+
+def _sentence(text: str) -> str:
+    """A server's own words, ending like a sentence."""
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
 def _auth_error(url: str, *, sent_token: bool) -> AuthError:
+    server = server_of(url)
     if sent_token:
         return InvalidToken(
-            f"The server at {url} rejected the API token; check that the token is still "
+            f"The server at {server} rejected the API token; check that the token is still "
             "valid in LM Studio (Developer → Server Settings → Manage Tokens) and enter it again.",
             url=url,
         )
     return AuthRequired(
-        f"The server at {url} requires an API token; create one in LM Studio "
+        f"The server at {server} requires an API token; create one in LM Studio "
         "(Developer → Server Settings → Manage Tokens) and add it for this server.",
         url=url,
     )
 
 
 def _api_error(body: ApiErrorBody, status_code: int, url: str) -> ApiError:
-    said = _redacted(body.message) or body.type or "no details"
+    said = _sentence(_redacted(body.message) or body.type or "no details")
+    server = server_of(url)
     if body.type == "model_not_found":
         return ModelNotFound(
-            f"LM Studio at {url} does not know that model ({said}); check the model key "
-            "against the downloaded models.",
+            f"LM Studio at {server} does not know that model. It said: {said} Check the name "
+            "against the loaded and downloaded models.",
             error_type=body.type,
             code=body.code,
             param=body.param,
@@ -533,7 +577,7 @@ def _api_error(body: ApiErrorBody, status_code: int, url: str) -> ApiError:
             url=url,
         )
     return ApiError(
-        f"LM Studio at {url} refused the request: {said}",
+        f"LM Studio at {server} refused the request. It said: {said}",
         error_type=body.type,
         code=body.code,
         param=body.param,
@@ -563,8 +607,8 @@ def error_from_response(
         unknown_route = isinstance(error, str) and status_code == 404
         if unknown_route or "unexpected endpoint" in message.lower():
             return EndpointNotSupported(
-                f"The server at {url} does not offer this endpoint ({_redacted(message)}); "
-                "it may be an older LM Studio, so update LM Studio or pick another server.",
+                f"The server at {server_of(url)} does not offer what the tray asked for; it "
+                "may be an older LM Studio, so update LM Studio or pick another server.",
                 url=url,
             )
         if parsed.code == "invalid_api_key" or status_code == 401:
@@ -574,20 +618,21 @@ def error_from_response(
         return _auth_error(url, sent_token=sent_token)
     if status_code == 403:
         return AuthError(
-            f"The server at {url} refused this request (403 Forbidden); the API token may "
-            "lack the permission for it, so check its permissions in LM Studio.",
+            f"The server at {server_of(url)} refused this request (403 Forbidden); the API "
+            "token may lack the permission for it, so check its permissions in LM Studio.",
             url=url,
         )
     if status_code == 404:
         return EndpointNotSupported(
-            f"The server at {url} does not offer this endpoint (404); it may be an older "
-            "LM Studio or another kind of server, so update LM Studio or pick another server.",
+            f"The server at {server_of(url)} does not offer what the tray asked for (404); it "
+            "may be an older LM Studio or another kind of server, so update LM Studio or pick "
+            "another server.",
             url=url,
         )
     if not 200 <= status_code < 300:
         return HttpStatusError(
-            f"The server at {url} answered HTTP {status_code}; see LM Studio's server log "
-            "(Developer tab) for the cause, then try again.",
+            f"The server at {server_of(url)} answered HTTP {status_code}; see LM Studio's "
+            "server log (Developer tab) for the cause, then try again.",
             status_code=status_code,
             url=url,
         )

@@ -28,6 +28,7 @@ from tray.core.api import (
     ResponseModel,
 )
 from tray.core.errors import BadResponse, MalformedJson
+from tray.core.words import quoted
 
 __all__ = [
     "ChatEndEvent",
@@ -248,7 +249,7 @@ def parse_chat_event(event: str, data: str) -> ChatEvent:
         return _EVENT_ADAPTER.validate_python(payload)
     except ValidationError as exc:
         raise BadResponse(
-            f"LM Studio sent a '{payload['type']}' stream event of an unexpected shape "
-            f"({exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}); "
-            "this LM Studio version may be newer than the app understands."
+            f"LM Studio sent the stream event {quoted(str(payload['type']))} in an unexpected "
+            "shape, so this LM Studio version may be newer than the app understands. The first "
+            f"problem: {exc.errors()[0]['msg']}."
         ) from exc

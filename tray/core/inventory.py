@@ -14,7 +14,14 @@ from pydantic import BaseModel, ConfigDict
 from tray.core.api import ModelInfo
 from tray.core.lms_output import LmsLoadedModel
 
-__all__ = ["DownloadedModelRow", "Inventory", "LoadedModelRow", "build_inventory"]
+__all__ = [
+    "VISION_NOTE",
+    "DownloadedModelRow",
+    "Inventory",
+    "LoadedModelRow",
+    "build_inventory",
+    "kind_label",
+]
 
 
 class LoadedModelRow(BaseModel):
@@ -127,3 +134,13 @@ def build_inventory(
         for m in models
     )
     return Inventory(loaded=tuple(loaded), downloaded=downloaded)
+
+
+VISION_NOTE = "Reads images as well as text (LM Studio says it supports vision)."
+
+
+def kind_label(model: ModelInfo) -> str:
+    """What kind of model it is, in a word or two: "Embedding", "Vision LLM" or "LLM"."""
+    if model.is_embedding:
+        return "Embedding"
+    return "Vision LLM" if model.supports_vision else "LLM"

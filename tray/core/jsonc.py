@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tray.core.words import quoted
+
 __all__ = ["JsoncError", "JsoncResult", "escape_pointer", "parse_jsonc_positions"]
 
 
@@ -128,7 +130,7 @@ class _Parser:
         if self.i >= self.n:
             return "end of file"
         ch = self.text[self.i]
-        return f"character {ch!r}"
+        return f"character {quoted(ch)}"
 
     def _value(self, pointer: str, depth: int) -> Any:
         if depth > _MAX_DEPTH:
@@ -279,7 +281,7 @@ class _Parser:
         try:
             value: int | float = float(literal) if is_float else int(literal)
         except ValueError:
-            raise self._error(f"Bad number {literal!r}") from None
+            raise self._error(f"Bad number {quoted(literal)}") from None
         self.i = j
         return value
 

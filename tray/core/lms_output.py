@@ -28,6 +28,7 @@ from tray.core.errors import (
     LmStudioNotRunning,
 )
 from tray.core.tokens import TOKEN_PATTERN
+from tray.core.words import quoted
 
 __all__ = [
     "WAKES_LM_STUDIO",
@@ -308,7 +309,7 @@ def parse_size(text: str) -> int:
     """`4.68 GiB` (lms ≥ binary units) or `65.68 GB` (older, decimal) → bytes."""
     match = _SIZE.fullmatch(text.strip())
     if match is None:
-        raise ValueError(f"not a size: {text!r}")
+        raise ValueError(f"not a size: {quoted(text)}")
     return round(float(match[1]) * _UNITS[match[2].upper()])
 
 
@@ -316,7 +317,7 @@ def parse_elapsed(text: str) -> float:
     """lms's `formatElapsedTime` (`850.00ms`, `9.10s`, `1m 2.34s`, `1h 0m 5.00s`) → seconds."""
     match = _ELAPSED.fullmatch(text.strip())
     if match is None:
-        raise ValueError(f"not an elapsed time: {text!r}")
+        raise ValueError(f"not an elapsed time: {quoted(text)}")
     value = float(match["v"]) / (1000 if match["u"] == "ms" else 1)
     return int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + value
 

@@ -14,8 +14,9 @@ When the profile also writes LM Studio's own per-model default file (§2.5), the
 file can hold are applied by LM Studio itself on any path.
 
 After a load, `check_loaded` compares what LM Studio reports with what was asked.
-Before a load, `preflight` compares `lms load --estimate-only` (corrected for parallel
-slots, which the estimate ignores) with the free VRAM.
+Before a load, `preflight` (`tray.core.preflight`, re-exported here) compares
+`lms load --estimate-only` (corrected for parallel slots, which the estimate ignores) with
+the free VRAM.
 
 The mapping to LM Studio's `load.fields` keys (§2.4) keeps every field we do not know.
 """
@@ -31,9 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tray.core.api import LoadConfig, LoadRequest
 from tray.core.errors import EndpointNotSupported
-from tray.core.gpu import GpuReport, format_bytes
-from tray.core.lms_output import LoadEstimate
+from tray.core.preflight import KvShape, Preflight, kv_bytes_per_token_from_estimates, preflight
 from tray.core.restore import LoadedResult, load_outcome_text
+from tray.core.words import plural, quoted
 
 __all__ = [
     "DEFAULTS_FILE_FIELDS",
@@ -194,9 +195,9 @@ def parse_gpu(text: str) -> GpuSetting:
     try:
         value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
     except ValueError:
-        raise ValueError(f"{text!r} is not max, off or a number between 0 and 1") from None
+        raise ValueError(f"{quoted(text)} is not max, off or a number between 0 and 1") from None
     if not 0 <= value <= 1:
-        raise ValueError(f"{text!r} is not between 0 and 1 (or 0% and 100%)")
+        raise ValueError(f"{quoted(text)} is not between 0 and 1 (or 0% and 100%)")
     return value
 
 
@@ -237,12 +238,12 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     """`KEY=VALUE` of the CLI → (field, value); `KEY=` or `KEY=unset` clears the field.
     Keys are the field names (dashes allowed) or short forms (`context`, `gpu`, `ttl`)."""
     if "=" not in text:
-        raise ValueError(f"{text!r} is not KEY=VALUE")
+        raise ValueError(f"{quoted(text)} is not KEY=VALUE")
     key, raw = (part.strip() for part in text.split("=", 1))
     name = _ALIASES.get(key.lower().replace("-", "_"), key.lower().replace("-", "_"))
     if name not in (*PROFILE_FIELDS, "write_lmstudio_defaults"):
         known = ", ".join((*PROFILE_FIELDS, "write_lmstudio_defaults"))
-        raise ValueError(f"{key!r} is not a load profile field (known: {known})")
+        raise ValueError(f"{quoted(key)} is not a load profile field (known: {known})")
     if raw.lower() in ("", "unset", "none", "default"):
         return name, None
     if name == "gpu_offload":
@@ -252,13 +253,13 @@ def parse_assignment(text: str) -> tuple[str, Any]:
             return name, True
         if raw.lower() in ("off", "false", "no", "0"):
             return name, False
-        raise ValueError(f"{key}: {raw!r} is not on or off")
+        raise ValueError(f"{key}: {quoted(raw)} is not on or off")
     if name == "identifier":
         return name, raw
     try:
         return name, int(raw.replace(",", "").replace("_", ""))
     except ValueError:
-        raise ValueError(f"{key}: {raw!r} is not a whole number") from None
+        raise ValueError(f"{key}: {quoted(raw)} is not a whole number") from None
 
 
 _ALIASES = {
@@ -477,8 +478,7 @@ def _mismatch(name: str, want: Any, got: Any) -> str:
         )
         return f"LM Studio gave {got:,} tokens of context, not the {want:,} asked for{why}."
     if name == "parallel":
-        slots = "slot" if got == 1 else "slots"
-        return f"LM Studio runs {got} parallel {slots}, not the {want} asked for."
+        return f"LM Studio runs {plural(got, 'parallel slot')}, not the {want} asked for."
     label = FIELD_LABELS[name]
 
     def show(v: Any) -> str:
@@ -537,135 +537,6 @@ def merge_default_config(
     load["fields"] = out
     doc["load"] = load
     return doc
-
-
-# --- pre-flight ------------------------------------------------------------------------
-
-
-class KvShape(BaseModel):
-    """A model's KV-cache shape, when known (llama.cpp: K and V per layer, per KV head)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    layers: int = Field(gt=0)
-    kv_heads: int = Field(gt=0)
-    head_dim: int = Field(gt=0)
-    bytes_per_value: float = Field(default=2.0, gt=0)  # f16 cache
-
-    @property
-    def bytes_per_token(self) -> int:
-        return round(2 * self.layers * self.kv_heads * self.head_dim * self.bytes_per_value)
-
-
-def kv_bytes_per_token_from_estimates(low: LoadEstimate, high: LoadEstimate) -> int | None:
-    """KV-cache bytes per token of context from two estimates at different context
-    lengths: the model part is the same, so the difference is context. Total memory is
-    used (not GPU memory) so a partial GPU offload does not scale it."""
-    if low.context_length is None or high.context_length is None:
-        return None
-    tokens = high.context_length - low.context_length
-    grown = high.total_memory_bytes - low.total_memory_bytes
-    if tokens <= 0 or grown <= 0:
-        return None
-    return round(grown / tokens)
-
-
-class Preflight(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    fits: bool | None  # None: we cannot tell (no GPU numbers)
-    estimate_bytes: int  # GPU memory, corrected for parallel slots
-    lms_estimate_bytes: int  # what lms said
-    parallel_extra_bytes: int = 0
-    free_bytes: int | None = None
-    passes_guardrails: bool = True
-    low_confidence: bool = False
-    sentence: str
-
-
-def preflight(
-    estimate: LoadEstimate,
-    *,
-    profile: LoadProfile,
-    gpu: GpuReport | None,
-    kv_bytes_per_token: int | None,
-) -> Preflight:
-    """Will the load fit in free VRAM?
-
-    LM Studio's estimate ignores parallel slots. We add, for slots beyond the first, one
-    more context's worth of KV cache each: extra = (parallel − 1) × context × KV bytes per
-    token, scaled by the GPU offload ratio (the cache sits with its layers) and zero when
-    the KV cache stays in RAM. This is an upper bound: with LM Studio's unified KV cache
-    (its default) the slots share one context and need less. Without a context length or a
-    per-token size we do not correct, and say so.
-    """
-    base = estimate.gpu_memory_bytes
-    extra = 0
-    notes: list[str] = []
-    slots = profile.parallel or 1
-    if slots > 1:
-        context = profile.context_length or estimate.context_length
-        if context is not None and kv_bytes_per_token is not None:
-            ratio = _gpu_fraction(profile.gpu_offload, estimate.gpu_offload_ratio)
-            if profile.offload_kv_cache_to_gpu is False:
-                ratio = 0.0
-            extra = round((slots - 1) * context * kv_bytes_per_token * ratio)
-            if extra:
-                notes.append(
-                    f"{format_bytes(base)} from lms plus {format_bytes(extra)} of KV cache for "
-                    f"{slots - 1} more parallel slot{'s' if slots > 2 else ''}"
-                )
-        else:
-            notes.append(f"not corrected for {slots} parallel slots (KV cache size unknown)")
-    total = base + extra
-    free = _free(gpu)
-    if free is None:
-        fits: bool | None = None if estimate.passes_guardrails else False
-    else:
-        fits = total <= free and estimate.passes_guardrails
-    need = f"needs about {format_bytes(total)} of GPU memory"
-    if free is None:
-        reason = gpu.unavailable_reason if gpu is not None and gpu.unavailable_reason else None
-        head = f"This load {need}; free GPU memory is unknown" + (f" ({reason})" if reason else "")
-    elif total <= free:
-        head = f"This load {need}; {format_bytes(free)} is free"
-    else:
-        head = (
-            f"This load {need} but only {format_bytes(free)} is free "
-            f"({format_bytes(total - free)} short): lower the context length, parallel slots "
-            "or GPU offload, or eject another model"
-        )
-    if not estimate.passes_guardrails:
-        head += ". LM Studio's guardrails say it will fail to load"
-    if estimate.confidence == "low":
-        notes.append("lms's own confidence is low")
-    text = head + (f" ({'; '.join(notes)})" if notes else "") + "."
-    return Preflight(
-        fits=fits,
-        estimate_bytes=total,
-        lms_estimate_bytes=base,
-        parallel_extra_bytes=extra,
-        free_bytes=free,
-        passes_guardrails=estimate.passes_guardrails,
-        low_confidence=estimate.confidence == "low",
-        sentence=text,
-    )
-
-
-def _gpu_fraction(asked: GpuSetting | None, estimated: float | None) -> float:
-    if asked == "off":
-        return 0.0
-    if asked == "max" or (asked is None and estimated is None):
-        return 1.0
-    if asked is None:
-        return estimated if estimated is not None else 1.0
-    return float(asked)
-
-
-def _free(gpu: GpuReport | None) -> int | None:
-    if gpu is None or gpu.total_bytes is None or gpu.used_bytes is None:
-        return None
-    return max(0, gpu.total_bytes - gpu.used_bytes)
 
 
 # --- the outcome of a load with a profile ----------------------------------------------

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
+from tray.core.mcp_audit_order import worst_first
 from tray.core.mcp_config import (
     McpDialect,
     McpDocument,
@@ -43,6 +44,7 @@ from tray.core.secrets_scan import (
     is_secret_key,
 )
 from tray.core.status import is_loopback_host
+from tray.core.words import join_and, plural, quoted, with_article
 
 __all__ = [
     "SERVER_SETTINGS_WHERE",
@@ -81,7 +83,7 @@ class Severity(StrEnum):
             return cls(text.strip().lower())
         except ValueError:
             raise ValueError(
-                f"Unknown severity {text!r}; use one of: {', '.join(s.value for s in cls)}."
+                f"Unknown severity {quoted(text)}; use one of: {', '.join(s.value for s in cls)}."
             ) from None
 
 
@@ -268,7 +270,13 @@ def _check_secrets(ctx: _Ctx) -> None:
         if f.kind is SecretKind.URL_CREDENTIALS or (
             f.kind is SecretKind.GENERIC and f.where.startswith("URL")
         ):
-            ctx.add("S4", Severity.HIGH, rel, f"A {f.label} is {where}: {desc}.", fix)
+            ctx.add(
+                "S4",
+                Severity.HIGH,
+                rel,
+                f"{with_article(f.label, capital=True)} is {where}: {desc}.",
+                fix,
+            )
         elif f.kind is not SecretKind.GENERIC:
             if in_brackets:
                 ctx.add(
@@ -280,7 +288,13 @@ def _check_secrets(ctx: _Ctx) -> None:
                     fix,
                 )
             else:
-                ctx.add("S1", Severity.CRITICAL, rel, f"A {f.label} is {where}: {desc}.", fix)
+                ctx.add(
+                    "S1",
+                    Severity.CRITICAL,
+                    rel,
+                    f"{with_article(f.label, capital=True)} is {where}: {desc}.",
+                    fix,
+                )
         elif top == "args":
             ctx.add("S3", Severity.HIGH, rel, f"A secret-looking value is {where}: {desc}.", fix)
         else:
@@ -360,7 +374,7 @@ def _check_inputs(doc: McpDocument, findings: list[Finding]) -> None:
                     server=None,
                     pointer=pointer,
                     line=doc.positions.get(pointer),
-                    message=f"Input {ident!r} asks for a secret but shows it while typed.",
+                    message=f"Input {quoted(ident)} asks for a secret but shows it while typed.",
                     fix='Add "password": true to the input.',
                 )
             )
@@ -479,7 +493,7 @@ def _check_shell(ctx: _Ctx, argv: list[str]) -> list[str] | None:
                     "C2",
                     Severity.MEDIUM,
                     _arg_field(ctx.server, argv, argv.index(script)),
-                    f"The server runs the script {script!r} through {prog}: what it really "
+                    f"The server runs the script {quoted(script)} through {prog}: what it really "
                     "starts is not visible here.",
                     "Read the script; point command at the real program if you can.",
                 )
@@ -540,7 +554,8 @@ def _check_shell(ctx: _Ctx, argv: list[str]) -> list[str] | None:
             "C2",
             Severity.MEDIUM,
             "command",
-            f"The server runs the script {argv[0]!r}: what it really starts is not visible here.",
+            f"The server runs the script {quoted(argv[0])}: what it really starts is not "
+            "visible here.",
             "Read the script; point command at the real program if you can.",
         )
     return None
@@ -773,7 +788,7 @@ def _pin_example(spec: str, python: bool) -> str:
 def _display(text: str) -> str:
     """A package spec or path to show: short, quoted, with no secret in it."""
     shown = redact_for_display(text)
-    return repr(shown if len(shown) <= 80 else shown[:77] + "…")
+    return quoted(shown if len(shown) <= 80 else shown[:77] + "…")
 
 
 _BUILD_AT_LAUNCH = (
@@ -1298,7 +1313,7 @@ def _check_scope(ctx: _Ctx, argv: list[str], args_from: int) -> None:
             (
                 f"Tools that change things run without asking you: {shown}."
                 if risky
-                else f"{len(s.auto_approve)} read-only tool(s) run without asking you."
+                else f"{plural(len(s.auto_approve), 'read-only tool')} run without asking you."
             ),
             "Empty the auto-approve list so each tool call is confirmed.",
         )
@@ -1542,7 +1557,7 @@ def _file_findings(
                 Severity.INFO,
                 pointer,
                 doc.positions.get(pointer),
-                f"Top-level key {key!r} is not part of the mcp.json format; hosts ignore it.",
+                f"Top-level key {quoted(key)} is not part of the mcp.json format; hosts ignore it.",
                 "Remove it if it does not belong here.",
             )
         seen: dict[str, str] = {}
@@ -1554,8 +1569,8 @@ def _file_findings(
                     Severity.LOW,
                     s.pointer,
                     s.line,
-                    f"Server {s.name!r} appears twice (also as {seen[low]!r}); only one of "
-                    "them will run, and which one depends on the host.",
+                    f"Server {quoted(s.name)} appears twice (also as {quoted(seen[low])}); only "
+                    "one of them will run, and which one depends on the host.",
                     "Rename or remove one of them.",
                 )
             seen[low] = s.name
@@ -1570,8 +1585,8 @@ def _file_findings(
                     Severity.LOW,
                     pointer,
                     doc.positions.get(pointer),
-                    f"Server key {pointer.rsplit('/', 1)[1]!r} is written twice; the last one "
-                    "wins and the first is silently ignored.",
+                    f"Server key {quoted(pointer.rsplit('/', 1)[1])} is written twice; the last "
+                    "one wins and the first is silently ignored.",
                     "Remove the duplicate.",
                 )
     _permission_findings(facts, doc, findings)
@@ -1685,13 +1700,12 @@ def _exposure_findings(exposure: ExposureFacts | None, findings: list[Finding]) 
             f'Check "Require Authentication" in {SERVER_SETTINGS_WHERE}; keep it on'
             + (", especially while serving on the local network." if lan else "."),
         )
-    risk = "HIGH" if (lan or auth is False) else "MEDIUM"
     add(
         "L1",
         Severity.INFO,
         'The tray cannot read "Allow per-request MCPs" (LM Studio does not say where it '
         "stores it). When on, anyone who can call the API can make LM Studio connect to any "
-        f"URL with any headers, bypassing mcp.json. {where_lan}, so the risk is {risk}.",
+        f"URL with any headers, bypassing mcp.json. {_who_can_call(lan, auth)}",
         f'Check "Allow per-request MCPs" in {SERVER_SETTINGS_WHERE}; turn it off unless '
         "you need it.",
     )
@@ -1699,7 +1713,7 @@ def _exposure_findings(exposure: ExposureFacts | None, findings: list[Finding]) 
         "L2",
         Severity.INFO,
         'The tray cannot read "Allow calling servers from mcp.json". When on, API callers '
-        "can use the servers in this file through /api/v1/chat.",
+        "can use the servers in this file through LM Studio's chat API.",
         f'Check "Allow calling servers from mcp.json" in {SERVER_SETTINGS_WHERE}; turn it '
         "off unless you use MCP integrations over the API.",
     )
@@ -1717,6 +1731,47 @@ def _exposure_findings(exposure: ExposureFacts | None, findings: list[Finding]) 
         '"Add to LM Studio" buttons on web pages (lmstudio://add_mcp) write new servers '
         "into this file, and LM Studio starts a new server's command without asking.",
         "Lock the file down; the tray then reports any new entry as drift.",
+    )
+
+
+def _who_can_call(lan: bool | None, auth: bool | None) -> str:
+    """Who "anyone who can call the API" is, given where LM Studio serves and whether it
+    asks for a token — in plain words, for the sentence after the risk."""
+    if lan is None:
+        who = {
+            True: "devices on your network that hold an API token could do this.",
+            False: "any device on your network could do this.",
+            None: "any device on your network could do this unless authentication is on.",
+        }[auth]
+        return f"Whether LM Studio serves on the local network is unknown; if it does, {who}"
+    if lan:
+        if auth:
+            return (
+                "LM Studio serves on the local network but requires an API token, so only "
+                "devices and programs holding a token could do this."
+            )
+        if auth is False:
+            return (
+                "LM Studio serves on the local network without authentication, so any device "
+                "on your network could do this."
+            )
+        return (
+            "LM Studio serves on the local network, so any device on your network could do "
+            "this unless authentication is on."
+        )
+    if auth:
+        return (
+            "LM Studio serves on this machine only and requires an API token, so only "
+            "programs on this machine that hold a token could do this."
+        )
+    if auth is False:
+        return (
+            "LM Studio serves on this machine only, but without authentication, so any "
+            "program running on this machine could do this — a browser page too, if CORS is on."
+        )
+    return (
+        "LM Studio serves on this machine only, so only programs running on this machine "
+        "could do this (any of them, unless authentication is on)."
     )
 
 
@@ -1763,7 +1818,7 @@ def _server_findings(
             "F2",
             Severity.LOW,
             key,
-            f"{key!r} is not a switch LM Studio documents; the server may run anyway.",
+            f"{quoted(key)} is not a switch LM Studio documents; the server may run anyway.",
             "Remove the server instead of switching it off this way.",
         )
     _check_secrets(ctx)
@@ -1860,9 +1915,10 @@ def _toxic_flow(kinds: dict[str, set[str]], findings: list[Finding]) -> None:
                 line=None,
                 message=(
                     'Together these servers form a "lethal trifecta": '
-                    f"{', '.join(untrusted[:3])} bring(s) in untrusted text and can send data "
-                    f"out, and {', '.join(private[:3])} reach(es) private data. A web page "
-                    "could instruct the model to leak it."
+                    f"{join_and(untrusted[:3])} {'brings' if len(untrusted[:3]) == 1 else 'bring'}"
+                    " in untrusted text and can send data out, and "
+                    f"{join_and(private[:3])} {'reaches' if len(private[:3]) == 1 else 'reach'} "
+                    "private data. A web page could instruct the model to leak it."
                 ),
                 fix="Disable one side, or never use them in the same chat.",
             )
@@ -1879,15 +1935,13 @@ def exit_code(report: AuditReport, fail_on: Severity) -> int:
 def _lines(report: AuditReport) -> Iterator[str]:
     yield f"MCP audit of {report.file}"
     if report.dialect is not None:
-        yield f"Format: {report.dialect.label}; {len(report.servers)} server(s)"
+        yield f"Format: {report.dialect.label}; {plural(len(report.servers), 'server')}"
     for err in report.errors:
         yield f"ERROR: {err}"
     counts = report.counts()
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     yield f"Findings: {summary or 'none'}"
-    groups: list[str | None] = [None, *report.servers]
-    for name in dict.fromkeys(groups):
-        items = report.for_server(name)
+    for name, items in worst_first(report.findings, report.servers):
         if not items:
             continue
         yield ""
@@ -1899,5 +1953,6 @@ def _lines(report: AuditReport) -> Iterator[str]:
 
 
 def render_text(report: AuditReport) -> str:
-    """The report as plain text for the CLI: file, format, errors, findings by server."""
+    """The report as plain text for the CLI: file, format, errors, then the findings by
+    server, the worst first (`tray.core.mcp_audit_order`)."""
     return "\n".join(_lines(report)) + "\n"

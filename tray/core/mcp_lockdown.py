@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tray.core.mcp_config import McpDialect, McpDocument, McpServer, sanitize_server
 from tray.core.secrets_scan import LMSTUDIO_TOKEN
+from tray.core.words import plural
 
 __all__ = [
     "LOCKED_MODE",
@@ -384,4 +385,4 @@ def status_line(status: LockStatus, now: datetime) -> str:
     if status.server_count is None:
         return "mcp.json unreadable · not locked"
     n = status.server_count
-    return f"{n} server{'' if n == 1 else 's'} · not locked"
+    return f"{plural(n, 'server')} · not locked"

@@ -24,6 +24,7 @@ from tray.core.gpu import format_bytes
 from tray.core.inventory import LoadedModelRow
 from tray.core.settings import NotificationSettings
 from tray.core.status import ServerState, ServerStatus, listen_place
+from tray.core.words import plural
 
 __all__ = [
     "EXPECTATION_SECONDS",
@@ -54,8 +55,13 @@ class NoticeKind(StrEnum):
 
 
 class Severity(StrEnum):
+    """How a message is marked: INFO for news and for what went as asked (a copy, a
+    lockdown), WARNING for what deserves attention (a stop nobody asked for, a file changed
+    behind our back), ERROR for what the user asked for and did not happen."""
+
     INFO = "info"
     WARNING = "warning"
+    ERROR = "error"
 
 
 class Notice(BaseModel):
@@ -314,4 +320,4 @@ def _duration(seconds: float) -> str:
         n, unit = s // 60, "minute"
     else:
         n, unit = s, "second"
-    return f"{n} {unit}{'s' if n != 1 else ''}"
+    return plural(n, unit)

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tray.core.chat_options import ChatOptions
 from tray.core.errors import FileParseError
+from tray.core.words import quoted
 
 __all__ = [
     "FIELDS",
@@ -656,7 +657,10 @@ def _field_problem(spec: FieldSpec, raw: Any) -> str | None:
     if name == "stop" and any(not s for s in value):
         return "Stop strings must not be empty: remove the empty line."
     if name == "context_overflow" and value not in OVERFLOW_POLICIES:
-        return f"Context overflow must be one of {', '.join(OVERFLOW_POLICIES)} (it is {value!r})."
+        return (
+            f"Context overflow must be one of {', '.join(OVERFLOW_POLICIES)} "
+            f"(it is {quoted(str(value))})."
+        )
     return None
 
 
@@ -674,7 +678,9 @@ def validate(
             problems.append(PresetProblem(field="name", message="Give the preset a name."))
         elif name.casefold() in taken or preset_file_name(name).casefold() in taken:
             problems.append(
-                PresetProblem(field="name", message=f"There is already a preset named {name!r}.")
+                PresetProblem(
+                    field="name", message=f"There is already a preset named {quoted(name)}."
+                )
             )
     for spec in FIELDS:
         if wanted is not None and spec.name not in wanted:
@@ -727,7 +733,7 @@ def describe_changes(before: Preset, after: Preset) -> list[str]:
     history message. The prompt's text is not repeated (it can be long)."""
     lines: list[str] = []
     if before.name != after.name:
-        lines.append(f"renamed {before.name!r} → {after.name!r}")
+        lines.append(f"renamed {quoted(before.name)} → {quoted(after.name)}")
     keys: list[str] = []
     for _, key, _ in (*before.fields(), *after.fields()):
         if key not in keys:
@@ -873,7 +879,7 @@ def parse_assignment(text: str) -> tuple[str, Any, FieldSpec | None]:
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ValueError(f"{text!r} is not KEY=VALUE (for example temperature=0.7).")
+        raise ValueError(f"{quoted(text)} is not KEY=VALUE (for example temperature=0.7).")
     spec = field_by_key_or_name(key)
     if value.strip().lower() == "default":
         return (spec.name if spec else key), None, spec
@@ -881,7 +887,7 @@ def parse_assignment(text: str) -> tuple[str, Any, FieldSpec | None]:
         if "." not in key:
             names = ", ".join(f.name for f in FIELDS)
             raise ValueError(
-                f"Unknown setting {key!r}. Use one of {names}, "
+                f"Unknown setting {quoted(key)}. Use one of {names}, "
                 "or an LM Studio key such as llm.prediction.temperature."
             )
         try:
@@ -895,7 +901,9 @@ def _parse_number(spec: FieldSpec, value: str) -> float | int:
     try:
         number = float(value)
     except ValueError:
-        raise ValueError(f"{spec.label.capitalize()} must be a number, not {value!r}.") from None
+        raise ValueError(
+            f"{spec.label.capitalize()} must be a number, not {quoted(str(value))}."
+        ) from None
     if not math.isfinite(number):
         raise ValueError(f"{spec.label.capitalize()} must be a finite number.")
     return _plain_number(number)
@@ -925,13 +933,13 @@ def _parse_value(spec: FieldSpec, value: str) -> Any:
             return True
         if word in ("off", "false", "no", "0"):
             return False
-        raise ValueError(f"{spec.label.capitalize()} is on or off, not {value!r}.")
+        raise ValueError(f"{spec.label.capitalize()} is on or off, not {quoted(str(value))}.")
     if spec.kind is FieldKind.CHOICE:
         for choice in OVERFLOW_POLICIES:
             if stripped.lower() == choice.lower():
                 return choice
         raise ValueError(
-            f"Context overflow is one of {', '.join(OVERFLOW_POLICIES)}, not {value!r}."
+            f"Context overflow is one of {', '.join(OVERFLOW_POLICIES)}, not {quoted(str(value))}."
         )
     if spec.kind is FieldKind.CHECKBOX:
         default = spec.default

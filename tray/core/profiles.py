@@ -108,7 +108,7 @@ def lms_note(kind: BackendKind, base_url: str | None) -> str:
     if kind is BackendKind.OPENAI:
         return (
             "lms is LM Studio's own command. An OpenAI-compatible server is watched through "
-            "/v1/models only: status and model list, no start/stop, load or eject."
+            "its list of models only: status and model list, no start/stop, load or eject."
         )
     if not is_this_machine(base_url):
         return (

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tray.core.gpu import format_bytes
 from tray.core.instances import LiveInstance
 from tray.core.inventory import LoadedModelRow
+from tray.core.words import plural
 
 __all__ = [
     "BUSY_STATUSES",
@@ -175,10 +176,23 @@ def eject_question(row: LoadedModelRow) -> tuple[str, str]:
     """(text, informative text) of the confirmation before ejecting a busy model."""
     doing = status_word(row.status) if row.status in BUSY_STATUSES else "busy"
     text = f"{row.identifier} is {doing}. Eject it anyway?"
-    waiting = (
-        f" and {row.queued} queued request{'s' if row.queued != 1 else ''}" if row.queued else ""
-    )
+    waiting = f" and {plural(row.queued, 'queued request')}" if row.queued else ""
     return text, f"The answer in progress{waiting} will fail, and its memory is freed at once."
+
+
+def eject_all_question(rows: Sequence[LoadedModelRow]) -> tuple[str, str] | None:
+    """(text, informative text) of the confirmation before ejecting every loaded model,
+    or None when none of them is busy (no question needed)."""
+    busy = busy_rows(rows)
+    if not busy:
+        return None
+    names = ", ".join(r.identifier for r in busy)
+    verb = "is" if len(busy) == 1 else "are"
+    what = "it" if len(rows) == 1 else f"all {plural(len(rows), 'model')}"
+    return (
+        f"{names} {verb} still working. Eject {what} anyway?",
+        "Answers in progress will fail. Restore loads the same set again.",
+    )
 
 
 # --- words -----------------------------------------------------------------------------
@@ -292,7 +306,7 @@ def restore_outcome_text(outcomes: Sequence[RestoreOutcome]) -> str:
     if not outcomes:
         return "There was nothing to restore."
     back = [o for o in outcomes if o.ok]
-    lines = [f"Restored {len(back)} of {len(outcomes)} model{'s' if len(outcomes) != 1 else ''}."]
+    lines = [f"Restored {len(back)} of {plural(len(outcomes), 'model')}."]
     for o in outcomes:
         if o.error is not None:
             lines.append(f"{o.identifier}: {o.error}")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tray.core.backends import BackendKind
 from tray.core.errors import FileParseError
+from tray.core.words import quoted
 
 __all__ = [
     "LOCAL_PROFILE_ID",
@@ -231,7 +232,8 @@ def _schema_version(value: Any) -> int:
         value = int(value)  # an older hand edit; int() accepted it before
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise FileParseError(
-            f"The settings file's schema_version should be a whole number, not {value!r}."
+            "The settings file's schema_version should be a whole number, "
+            f"not {quoted(str(value))}."
         )
     return value
 

@@ -20,8 +20,9 @@ from tray.core.errors import (
     ServerUnreachable,
     TrayError,
 )
-from tray.core.gpu import GpuReport, format_bytes
+from tray.core.gpu import GpuReport, format_bytes, memory_line
 from tray.core.inventory import LoadedModelRow
+from tray.core.words import plural
 
 __all__ = [
     "PollPolicy",
@@ -99,22 +100,18 @@ class ServerStatus(BaseModel):
         lines: list[str] = []
         if self.kind is BackendKind.OPENAI and self.state.is_up:
             n = len(self.served_models)
-            lines.append(f"{n} model{'s' if n != 1 else ''} served (OpenAI-compatible)")
+            lines.append(f"{plural(n, 'model')} served (OpenAI-compatible)")
         elif self.state.is_up and self.state is not ServerState.AUTH_REQUIRED:
             n = len(self.loaded)
-            models = f"{n} model{'s' if n != 1 else ''} loaded"
+            models = f"{plural(n, 'model')} loaded" if n else "No models loaded"
             if n and self.models_bytes is not None:
                 models += f" ({format_bytes(self.models_bytes)})"
             lines.append(models)
         elif self.error and not self.state.is_up:
             lines.append(self.error)
-        if self.gpu is not None and self.gpu.devices:
-            vram = (
-                f"VRAM {format_bytes(self.gpu.used_bytes)} / {format_bytes(self.gpu.total_bytes)}"
-            )
-            if self.loaded and self.models_bytes is not None:
-                vram += f" (LM Studio's models: {format_bytes(self.models_bytes)})"
-            lines.append(vram)
+        gpu = memory_line(self.gpu, self.models_bytes if self.loaded else None)
+        if gpu is not None:
+            lines.append(gpu)
         if self.exposed:
             lines.append(f"Warning: {exposure_sentence(self.listen_address)}")
         return tuple(lines)

@@ -18,6 +18,7 @@ from tray.core.home import HomeLocation
 from tray.core.server_config import HttpServerConfig
 from tray.core.settings import ServerProfile, Settings
 from tray.core.tokens import NoToken, StaticToken, TokenProvider
+from tray.core.words import quoted
 from tray.services.lms_runner import find_lms
 from tray.services.lmstudio_home import locate_home, read_server_config
 
@@ -71,7 +72,7 @@ def discover(
     if server:
         url, url_source = server, "--server"
     elif chosen.base_url:
-        url, url_source = chosen.base_url, f"profile {chosen.name!r}"
+        url, url_source = chosen.base_url, f"profile {quoted(chosen.name)}"
     elif config is not None:
         url, url_source = config.local_url(), "LM Studio's server settings"
     else:

@@ -24,7 +24,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
-from tray.core.gpu import GpuDevice, GpuReport
+from tray.core.gpu import GpuDevice, GpuGap, GpuReport
+from tray.core.words import quoted
 
 __all__ = [
     "SYSFS_DRM_ENV",
@@ -59,15 +60,17 @@ class GpuProbe(Protocol):
 
 
 class NoGpuProbe:
-    """The honest answer when no source can tell: no devices, and why."""
+    """The honest answer when no source can tell: no devices, and why (at length, and in
+    a few words per source for the menu)."""
 
     label = "none"
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, gaps: Sequence[GpuGap] = ()) -> None:
         self.reason = reason
+        self.gaps = tuple(gaps)
 
     def read(self) -> GpuReport:
-        return GpuReport(unavailable_reason=self.reason)
+        return GpuReport(unavailable_reason=self.reason, gaps=self.gaps)
 
 
 def _import_optional(name: str) -> ModuleType | None:
@@ -92,18 +95,21 @@ class NvmlProbe:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._nvml: ModuleType | None = None
-        self._failed: str | None = None
+        self._failed: GpuReport | None = None
 
-    def _init(self) -> ModuleType | str:
+    def _init(self) -> ModuleType | GpuReport:
         if self._nvml is not None:
             return self._nvml
         if self._failed is not None:
             return self._failed
         nvml = _import_optional("pynvml")
         if nvml is None:
-            self._failed = (
-                "nvidia-ml-py is not installed (pip install 'lmstudio-tray[nvidia]' to read "
-                "NVIDIA GPU memory)"
+            self._failed = GpuReport(
+                unavailable_reason=(
+                    "nvidia-ml-py is not installed (pip install 'lmstudio-tray[nvidia]' to "
+                    "read NVIDIA GPU memory)"
+                ),
+                gaps=(GpuGap(vendor="NVIDIA", problem="NVML not installed"),),
             )
             return self._failed
         try:
@@ -111,7 +117,13 @@ class NvmlProbe:
         except Exception as exc:  # NVMLError, or anything a broken driver install raises
             if not _is_nvml_error(nvml, exc):
                 log.warning("NVML initialisation failed unexpectedly", exc_info=exc)
-            self._failed = f"NVML could not start: {_nvml_message(exc)}"
+            message = _nvml_message(exc)
+            # No driver or no library: what a machine without an NVIDIA GPU says.
+            absent = any(w in message.lower() for w in ("not found", "driver not loaded"))
+            self._failed = GpuReport(
+                unavailable_reason=f"NVML could not start: {message}",
+                gaps=(GpuGap(vendor="NVIDIA", problem=None if absent else "NVML failed"),),
+            )
             return self._failed
         self._nvml = nvml
         return nvml
@@ -119,16 +131,22 @@ class NvmlProbe:
     def read(self) -> GpuReport:
         with self._lock:
             nvml = self._init()
-            if isinstance(nvml, str):
-                return GpuReport(unavailable_reason=nvml)
+            if isinstance(nvml, GpuReport):
+                return nvml
             try:
-                return GpuReport(devices=tuple(self._devices(nvml)))
+                devices = tuple(self._devices(nvml))
             except Exception as exc:
                 if not _is_nvml_error(nvml, exc):
                     log.warning("Reading NVML failed unexpectedly", exc_info=exc)
                 return GpuReport(
-                    unavailable_reason=f"NVML could not read GPU memory: {_nvml_message(exc)}"
+                    unavailable_reason=f"NVML could not read GPU memory: {_nvml_message(exc)}",
+                    gaps=(GpuGap(vendor="NVIDIA", problem="NVML could not read it"),),
                 )
+            if not devices:
+                return GpuReport(
+                    unavailable_reason="NVML found no NVIDIA GPU", gaps=(GpuGap(vendor="NVIDIA"),)
+                )
+            return GpuReport(devices=devices)
 
     def _devices(self, nvml: ModuleType) -> list[GpuDevice]:
         devices = []
@@ -198,9 +216,14 @@ class AmdSysfsProbe:
                 if (m := _CARD.match(entry.name))
             )
         except FileNotFoundError:
-            return GpuReport(unavailable_reason=f"{self.root} does not exist")
+            return GpuReport(
+                unavailable_reason=f"{self.root} does not exist", gaps=(GpuGap(vendor="AMD"),)
+            )
         except OSError as exc:
-            return GpuReport(unavailable_reason=f"{self.root} cannot be read: {exc.strerror}")
+            return GpuReport(
+                unavailable_reason=f"{self.root} cannot be read: {exc.strerror}",
+                gaps=(GpuGap(vendor="AMD", problem="AMD GPU files unreadable"),),
+            )
         devices = []
         for _, card in cards:
             device = card / "device"
@@ -218,7 +241,8 @@ class AmdSysfsProbe:
             )
         if not devices:
             return GpuReport(
-                unavailable_reason=f"no card with mem_info_vram_used/total under {self.root}"
+                unavailable_reason=f"no card with mem_info_vram_used/total under {self.root}",
+                gaps=(GpuGap(vendor="AMD"),),
             )
         return GpuReport(devices=tuple(devices))
 
@@ -230,7 +254,7 @@ class AmdSysfsProbe:
             self._warn_once(path, f"cannot be read ({exc.strerror})")
             return None
         if not text.isdigit():
-            self._warn_once(path, f"holds {text[:40]!r}, not a byte count")
+            self._warn_once(path, f"holds {quoted(text[:40])}, not a byte count")
             return None
         return int(text)
 
@@ -270,19 +294,26 @@ class UnifiedMemoryProbe:
 
     def read(self) -> GpuReport:
         if not self.applies:
-            return GpuReport(unavailable_reason="unified memory is read on Apple Silicon only")
+            return GpuReport(
+                unavailable_reason="unified memory is read on Apple Silicon only",
+                gaps=(GpuGap(vendor="Apple"),),
+            )
         psutil = _import_optional("psutil")
         if psutil is None:
             return GpuReport(
                 unavailable_reason="psutil is not installed (pip install 'lmstudio-tray[apple]' "
-                "to read unified memory)"
+                "to read unified memory)",
+                gaps=(GpuGap(vendor="Apple", problem="psutil not installed"),),
             )
         try:
             memory = psutil.virtual_memory()
             total, available = int(memory.total), int(memory.available)
         except Exception as exc:
             log.warning("psutil could not read memory", exc_info=exc)
-            return GpuReport(unavailable_reason=f"psutil could not read memory: {exc}")
+            return GpuReport(
+                unavailable_reason=f"psutil could not read memory: {exc}",
+                gaps=(GpuGap(vendor="Apple", problem="psutil could not read it"),),
+            )
         device = GpuDevice(
             name=self.device_name,
             used_bytes=max(0, total - available),
@@ -311,6 +342,7 @@ def select_gpu_probe(candidates: Sequence[GpuProbe] | None = None) -> GpuProbe:
     """The first source that finds a device; else a `NoGpuProbe` saying why each failed."""
     probes = list(candidates) if candidates is not None else default_probes()
     reasons: list[str] = []
+    gaps: list[GpuGap] = []
     for probe in probes:
         report = probe.read()
         if report.devices:
@@ -319,10 +351,11 @@ def select_gpu_probe(candidates: Sequence[GpuProbe] | None = None) -> GpuProbe:
             )
             return probe
         reasons.append(f"{probe.label}: {report.unavailable_reason or 'no device found'}")
+        gaps.extend(report.gaps)
         if isinstance(probe, NvmlProbe):
             probe.close()
     what = _either([p.label for p in probes]) or "GPU memory source"
     reason = f"No {what} found" + (f" — {'; '.join(reasons)}" if reasons else "")
     reason = reason if reason.endswith(".") else f"{reason}."
     log.info("GPU memory unknown: %s", reason)
-    return NoGpuProbe(reason)
+    return NoGpuProbe(reason, gaps)

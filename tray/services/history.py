@@ -56,6 +56,7 @@ from pydantic import BaseModel, ConfigDict
 from tray.core.errors import ConfigError, FileWriteError
 from tray.core.history_diff import FileDiff, diff_contents
 from tray.core.settings import remote_url_problem
+from tray.core.words import plural, quoted
 from tray.services.files import atomic_write, read_bytes
 
 __all__ = [
@@ -160,7 +161,7 @@ class PullResult(BaseModel):
             return "The remote has no history yet; push to share this one."
         if self.outcome == "up_to_date":
             return "Already up to date."
-        parts = [f"{len(self.changed)} file(s) updated from the remote"]
+        parts = [f"{plural(len(self.changed), 'file')} updated from the remote"]
         if self.skipped:
             parts.append(
                 f"{len(self.skipped)} left alone because they changed here since the last "
@@ -441,8 +442,9 @@ class FileHistory:
         extra = ""
         if count:
             extra = (
-                f"\n\n{count} LM Studio API token(s) in this file were replaced by "
-                f"'{_MARKER.decode()}' in this copy; history never holds a token."
+                f"\n\n{plural(count, 'LM Studio API token')} in this file "
+                f"{'was' if count == 1 else 'were'} replaced by {quoted(_MARKER.decode())} in this "
+                "copy; history never holds a token."
             )
         full = self._message(text, path, "outside" if outside else "tray", extra)
         key = file_key(path).encode()
@@ -597,7 +599,7 @@ class FileHistory:
                     path=Path(path),
                 )
         raise ConfigError(
-            f"The file history has no version {rev[:12]!r} of {Path(path).name}; "
+            f"The file history has no version {quoted(rev[:12])} of {Path(path).name}; "
             "`history log` lists them.",
             path=Path(path),
         )

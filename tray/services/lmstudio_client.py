@@ -59,6 +59,7 @@ from tray.core.api import (
     V0Model,
     V0ModelList,
     error_from_response,
+    server_of,
 )
 from tray.core.chat_events import ChatEndEvent, ChatEvent, parse_chat_event
 from tray.core.errors import (
@@ -126,9 +127,9 @@ class _EventSizeGuard(httpx.AsyncByteStream):
             seen += len(chunk)
             if seen > self._total:
                 raise ResponseTooLarge(
-                    f"The server at {self._url} streamed more than {self._total:,} bytes "
-                    "without finishing; the stream was stopped. Restart the server if it "
-                    "keeps happening.",
+                    f"The server at {server_of(self._url)} streamed more than "
+                    f"{self._total:,} bytes without finishing; the stream was stopped. Restart "
+                    "the server if it keeps happening.",
                     limit_bytes=self._total,
                     url=self._url,
                 )
@@ -138,7 +139,7 @@ class _EventSizeGuard(httpx.AsyncByteStream):
             pending = len(window) - last - 2 if last >= 0 else pending + len(chunk)
             if pending > self._limit:
                 raise ResponseTooLarge(
-                    f"The server at {self._url} sent a stream event larger than "
+                    f"The server at {server_of(self._url)} sent a stream event larger than "
                     f"{self._limit:,} bytes; the stream was stopped. Try again, or restart "
                     "the server if it keeps happening.",
                     limit_bytes=self._limit,
@@ -310,11 +311,11 @@ class LmStudioClient:
                 try:
                     event = parse_chat_event(sse.event, sse.data)
                 except BadResponse as exc:
-                    raise type(exc)(f"{exc.message} (from {target.url})", url=target.url) from exc
+                    raise type(exc)(exc.message, url=target.url) from exc
                 yield event
                 if isinstance(event, ChatEndEvent):
                     return
-        raise self._truncated(target.url, "before its chat.end event")
+        raise self._truncated(target.url, "before it finished")
 
     # --- REST v0 and OpenAI-compatible -------------------------------------------------
 
@@ -357,7 +358,7 @@ class LmStudioClient:
                 if not delta.is_empty:
                     yield delta
         if not finished:
-            raise self._truncated(target.url, "before its [DONE] marker")
+            raise self._truncated(target.url, "before it finished")
         tail = normaliser.finish()
         if not tail.is_empty:
             yield tail
@@ -430,7 +431,7 @@ class LmStudioClient:
                         raw = await self._read_body(response, target.url)
                     self._payload(raw, target, response.status_code)
                     raise BadResponse(
-                        f"The server at {target.url} answered without a stream; it may not "
+                        f"The server at {self._base_url} answered without a stream; it may not "
                         "support streaming, so update LM Studio or pick another server.",
                         url=target.url,
                     )
@@ -485,8 +486,8 @@ class LmStudioClient:
             raise error
         if payload is None:
             raise MalformedJson(
-                f"The server at {target.url} did not answer with JSON; check that "
-                f"{self._base_url} is an LM Studio server and see its log.",
+                f"The server at {self._base_url} did not answer with JSON; check that it is "
+                "an LM Studio server and see its log.",
                 url=target.url,
             )
         return payload
@@ -498,9 +499,10 @@ class LmStudioClient:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "the top level"
+            logger.warning("Unexpected answer from %s: %s at %s", url, first["msg"], where)
             raise BadResponse(
-                f"The answer from {url} is not what LM Studio documents "
-                f"({first['msg']} at {where}); this server version may not be supported.",
+                f"The answer from the server at {server_of(url)} is not what LM Studio "
+                "documents; this server version may not be supported.",
                 url=url,
             ) from exc
 
@@ -510,12 +512,13 @@ class LmStudioClient:
         logger.debug("%s failed: %s", url, type(exc).__name__)
         if isinstance(exc, TimeoutError | httpx.TimeoutException):
             return RequestTimeout(
-                f"The server at {url} did not answer within {seconds:g} s; it may be busy "
-                "(loading a model?) or stuck, so try again or restart the LM Studio server.",
+                f"The server at {self._base_url} did not answer within {seconds:g} s; it may "
+                "be busy loading a model, or stuck, so try again or restart the LM Studio "
+                "server.",
                 url=url,
             )
         if answered:
-            return self._truncated(url, "(the connection closed)")
+            return self._truncated(url, "when the connection closed")
         if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
             return ServerUnreachable(
                 f"{self._base_url} is not a valid http:// or https:// address; check the "
@@ -529,15 +532,15 @@ class LmStudioClient:
     @staticmethod
     def _truncated(url: str, how: str) -> StreamTruncated:
         return StreamTruncated(
-            f"The answer from {url} was cut off {how}; try again, and check LM Studio's "
-            "server log if it keeps happening.",
+            f"The answer from the server at {server_of(url)} was cut off {how}; try again, "
+            "and check LM Studio's server log if it keeps happening.",
             url=url,
         )
 
     def _too_large(self, url: str) -> ResponseTooLarge:
         return ResponseTooLarge(
-            f"The answer from {url} is larger than {self._max_body_bytes:,} bytes, so it was "
-            "not read; check that the address points to an LM Studio server.",
+            f"The answer from {self._base_url} is larger than {self._max_body_bytes:,} "
+            "bytes, so it was not read; check that the address points to an LM Studio server.",
             limit_bytes=self._max_body_bytes,
             url=url,
         )

@@ -22,6 +22,7 @@ from typing import Any
 
 from tray.core.errors import ConfigError, FileParseError
 from tray.core.load_profiles import LoadProfile, merge_default_config, profile_from_fields
+from tray.core.words import quoted
 from tray.services.files import atomic_write, read_bytes
 from tray.services.history import FileHistory
 
@@ -52,7 +53,7 @@ class LmStudioDefaults:
         for name in names:
             parts = PurePosixPath(name.replace("\\", "/")).parts
             if not parts or any(p in ("..", "") or p.startswith("/") for p in parts):
-                raise ConfigError(f"{name!r} is not a model key or path LM Studio would use.")
+                raise ConfigError(f"{quoted(name)} is not a model key or path LM Studio would use.")
             path = self.root.joinpath(*parts)
             if path not in out:
                 out.append(path)

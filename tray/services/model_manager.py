@@ -51,6 +51,7 @@ from tray.core.load_profiles import (
     preflight as compute_preflight,
 )
 from tray.core.restore import LoadedResult, RestoreModel, RestoreOutcome, RestorePoint
+from tray.core.words import plural
 from tray.services.files import atomic_write, read_json
 from tray.services.lms_runner import GpuOffload, LmsRunner, LoadProgress
 from tray.services.lmstudio_client import LmStudioClient
@@ -148,9 +149,9 @@ class ModelManager:
                 log.info("eject all: %s: %s", row.identifier, exc.message)
                 failures.append((row.identifier, exc))
         if failures:
-            said = "; ".join(f"{ident}: {exc.message}" for ident, exc in failures)
+            said = " ".join(f"{ident}: {exc.message}" for ident, exc in failures)
             raise LmStudioError(
-                f"Could not eject {len(failures)} of {len(rows)} models ({said}). "
+                f"Could not eject {len(failures)} of {plural(len(rows), 'model')}. {said} "
                 "The others were ejected; Restore brings all of them back.",
                 title="Eject all incomplete",
             )

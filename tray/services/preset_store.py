@@ -35,6 +35,7 @@ from tray.core.presets import (
     unique_name,
     validate,
 )
+from tray.core.words import quoted
 from tray.services.files import atomic_write, read_bytes
 from tray.services.history import FileHistory
 
@@ -69,8 +70,8 @@ class DeletedPreset(BaseModel):
     @property
     def restore_hint(self) -> str:
         return (
-            f"Preset {self.name!r} was deleted; its last version is kept in the tray's history "
-            f"({self.commit[:12]}). To bring it back: "
+            f"Preset {quoted(self.name)} was deleted; its last version is kept in the tray's "
+            f"history ({self.commit[:12]}). To bring it back: "
             f'lmstudio-tray history restore "{self.path}" {self.commit[:12]}'
         )
 
@@ -144,9 +145,10 @@ class PresetStore:
             hits = [s for s in summaries if match(s)]
             if hits:
                 return hits[0].path
-        known = ", ".join(repr(s.name) for s in summaries) or "none"
+        known = ", ".join(quoted(s.name) for s in summaries) or "none"
         raise ConfigError(
-            f"There is no preset {name!r} in {self.folder} (presets: {known}).", path=self.folder
+            f"There is no preset {quoted(name)} in {self.folder} (presets: {known}).",
+            path=self.folder,
         )
 
     def load(self, name: str) -> Preset:
@@ -228,9 +230,9 @@ class PresetStore:
         changes = describe_changes(before, preset)
         if not changes and not preset.changed:
             return before
-        self._record_before(path, f"Preset {before.name!r} before the tray changed it")
+        self._record_before(path, f"Preset {quoted(before.name)} before the tray changed it")
         summary = ", ".join(changes) or "saved"
-        return self._write(path, preset, f"Preset {preset.name!r}: {summary}")
+        return self._write(path, preset, f"Preset {quoted(preset.name)}: {summary}")
 
     def _new_file(self, preset: Preset, message: str) -> Preset:
         problems = validate(preset, taken_names=self._taken())
@@ -246,13 +248,15 @@ class PresetStore:
 
     def create(self, name: str) -> Preset:
         """A new, empty local preset called `name`."""
-        return self._new_file(Preset.new(name.strip()), f"Preset {name.strip()!r} created")
+        return self._new_file(Preset.new(name.strip()), f"Preset {quoted(name.strip())} created")
 
     def duplicate(self, name: str, new_name: str) -> Preset:
         source = self.load(name)
         copy = source.as_new()
         copy.rename(new_name.strip())
-        return self._new_file(copy, f"Preset {new_name.strip()!r} created as a copy of {name!r}")
+        return self._new_file(
+            copy, f"Preset {quoted(new_name.strip())} created as a copy of {quoted(name)}"
+        )
 
     def rename(self, name: str, new_name: str) -> Preset:
         """New name, identifier (for a local preset) and file name; the old file's last
@@ -266,8 +270,10 @@ class PresetStore:
         if problems:
             raise InvalidPreset([(p.field, p.message) for p in problems], path=path)
         target = self.folder / preset_file_name(new_name)
-        message = f"Preset {old_name!r} renamed to {new_name!r}"
-        self._record_before(path, f"Preset {old_name!r} before it was renamed to {new_name!r}")
+        message = f"Preset {quoted(old_name)} renamed to {quoted(new_name)}"
+        self._record_before(
+            path, f"Preset {quoted(old_name)} before it was renamed to {quoted(new_name)}"
+        )
         if target.name == path.name:
             return self._write(path, preset, message)
         if target.name.casefold() == path.name.casefold():
@@ -293,9 +299,9 @@ class PresetStore:
         restore it."""
         path = self.path_of(name)
         display = self.load_path(path).name if self._parses(path) else _stem(path.name)
-        commit = self.history.record(path, f"Preset {display!r} as it was before deleting it")
+        commit = self.history.record(path, f"Preset {quoted(display)} as it was before deleting it")
         self._unlink(path)
-        self._record_deletion(path, f"Preset {display!r} deleted")
+        self._record_deletion(path, f"Preset {quoted(display)} deleted")
         return DeletedPreset(name=display, path=path, commit=commit)
 
     def import_file(self, source: Path) -> Preset:
@@ -315,7 +321,7 @@ class PresetStore:
         imported = preset.as_new()
         if name != preset.name:
             imported.rename(name)
-        return self._new_file(imported, f"Preset {name!r} imported from {Path(source).name}")
+        return self._new_file(imported, f"Preset {quoted(name)} imported from {Path(source).name}")
 
     def export(self, name: str, target: Path) -> Path:
         """Copy the preset's file, byte for byte, to `target` (a file the user chose)."""

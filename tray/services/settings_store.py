@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from tray.core.errors import FileParseError
 from tray.core.settings import Settings, migrate
+from tray.core.words import quoted
 from tray.services.files import atomic_write, read_json
 
 __all__ = ["SettingsService", "SettingsStore", "default_settings_path"]
@@ -49,7 +50,8 @@ class SettingsStore:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             self.problem = FileParseError(
-                f"{self.path}: setting {where!r} is invalid ({first['msg']}); using defaults.",
+                f"{self.path}: the setting {quoted(where)} is invalid ({first['msg']}), so the "
+                "defaults are used.",
                 path=self.path,
             )
         log.warning("%s", self.problem)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QClipboard, QGuiApplication
 
+from tray.core.words import copied_sentence
+
 __all__ = ["ClipboardGuard"]
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,9 @@ class ClipboardGuard(QObject):
             modes.append(QClipboard.Mode.Selection)
         return modes
 
-    def copy_secret(self, text: str) -> None:
-        """Copy now; schedule the clearing (a new copy replaces an older schedule)."""
+    def copy_secret(self, text: str) -> str:
+        """Copy now; schedule the clearing (a new copy replaces an older schedule).
+        Returns what to tell the user: copied, and when it is cleared."""
         clipboard = QGuiApplication.clipboard()
         for mode in self.modes():
             clipboard.setText(text, mode)
@@ -49,6 +52,7 @@ class ClipboardGuard(QObject):
             self._timer.start(seconds * 1000)
         # Never the text: only that a secret was copied and when it goes.
         log.info("Copied a secret to the clipboard; clearing in %s s", seconds or "never")
+        return copied_sentence(seconds)
 
     @property
     def pending(self) -> bool:

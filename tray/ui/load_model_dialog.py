@@ -7,8 +7,12 @@ LM Studio is busy, and the settings REST cannot carry are greyed out.
 
 With a load profile store, the dialog says which profile applies to the selected model,
 loads with it (the dialog's own settings win where set), first runs the pre-flight memory
-check (a warning with numbers turns Load into "Load anyway"), and afterwards names what
-was not applied and what LM Studio did differently.
+check (one sentence with the numbers, the rest behind "Details"; Load becomes "Load
+anyway"), and afterwards names what was not applied and what LM Studio did differently.
+
+Enter loads the selected model wherever the focus is — in the search field, when the
+search leaves one model, that one is selected — and never closes the dialog; so does a
+double-click on a row. Down from the search field moves into the list; Esc closes.
 """
 
 from __future__ import annotations
@@ -18,14 +22,17 @@ import html
 import logging
 from collections.abc import Awaitable, Callable
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QKeyEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -33,6 +40,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +48,7 @@ from PySide6.QtWidgets import (
 from tray.core.api import ModelInfo
 from tray.core.errors import TrayError
 from tray.core.gpu import format_bytes
+from tray.core.inventory import VISION_NOTE, kind_label
 from tray.core.load_profiles import (
     LmsLoadArgs,
     LoadProfile,
@@ -54,7 +63,7 @@ from tray.services.model_manager import ModelManager
 from tray.ui.status_text import window_title
 from tray.ui.tasks import spawn
 
-__all__ = ["COLUMNS", "GPU_CHOICES", "LoadModelDialog"]
+__all__ = ["COLUMNS", "DETAILS_TEXT", "GPU_CHOICES", "LoadModelDialog"]
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +76,12 @@ GPU_CHOICES: tuple[tuple[str, GpuOffload | None], ...] = (
     ("25%", 0.25),
     ("Off (CPU only)", "off"),
 )
-_WIDEST = ("Embedding", "888.88 GB", "Q4_K_M_XL", "1,048,576", "✓ ×8")
+_WIDEST = ("Vision LLM", "888.88 GB", "Q4_K_M_XL", "1,048,576", "✓ ×8")
 _KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 _SORT_ROLE = Qt.ItemDataRole.UserRole + 2
-_NEEDS_LMS = "Needs LM Studio's `lms` on this machine (the REST API cannot set it)."
+_NEEDS_LMS = "Needs LM Studio's lms command on this machine (the REST API cannot set it)."
+DETAILS_TEXT = "Details"
+_ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 
 class LoadModelDialog(QDialog):
@@ -96,6 +107,7 @@ class LoadModelDialog(QDialog):
         self._models: dict[str, ModelInfo] = {}
         self.loading = False
         self.last_result: LoadedResult | None = None
+        self.load_task: asyncio.Task[LoadedResult | None] | None = None
         self.setWindowTitle(window_title("Load model", demo=demo))
         self.setModal(False)  # the tray menu stays usable meanwhile
         self.resize(760, 520)
@@ -111,7 +123,7 @@ class LoadModelDialog(QDialog):
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.proxy.setFilterKeyColumn(-1)
         self.proxy.setSortRole(_SORT_ROLE)
-        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+        self.search.textChanged.connect(self._search_changed)
 
         self.table = QTableView()
         self.table.setModel(self.proxy)
@@ -134,7 +146,7 @@ class LoadModelDialog(QDialog):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
             header.resizeSection(column, width + 28)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.table.doubleClicked.connect(lambda _: self.load_selected())
+        self.table.doubleClicked.connect(self._double_clicked)
 
         self.context = QSpinBox()
         self.context.setRange(0, 10_000_000)
@@ -157,13 +169,35 @@ class LoadModelDialog(QDialog):
         self.profile_label = QLabel()
         self.profile_label.setWordWrap(True)
         self.profile_label.setVisible(profiles is not None)
+        # The pre-flight warning: one sentence, and the details behind a disclosure.
+        self.preflight_box = QFrame()
+        self.preflight_box.setObjectName("preflight")
+        self.preflight_box.setStyleSheet(
+            "QFrame#preflight { background: #fff4ce; border: 1px solid #e0c060;"
+            " border-radius: 4px; } QFrame#preflight QLabel, QFrame#preflight QToolButton"
+            " { color: #4a3800; background: transparent; border: none; }"
+        )
         self.preflight_label = QLabel()
         self.preflight_label.setWordWrap(True)
-        self.preflight_label.setStyleSheet(
-            "QLabel { background: #fff4ce; color: #4a3800; border: 1px solid #e0c060;"
-            " border-radius: 4px; padding: 6px; }"
-        )
-        self.preflight_label.setVisible(False)
+        self.details_button = QToolButton()
+        self.details_button.setText(DETAILS_TEXT)
+        self.details_button.setCheckable(True)
+        self.details_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_button.setToolTip("How the estimate was made, and what to do")
+        self.details_button.toggled.connect(self._show_details)
+        self.details_label = QLabel()
+        self.details_label.setWordWrap(True)
+        self.details_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details_label.setVisible(False)
+        top = QHBoxLayout()
+        top.addWidget(self.preflight_label, 1)
+        top.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignTop)
+        box = QVBoxLayout(self.preflight_box)
+        box.setContentsMargins(8, 6, 8, 6)
+        box.addLayout(top)
+        box.addWidget(self.details_label)
+        self.preflight_box.setVisible(False)
 
         self.progress = QProgressBar()
         self.progress.setVisible(False)
@@ -179,6 +213,8 @@ class LoadModelDialog(QDialog):
         self.load_button.setEnabled(False)
         buttons.addButton(self.load_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.close_button = buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        # Enter is Load's, even with the focus on Close (where it lands while a load runs).
+        self.close_button.setAutoDefault(False)
         self.load_button.clicked.connect(self.load_selected)
         buttons.rejected.connect(self.close)
 
@@ -187,11 +223,46 @@ class LoadModelDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addLayout(options)
         layout.addWidget(self.profile_label)
-        layout.addWidget(self.preflight_label)
+        layout.addWidget(self.preflight_box)
         layout.addWidget(self.progress)
         layout.addWidget(self.outcome)
         layout.addWidget(buttons)
         self._apply_capabilities()
+
+    # --- keys and clicks ---------------------------------------------------------------
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        plain = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if event.key() in _ENTER and plain == Qt.KeyboardModifier.NoModifier:
+            event.accept()
+            self.activate()
+            return
+        if event.key() == Qt.Key.Key_Down and self.search.hasFocus():
+            event.accept()
+            self.table.setFocus()
+            if self.selected_key() is None and self.proxy.rowCount():
+                self.table.selectRow(0)
+            return
+        super().keyPressEvent(event)  # Esc closes
+
+    def activate(self) -> None:
+        """Enter: load the selected model. From the search field, the only model the search
+        leaves counts as selected. Nothing to load: nothing happens (the dialog stays)."""
+        if self.loading:
+            return
+        if self.selected_key() is None and self.proxy.rowCount() == 1:
+            self.table.selectRow(0)
+        self.load_selected()
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        if index.isValid() and not self.loading:
+            self.table.selectRow(index.row())
+            self.load_selected()
+
+    def _search_changed(self, text: str) -> None:
+        self.proxy.setFilterFixedString(text)
+        if self.selected_key() is None and self.proxy.rowCount() == 1:
+            self.table.selectRow(0)  # what Enter will load, shown before it is pressed
 
     # --- the list ------------------------------------------------------------------------
 
@@ -240,7 +311,7 @@ class LoadModelDialog(QDialog):
         self.load_button.setEnabled(model is not None and not self.loading)
         if key != self._confirmed:
             self._confirmed = None
-            self.preflight_label.setVisible(False)
+            self.preflight_box.setVisible(False)
             self.load_button.setText("Load")
         if self._profiles is not None and key is not None and not self.loading:
             spawn(self._show_profile(key), doing="Reading the load profile")
@@ -275,9 +346,14 @@ class LoadModelDialog(QDialog):
 
     def load_selected(self) -> None:
         key = self.selected_key()
-        if key is None or self.loading:
+        if key is None or self.loading or self.busy:
             return
-        spawn(self.load(key), doing=f"Loading {key}")
+        self.load_task = spawn(self.load(key), doing=f"Loading {key}")
+
+    @property
+    def busy(self) -> bool:
+        """A load — with its outcome and the list read again afterwards — is under way."""
+        return self.load_task is not None and not self.load_task.done()
 
     async def load(self, key: str) -> LoadedResult | None:
         """Load `key` with the dialog's settings, showing progress then the outcome."""
@@ -333,8 +409,7 @@ class LoadModelDialog(QDialog):
             self._set_loading(False)
             self.last_preflight = check
             if check is not None and check.fits is False:
-                self.preflight_label.setText(f"⚠ {check.sentence}")
-                self.preflight_label.setVisible(True)
+                self._show_preflight(check)
                 self._confirmed = key
                 self.load_button.setText("Load anyway")
                 return None
@@ -350,7 +425,7 @@ class LoadModelDialog(QDialog):
         self._set_loading(False)
         self._confirmed = None
         self.load_button.setText("Load")
-        self.preflight_label.setVisible(False)
+        self.preflight_box.setVisible(False)
         self.last_profile_result = result
         self.last_result = result.loaded
         self._show_outcome(result.text(), ok=result.ok)
@@ -358,6 +433,20 @@ class LoadModelDialog(QDialog):
             self._on_loaded()
         await self.refresh()
         return result.loaded
+
+    def _show_preflight(self, check: Preflight) -> None:
+        """The warning's one sentence; its details folded away until asked for."""
+        self.preflight_label.setText(f"⚠ {check.sentence}")
+        self.details_label.setText("<br/>".join(f"• {html.escape(d)}" for d in check.details))
+        self.details_button.setChecked(False)
+        self.details_button.setVisible(bool(check.details))
+        self.preflight_box.setVisible(True)
+
+    def _show_details(self, shown: bool) -> None:
+        self.details_label.setVisible(shown)
+        self.details_button.setArrowType(
+            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
+        )
 
     def _progress(self, fraction: float) -> None:
         self.progress.setValue(round(fraction * 100))
@@ -375,6 +464,8 @@ class LoadModelDialog(QDialog):
             widget.setEnabled(not loading)
         self._apply_capabilities()
         self._selection_changed()
+        if not loading and QApplication.focusWidget() in (None, self.close_button):
+            self.table.setFocus()  # disabling the list sent the focus to Close: bring it back
 
     def _show_outcome(self, text: str, *, ok: bool) -> None:
         colour = "#1b7f3b" if ok else "#b3261e"
@@ -396,13 +487,15 @@ def _row_items(m: ModelInfo) -> list[QStandardItem]:
     name.setData(m.key, _KEY_ROLE)
     if m.display_name and m.display_name != m.key:
         name.setToolTip(m.display_name)
-    kind = "Embedding" if m.type == "embedding" else "LLM"
+    kind = _item(kind_label(m), kind_label(m))
+    if m.supports_vision:
+        kind.setToolTip(VISION_NOTE)
     quant = m.quantization.name if m.quantization and m.quantization.name else ""
     n = len(m.loaded_instances)
     loaded = "✓" if n == 1 else (f"✓ ×{n}" if n else "")
     return [
         name,
-        _item(kind, kind),
+        kind,
         _item(
             format_bytes(m.size_bytes) if m.size_bytes else "", m.size_bytes or 0, align_right=True
         ),

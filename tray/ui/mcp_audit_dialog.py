@@ -1,5 +1,5 @@
-"""The MCP audit window: the file, each server with its findings by severity, and what
-lockdown will do.
+"""The MCP audit window: the file, each server with its findings by severity — the worst
+server first — and what lockdown will do.
 
 It shows an `AuditReport` (`tray.core.mcp_audit`) and lets the user pick which servers to
 keep when locking down ("Keep when locking down", unchecked by default: the default lockdown
@@ -35,7 +35,9 @@ from PySide6.QtWidgets import (
 )
 
 from tray.core.mcp_audit import AuditReport, Finding, Severity
+from tray.core.mcp_audit_order import worst_first
 from tray.core.mcp_config import McpDocument
+from tray.core.words import plural
 from tray.ui.status_text import window_title
 
 __all__ = ["SEVERITY_COLOURS", "McpAuditDialog"]
@@ -89,7 +91,7 @@ def _label(text: str, *, rich: bool = True) -> QLabel:
 
 
 class _FindingsBlock(QWidget):
-    """Findings grouped by severity, most severe first."""
+    """Findings grouped by severity, most severe first (they come sorted)."""
 
     def __init__(self, findings: list[Finding], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,10 +101,8 @@ class _FindingsBlock(QWidget):
         if not findings:
             layout.addWidget(_label("<i>Nothing found.</i>"))
             return
-        for sev in Severity:
+        for sev in dict.fromkeys(f.severity for f in findings):
             group = [f for f in findings if f.severity is sev]
-            if not group:
-                continue
             layout.addWidget(_label(_severity_badge(sev, len(group))))
             for f in group:
                 item = _label(_finding_html(f))
@@ -131,6 +131,7 @@ class McpAuditDialog(QDialog):
         self.setObjectName("mcp-audit-dialog")
         self.resize(860, 720)
         self.keep_boxes: dict[str, QCheckBox] = {}
+        self.section_titles: list[str | None] = []  # None: the file and LM Studio
 
         outer = QVBoxLayout(self)
         self._header = _label("")
@@ -191,7 +192,7 @@ class McpAuditDialog(QDialog):
             what = "does not exist"
         self._header.setText(
             f"<b>{html.escape(report.file)}</b><br/>"
-            f"Format: {html.escape(what)} · {len(report.servers)} server(s)"
+            f"Format: {html.escape(what)} · {plural(len(report.servers), 'server')}"
             f"<br/>{summary or 'No findings.'}"
         )
         if report.errors:
@@ -214,17 +215,22 @@ class McpAuditDialog(QDialog):
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setSpacing(10)
-        general = report.for_server(None)
-        if general:
-            layout.addWidget(self._section("File and LM Studio", None, general))
-        self.keep_boxes = {}
-        for name in dict.fromkeys(report.servers):
+        boxes: dict[str, QCheckBox] = {}
+        self.section_titles = []  # in the order shown: the worst first
+        for name, findings in worst_first(report.findings, report.servers):
+            if name is None:
+                self.section_titles.append(None)
+                layout.addWidget(self._section("File and LM Studio", None, findings))
+                continue
             box = QCheckBox("Keep when locking down")
             box.setObjectName(f"keep-{name}")
             box.setChecked(name in kept)
             box.toggled.connect(self._refresh_plan)
-            self.keep_boxes[name] = box
-            layout.addWidget(self._section(name, box, report.for_server(name)))
+            boxes[name] = box
+            self.section_titles.append(name)
+            layout.addWidget(self._section(name, box, findings))
+        # `allowed()` answers in file order, whatever the order shown.
+        self.keep_boxes = {name: boxes[name] for name in dict.fromkeys(report.servers)}
         layout.addStretch(1)
         self._scroll.setWidget(body)
         self._refresh_plan()

@@ -35,12 +35,15 @@ from tray.core.errors import TrayError
 from tray.core.mcp_audit import AuditReport
 from tray.core.mcp_config import McpDocument
 from tray.core.mcp_lockdown import Drift, DriftEvent, LockStatus, describe_lockdown, status_line
+from tray.core.notifications import Severity
 from tray.core.settings import Settings
 from tray.core.status import ServerStatus
+from tray.core.words import plural
 from tray.services.mcp_lockdown import McpLockdown
 from tray.services.settings_store import SettingsService
 from tray.ui.dialogs import confirm
 from tray.ui.mcp_audit_dialog import McpAuditDialog
+from tray.ui.notifier import Notify
 from tray.ui.tasks import spawn
 
 __all__ = [
@@ -62,7 +65,6 @@ RESTORE_TEXT = "Restore the version before lockdown"
 KEEP_LOCKED_TEXT = "Keep locked (re-lock on change)"
 
 AuditCallable = Callable[[Path], Awaitable[tuple[AuditReport, McpDocument | None]]]
-Notify = Callable[[str, str], None]
 DialogFactory = Callable[..., QWidget]
 
 
@@ -82,7 +84,7 @@ class McpSection:
     ) -> None:
         """`mcp_file()` is the mcp.json of the LM Studio in use (`<home>/mcp.json`);
         `audit(path)` is `services.mcp_audit.audit_file` with its keywords bound;
-        `notify(title, text)` shows a notification; `make_audit_dialog` builds the audit
+        `notify(title, text, severity)` shows a notification; `make_audit_dialog` builds the audit
         dialog (default: `ui.mcp_audit_dialog.McpAuditDialog`)."""
         self._lockdown = lockdown
         self._mcp_file = mcp_file
@@ -180,7 +182,7 @@ class McpSection:
     def _on_status_clicked(self) -> None:
         status = self.status
         if status is not None and status.diff is not None:
-            self._notify("mcp.json changed since lockdown", status.diff.summary())
+            self._notify("mcp.json changed since lockdown", status.diff.summary(), Severity.WARNING)
 
     def _on_audit(self) -> None:
         spawn(self.open_audit(), doing="Auditing mcp.json")
@@ -199,7 +201,7 @@ class McpSection:
             self._settings.update(change)
         except (TrayError, ValidationError) as exc:
             message = exc.message if isinstance(exc, TrayError) else str(exc)
-            self._notify("Setting not saved", message)
+            self._notify("Setting not saved", message, Severity.ERROR)
             self._sync_settings(self._settings.settings)
 
     def _target(self) -> Path:
@@ -246,7 +248,7 @@ class McpSection:
             text = f"{Path(plan.file).name} cannot be parsed. Replace it with an empty server list?"
             yes = "Replace and lock"
         elif allowed:
-            text = f"Lock down {Path(plan.file).name}, keeping {len(allowed)} server(s)?"
+            text = f"Lock down {Path(plan.file).name}, keeping {plural(len(allowed), 'server')}?"
             yes = "Lock down"
         else:
             text = f"Lock down {Path(plan.file).name}? LM Studio will start no MCP server."
@@ -272,6 +274,7 @@ class McpSection:
         self._notify(
             "mcp.json locked down",
             f"Kept: {kept}. The previous version is in history; “{RESTORE_TEXT}” puts it back.",
+            Severity.INFO,
         )
         await self._refresh()
         return True
@@ -289,7 +292,7 @@ class McpSection:
         ):
             return False
         result = await self._lockdown.restore()
-        self._notify("mcp.json restored", result.message)
+        self._notify("mcp.json restored", result.message, Severity.INFO)
         await self._refresh()
         return True
 
@@ -297,7 +300,8 @@ class McpSection:
 
     def on_drift(self, event: DriftEvent) -> None:
         if event.locked or self._settings.settings.mcp.notify_changes:
-            self._notify(event.title(), event.text())
+            # A change nobody here made: worth attention, even when it was locked again.
+            self._notify(event.title(), event.text(), Severity.WARNING)
         self.refresh()
 
     async def check_now(self) -> DriftEvent | None:

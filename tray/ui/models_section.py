@@ -18,8 +18,9 @@ from tray.core.api import ModelInfo
 from tray.core.backends import Capabilities
 from tray.core.errors import LmStudioError
 from tray.core.inventory import LoadedModelRow
+from tray.core.notifications import Severity
 from tray.core.restore import (
-    busy_rows,
+    eject_all_question,
     eject_needs_confirmation,
     eject_question,
     restore_outcome_text,
@@ -27,18 +28,18 @@ from tray.core.restore import (
     row_lines,
 )
 from tray.core.status import ServerStatus
+from tray.core.words import plural
 from tray.services.load_profile_store import LoadProfileStore
 from tray.services.model_manager import ModelManager
 from tray.ui.dialogs import confirm
 from tray.ui.load_model_dialog import LoadModelDialog
+from tray.ui.notifier import Notify
 from tray.ui.tasks import spawn
 from tray.ui.tray_icon import make_disabled_text_readable as readable_facts
 
 __all__ = ["ModelsSection"]
 
 log = logging.getLogger(__name__)
-
-Inform = Callable[[str, str], None]  # (title, sentence): something worth telling, no error
 
 
 class _ModelEntry:
@@ -87,7 +88,7 @@ class ModelsSection:
         refresh: Callable[[], None],
         list_downloaded: Callable[[], Awaitable[list[ModelInfo]]],
         demo: bool,
-        inform: Inform | None = None,
+        inform: Notify | None = None,
         profiles: LoadProfileStore | None = None,
     ) -> None:
         """`manager_factory` gives the manager for the active server profile (None when
@@ -99,7 +100,7 @@ class ModelsSection:
         self._refresh = refresh
         self._list_downloaded = list_downloaded
         self._demo = demo
-        self._inform = inform or (lambda title, text: log.info("%s: %s", title, text))
+        self._inform: Notify = inform or (lambda title, text, _: log.info("%s: %s", title, text))
         self._rows: tuple[LoadedModelRow, ...] = ()
         self._entries: dict[str, _ModelEntry] = {}
         self._restore_for: ModelManager | None = None  # whose restore point is cached
@@ -181,7 +182,7 @@ class ModelsSection:
         n = self._restore_count
         self.restore_action.setVisible(n > 0)
         self.restore_action.setEnabled(n > 0 and not self._busy)
-        text = f"Restore {n} model{'s' if n != 1 else ''}"
+        text = f"Restore {plural(n, 'model')}"
         if self.restore_action.text() != text:
             self.restore_action.setText(text)
 
@@ -219,14 +220,13 @@ class ModelsSection:
 
     async def _eject_all(self) -> bool:
         rows = self._rows
-        busy = busy_rows(rows)
-        if busy:
-            names = ", ".join(r.identifier for r in busy)
-            verb = "is" if len(busy) == 1 else "are"
+        question = eject_all_question(rows)
+        if question is not None:
+            text, informative = question
             if not await confirm(
                 "Eject all models",
-                f"{names} {verb} still working. Eject all {len(rows)} models anyway?",
-                informative="Answers in progress will fail. Restore loads the same set again.",
+                text,
+                informative=informative,
                 yes="Eject all",
                 demo=self._demo,
             ):
@@ -252,7 +252,8 @@ class ModelsSection:
         if not all(o.ok for o in outcomes):
             raise LmStudioError(text, title="Restore incomplete")
         if any(o.not_restored or o.loaded_as != o.identifier for o in outcomes):
-            self._inform("Models restored", text)
+            # Back, but not quite as they were (a setting lms cannot carry, another name).
+            self._inform("Models restored", text, Severity.WARNING)
 
     def _set_busy(self, busy: bool) -> None:
         # One eject-all or restore at a time: their items stay disabled meanwhile.

@@ -4,6 +4,10 @@ What deserves a notice is decided in core (`tray.core.notifications`); this view
 it on screen, marked "Demo" in demo mode so a simulated event never passes for a real one.
 Where the desktop cannot show tray messages the notice is logged (and handed to an
 optional fallback) instead of being lost or crashing the tray.
+
+Every message carries a `Severity`, and the icon follows it: information for news and for
+things that went as asked, warning for what deserves attention, critical for a failure.
+A feature that reports something takes a `Notify` (`show_message`) and says which it is.
 """
 
 from __future__ import annotations
@@ -16,17 +20,20 @@ from PySide6.QtWidgets import QSystemTrayIcon
 
 from tray.core.notifications import Notice, Severity
 
-__all__ = ["RECENT_MAX", "TrayNotifier"]
+__all__ = ["ICONS", "RECENT_MAX", "Notify", "TrayNotifier"]
 
 log = logging.getLogger(__name__)
 
 RECENT_MAX = 20
 SHOW_MS = 10_000
 
-_ICONS = {
+ICONS = {
     Severity.INFO: QSystemTrayIcon.MessageIcon.Information,
     Severity.WARNING: QSystemTrayIcon.MessageIcon.Warning,
+    Severity.ERROR: QSystemTrayIcon.MessageIcon.Critical,
 }
+
+Notify = Callable[[str, str, Severity], None]  # (title, sentence, how it is marked)
 
 
 class TrayNotifier:
@@ -48,6 +55,8 @@ class TrayNotifier:
         self.recent: deque[Notice] = deque(maxlen=RECENT_MAX)
         self.errors: deque[tuple[str, str]] = deque(maxlen=RECENT_MAX)
         self.messages: deque[tuple[str, str]] = deque(maxlen=RECENT_MAX)
+        # everything put on the desktop, with how it was marked
+        self.shown: deque[tuple[str, str, Severity]] = deque(maxlen=RECENT_MAX)
 
     def title_for(self, notice: Notice) -> str:
         return f"{notice.title} — Demo" if self.demo else notice.title
@@ -56,7 +65,7 @@ class TrayNotifier:
         self.recent.append(notice)
         title = self.title_for(notice)
         log.info("Notification (%s): %s — %s", notice.kind.value, title, notice.message)
-        shown = self._display(title, notice.message, _ICONS[notice.severity])
+        shown = self._display(title, notice.message, notice.severity)
         if not shown and self._fallback is not None:
             self._fallback(notice)
 
@@ -65,17 +74,20 @@ class TrayNotifier:
         no switch silences it)."""
         self.errors.append((title, message))
         shown = f"{title} — Demo" if self.demo else title
-        self._display(shown, message, QSystemTrayIcon.MessageIcon.Warning)
+        self._display(shown, message, Severity.ERROR)
 
-    def show_message(self, title: str, message: str) -> None:
-        """A change the user should know about that a feature decided on (mcp.json changed
-        behind our back, the hotkey is taken); that feature has its own switch."""
+    def show_message(self, title: str, message: str, severity: Severity) -> None:
+        """Something a feature decided to say — a copy done, mcp.json locked down, a change
+        behind our back, the hotkey taken — marked as the caller says it is."""
         self.messages.append((title, message))
-        log.info("Notification: %s — %s", title, message)
+        log.info("Notification (%s): %s — %s", severity.value, title, message)
         shown = f"{title} — Demo" if self.demo else title
-        self._display(shown, message, QSystemTrayIcon.MessageIcon.Warning)
+        self._display(shown, message, severity)
 
-    def _display(self, title: str, message: str, icon: QSystemTrayIcon.MessageIcon) -> bool:
+    def warn(self, title: str, message: str) -> None:
+        self.show_message(title, message, Severity.WARNING)
+
+    def _display(self, title: str, message: str, severity: Severity) -> bool:
         """Show a balloon; False when this desktop cannot (then it is only in the log)."""
         if not QSystemTrayIcon.supportsMessages() or not self._tray.isVisible():
             if not self._said_unsupported:
@@ -85,5 +97,6 @@ class TrayNotifier:
                     "support); notices go to the log instead."
                 )
             return False
-        self._tray.showMessage(title, message, icon, SHOW_MS)
+        self._tray.showMessage(title, message, ICONS[severity], SHOW_MS)
+        self.shown.append((title, message, severity))
         return True

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from tray.core.errors import InvalidPreset, PresetChanged, TrayError
 from tray.core.presets import MergeResult, Preset, merge, unique_name, validate
+from tray.core.words import quoted
 from tray.services.preset_store import PresetStore, PresetSummary
 from tray.ui.dialogs import ask_unsaved, confirm
 from tray.ui.preset_form import PresetForm
@@ -374,7 +375,9 @@ class PresetDialog(QDialog):
             self._clear_conflicts()
             self.external_bar.setVisible(False)
             self._fill(saved)
-            self._say(info=f"Saved {saved.name!r}. The previous version is kept in the history.")
+            self._say(
+                info=f"Saved {quoted(saved.name)}. The previous version is kept in the history."
+            )
             await self._refresh(saved.origin)
             return True
         finally:
@@ -393,7 +396,7 @@ class PresetDialog(QDialog):
         name = self.name_edit.text().strip() or (self._loaded.name if self._loaded else "")
         self._asking = True
         try:
-            answer = await ask_unsaved(f"the preset {name!r}", demo=self._demo, parent=self)
+            answer = await ask_unsaved(f"the preset {quoted(name)}", demo=self._demo, parent=self)
         finally:
             self._asking = False
         if answer == "cancel":
@@ -533,7 +536,7 @@ class PresetDialog(QDialog):
             self._current = preset.origin
             self._forget()
             await self._refresh(preset.origin)
-            self._say(info=f"Created {preset.name!r}. Type a new name and Save to rename it.")
+            self._say(info=f"Created {quoted(preset.name)}. Type a new name and Save to rename it.")
             if focus_name:
                 self.name_edit.setFocus()
                 self.name_edit.selectAll()
@@ -554,7 +557,7 @@ class PresetDialog(QDialog):
         name = summary.name if summary else file_name
         sure = await confirm(
             "Delete preset",
-            f"Delete the preset {name!r}?",
+            f"Delete the preset {quoted(name)}?",
             informative="Its last version is kept in LM Studio Tray's history, "
             "so it can be restored from there.",
             yes="Delete",

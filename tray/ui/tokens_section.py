@@ -19,14 +19,17 @@ from PySide6.QtWidgets import QMenu
 
 from tray.core.backends import Capabilities
 from tray.core.errors import TrayError
+from tray.core.notifications import Severity
 from tray.core.status import ServerStatus
 from tray.core.token_snippets import env_lines, openai_snippet
 from tray.core.tokens import TokenState
 from tray.services.settings_store import SettingsService
 from tray.ui.clipboard import ClipboardGuard
+from tray.ui.notifier import Notify
 from tray.ui.tasks import spawn
 
 __all__ = [
+    "COPIED_TITLES",
     "COPY_BOTH_TEXT",
     "COPY_ENV_TEXT",
     "COPY_PYTHON_TEXT",
@@ -45,6 +48,12 @@ COPY_BOTH_TEXT = "Copy base URL + token"
 COPY_ENV_TEXT = "As environment variables (LM_API_TOKEN=…)"
 COPY_PYTHON_TEXT = "As Python (OpenAI client)"
 NO_TOKEN_REASON = "No token is stored for this server: add one with Manage tokens…"
+# What a copy's notification is titled; its text says when the clipboard is cleared.
+COPIED_TITLES = {
+    "token": "API token copied",
+    "env": "Base URL and token copied",
+    "python": "OpenAI client snippet copied",
+}
 
 
 class Vault(Protocol):
@@ -64,12 +73,16 @@ class TokensSection:
         open_dialog: Callable[[], None],
         base_url: Callable[[], str],
         clipboard: ClipboardGuard,
+        notify: Notify | None = None,
     ) -> None:
-        """`base_url()` gives the active server's URL (e.g. `http://127.0.0.1:1234`)."""
+        """`base_url()` gives the active server's URL (e.g. `http://127.0.0.1:1234`);
+        `notify(title, text, severity)` tells the user what a copy did (without one, the
+        log does)."""
         self._vault = vault
         self._settings = settings
         self._base_url = base_url
         self._clipboard = clipboard
+        self._notify: Notify = notify or (lambda title, text, _: log.info("%s: %s", title, text))
         self._asked_for: str | None = None  # the profile whose token state we hold
         self.has_token = False
 
@@ -151,4 +164,5 @@ class TokensSection:
             text = openai_snippet(self._base_url(), secret)
         else:
             text = secret
-        self._clipboard.copy_secret(text)
+        said = self._clipboard.copy_secret(text)
+        self._notify(COPIED_TITLES[what], said, Severity.INFO)

@@ -16,6 +16,7 @@ import sys
 from typing import Protocol
 
 from tray.core.errors import FileWriteError
+from tray.core.words import quoted
 
 __all__ = ["RUN_KEY", "VALUE_NAME", "RegistryLike", "WindowsRunAutostart", "WinregRunKey"]
 
@@ -87,7 +88,7 @@ def command_line(command: list[str]) -> str:
         raise ValueError("the autostart command is empty")
     program, *args = command
     if '"' in program:
-        raise ValueError(f"a Windows program path cannot contain a double quote: {program!r}")
+        raise ValueError(f"a Windows program path cannot contain a double quote: {quoted(program)}")
     return " ".join([f'"{program}"', *([subprocess.list2cmdline(args)] if args else [])])
 
 
