@@ -87,8 +87,8 @@ def test_bad_input_exits_2_with_the_sentence(cli: Cli, folder: Path, as_json: bo
         if as_json:
             assert json.loads(r.stdout)["error"]["message"]
     assert path.read_bytes() == original
-    r = cli("presets", "show", "Nope", *extra)
-    assert r.returncode == 2 and "There is no preset 'Nope'" in r.stdout + r.stderr
+    r = cli("presets", "show", "Nope", *extra)  # not found: 1, as README says
+    assert r.returncode == 1 and "There is no preset 'Nope'" in r.stdout + r.stderr
 
 
 def test_export_and_import(cli: Cli, folder: Path, tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_export_and_import(cli: Cli, folder: Path, tmp_path: Path) -> None:
     assert doc["name"] == "Windows notes 2"
     assert (folder / "Windows notes 2.preset.json").exists()
     missing = cli("presets", "import", str(tmp_path / "nothing.json"))
-    assert missing.returncode == 2
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
 
 
 def test_no_lm_studio_home_exits_1(cli: Cli) -> None:

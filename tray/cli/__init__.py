@@ -19,9 +19,9 @@ import importlib
 import sys
 
 from tray import __version__
-from tray.cli._options import tray_arguments
+from tray.cli._options import refuse_bad_options, tray_arguments
 
-__all__ = ["build_parser", "main", "run", "tray_arguments"]
+__all__ = ["build_parser", "main", "refuse_bad_options", "run", "tray_arguments"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,8 +65,8 @@ async def _run(args: argparse.Namespace) -> int:
 
     import httpx
 
-    from tray.cli._common import EXIT_FAILED, EXIT_USAGE, Context
-    from tray.core.errors import ConfigError, HomeNotFound, TrayError
+    from tray.cli._common import Context, error_doc, exit_code
+    from tray.core.errors import TrayError
 
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as http:
         code: int
@@ -74,11 +74,7 @@ async def _run(args: argparse.Namespace) -> int:
             ctx = Context(args, http)
             doc, code = await args.command.handler(ctx, args)
         except TrayError as exc:
-            usage = isinstance(exc, ConfigError) and not isinstance(exc, HomeNotFound)
-            code = EXIT_USAGE if usage else EXIT_FAILED
-            doc = {
-                "error": {"title": exc.title, "message": exc.message, "kind": type(exc).__name__}
-            }
+            code, doc = exit_code(exc), error_doc(exc)
             if not args.json:
                 print(f"{exc.title}: {exc.message}", file=sys.stderr)
                 return code

@@ -28,7 +28,7 @@ from tray.core.backends import BackendKind
 from tray.core.chat_options import ChatOptions
 from tray.core.chat_view import AnswerDelta, Failed, Finished, ReasoningDelta, Stopped, ToolLine
 from tray.core.conversation import ModelChoice, order_models
-from tray.core.errors import TrayError
+from tray.core.errors import HomeNotFound, TrayError
 from tray.services.chat_service import QuickChatService
 from tray.services.history import FileHistory, default_history_dir
 from tray.services.preset_store import PresetStore
@@ -68,9 +68,10 @@ def preset_options(ctx: Context, name: str) -> ChatOptions:
     """A preset's system prompt and sampling (LM Studio's `<home>/config-presets`)."""
     home = ctx.env.home
     if not home.exists:
-        raise UsageError(
+        raise HomeNotFound(
             f"LM Studio's home folder {home.path} does not exist, so there is no preset "
-            f"{name!r}; leave out --preset or point --home at LM Studio's folder."
+            f"{name!r}; leave out --preset or point --home at LM Studio's folder.",
+            path=home.path,
         )
     store = PresetStore(home.path / "config-presets", FileHistory(default_history_dir()))
     return store.load(name).chat_options()

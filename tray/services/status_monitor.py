@@ -17,13 +17,13 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from tray.core.backends import BackendKind
 from tray.core.errors import AuthError, LmsError, LmStudioError
 from tray.core.gpu import GpuReport
 from tray.core.inventory import LoadedModelRow, build_inventory
 from tray.core.lms_output import LmsLoadedModel
+from tray.core.server_url import server_host
 from tray.core.status import (
     PollPolicy,
     ServerState,
@@ -86,7 +86,7 @@ class StatusMonitor:
         self._looking = looking
         self._policy = policy or PollPolicy()
         self._on_update = on_update
-        self._local = is_loopback_host(urlsplit(url).hostname or "")
+        self._local = is_loopback_host(server_host(url))
         self._interactive = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

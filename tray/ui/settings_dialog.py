@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from tray.core.backends import BackendKind
-from tray.core.errors import TrayError
+from tray.core.errors import InvalidServerUrl, TrayError
 from tray.core.hotkeys import (
     InvalidHotkey,
     RegisterResult,
@@ -542,7 +542,7 @@ class SettingsDialog(QDialog):
     def _update_lms_box(self, row: _Row) -> None:
         try:
             url = normalize_base_url(row.base_url)
-        except ValueError:
+        except InvalidServerUrl:
             url = row.base_url  # not valid yet: judge by what is typed so far
         applies = lms_applies(row.kind, url)
         self._filling = True
