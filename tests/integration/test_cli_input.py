@@ -1,6 +1,7 @@
 """Bad input on the command line is a sentence and an exit code, never a traceback: server
-addresses from every place one comes from, and things that are not there (exit 1, as README
-says). The real executable and the real simulator."""
+addresses from every place one comes from, things that are not there (exit 1, as README
+says), and readers that stop reading early (`| head -1`). The real executable, the real
+simulator, real pipes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import pytest
 from cli_runner import EXE, TOKEN_VARS, Cli  # tests/integration/cli_runner.py
 
 from tray.simulator import Simulator
+from tray.simulator.catalog import downloaded_model_from_name
+from tray.simulator.state import Reply
 
 QWEN = "qwen/qwen3-4b"
 
@@ -199,3 +202,53 @@ def test_what_is_not_there_is_exit_1_not_2(
     assert says in one_sentence(r.stderr)
     doc = cli.json(*args, code=1)
     assert says in doc["error"]["message"]
+
+
+# --- readers that stop early -------------------------------------------------------------------
+
+
+def piped_to_head(cli: Cli, *args: str) -> tuple[int, str, str]:
+    """`lmstudio-tray ARGS | head -1` through a real pipe: (our exit code, head's output,
+    our stderr)."""
+    ours = subprocess.Popen(
+        [str(EXE), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(cli),
+    )
+    assert ours.stdout is not None and ours.stderr is not None
+    head = subprocess.run(
+        ["head", "-1"], stdin=ours.stdout, capture_output=True, timeout=60, check=True
+    )
+    ours.stdout.close()  # head holds the only reading end; it exits after one line
+    stderr = ours.stderr.read().decode()
+    return ours.wait(timeout=60), head.stdout.decode(), stderr
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_a_reader_that_stops_early_ends_the_command_quietly(
+    cli: Cli, sim: Simulator, as_json: bool
+) -> None:
+    # More output than a pipe holds (64 KiB), so we are still writing when head has gone.
+    for i in range(3000):
+        model = downloaded_model_from_name(f"lmstudio-community/model-{i:04}", 10**9)
+        sim.state.catalog[model.key] = model
+    code, first, stderr = piped_to_head(cli, "models", *(["--json"] if as_json else []))
+    assert first == ("{\n" if as_json else "Loaded (0):\n")
+    assert stderr == ""  # no BrokenPipeError, no "Exception ignored"
+    assert code == 0  # the command itself went well
+
+
+def test_a_streamed_chat_stops_asking_when_its_reader_has_gone(cli: Cli, sim: Simulator) -> None:
+    sim.state.load(QWEN)
+    sim.state.next_reply = Reply(text="word " * 5000)  # 2.5 s at 2,000 tokens/s
+    ours = subprocess.Popen(
+        [str(EXE), "chat", "Hi"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(cli)
+    )
+    assert ours.stdout is not None and ours.stderr is not None
+    ours.stdout.close()  # the reader is gone before the first word arrives
+    stderr = ours.stderr.read().decode()
+    assert ours.wait(timeout=60) == 0
+    assert stderr == ""
+    # The answer was not asked to the end: the server saw its stream closed.
+    assert sim.state.wait_until(lambda s: s.cancelled_streams >= 1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import aclosing
 from typing import Any
 
 from tray.cli._common import (
@@ -26,7 +27,15 @@ from tray.cli._common import (
 )
 from tray.core.backends import BackendKind
 from tray.core.chat_options import ChatOptions
-from tray.core.chat_view import AnswerDelta, Failed, Finished, ReasoningDelta, Stopped, ToolLine
+from tray.core.chat_view import (
+    AnswerDelta,
+    ChatUpdate,
+    Failed,
+    Finished,
+    ReasoningDelta,
+    Stopped,
+    ToolLine,
+)
 from tray.core.conversation import ModelChoice, order_models
 from tray.core.errors import HomeNotFound, TrayError
 from tray.services.chat_service import QuickChatService
@@ -96,38 +105,50 @@ async def cmd_chat(ctx: Context, args: argparse.Namespace) -> Result:
     service = QuickChatService(ctx.client, ctx.env.capabilities)
     doc: dict[str, Any] = {"model": model, "question": question, "answer": "", "reasoning": ""}
     code = EXIT_OK
-    async for update in service.ask(question, model, options):
-        if isinstance(update, AnswerDelta):
-            doc["answer"] += update.text
-            if stream and update.text:
-                sys.stdout.write(update.text)
-                sys.stdout.flush()
-        elif isinstance(update, ReasoningDelta):
-            doc["reasoning"] += update.text
-            if stream and args.reasoning:
-                sys.stderr.write(update.text)
-                sys.stderr.flush()
-        elif isinstance(update, ToolLine) and update.state != "running" and stream:
-            print(f"[tool] {update.text}", file=sys.stderr)
-        elif isinstance(update, Finished):
-            doc["stats"] = update.stats.model_dump()
-            doc["response_id"] = update.response_id
-            if stream:
-                print(update.stats.text, file=sys.stderr)
-        elif isinstance(update, Failed):
-            code = EXIT_FAILED
-            doc["error"] = update.error.model_dump(mode="json")
-            doc["truncated"] = update.truncated
-            if stream:
-                print(
-                    f"{update.error.title}: {update.error.message} {update.error.fix}",
-                    file=sys.stderr,
-                )
-        elif isinstance(update, Stopped):
-            code = EXIT_FAILED
+    try:
+        async with aclosing(service.ask(question, model, options)) as updates:
+            async for update in updates:
+                code = max(code, _take(update, doc, stream=stream, reasoning=args.reasoning))
+    except BrokenPipeError:
+        # The reader stopped early (`chat … | head -1`): leaving the loop closed the
+        # stream, so the server stops generating; `_run` then ends quietly.
+        doc["reader_gone"] = True
     doc["api"] = service.last_api
     doc["streamed"] = stream
     return doc, code
+
+
+def _take(update: ChatUpdate, doc: dict[str, Any], *, stream: bool, reasoning: bool) -> int:
+    """Add one update to the document, and stream it; EXIT_FAILED when the answer failed or
+    was stopped."""
+    if isinstance(update, AnswerDelta):
+        doc["answer"] += update.text
+        if stream and update.text:
+            sys.stdout.write(update.text)
+            sys.stdout.flush()
+    elif isinstance(update, ReasoningDelta):
+        doc["reasoning"] += update.text
+        if stream and reasoning:
+            sys.stderr.write(update.text)
+            sys.stderr.flush()
+    elif isinstance(update, ToolLine) and update.state != "running" and stream:
+        print(f"[tool] {update.text}", file=sys.stderr)
+    elif isinstance(update, Finished):
+        doc["stats"] = update.stats.model_dump()
+        doc["response_id"] = update.response_id
+        if stream:
+            print(update.stats.text, file=sys.stderr)
+    elif isinstance(update, Failed):
+        doc["error"] = update.error.model_dump(mode="json")
+        doc["truncated"] = update.truncated
+        if stream:
+            print(
+                f"{update.error.title}: {update.error.message} {update.error.fix}", file=sys.stderr
+            )
+        return EXIT_FAILED
+    elif isinstance(update, Stopped):
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _text(doc: dict[str, Any]) -> str:
