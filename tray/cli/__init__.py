@@ -21,7 +21,7 @@ import sys
 from tray import __version__
 from tray.cli._options import refuse_bad_options, tray_arguments
 
-__all__ = ["build_parser", "main", "refuse_bad_options", "run", "tray_arguments"]
+__all__ = ["build_parser", "main", "reader_gone", "refuse_bad_options", "run", "tray_arguments"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,11 +83,11 @@ async def _run(args: argparse.Namespace) -> int:
         print(text)
         sys.stdout.flush()  # now, so that a reader who has gone is noticed here
     except BrokenPipeError:
-        _reader_gone()
+        reader_gone()
     return code  # the command's own outcome, whether or not all of it was read
 
 
-def _reader_gone() -> None:
+def reader_gone() -> None:
     """The reader of our output stopped early (`lmstudio-tray models | head -1`): say
     nothing more. What is still buffered goes to the null device, so that the interpreter's
     last flush does not complain either (the recipe in Python's `signal` docs, "Note on
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # stdout or stderr closed while the command was still at work
-        _reader_gone()
+        reader_gone()
         return EXIT_FAILED
 
 
