@@ -12,7 +12,8 @@ import pytest
 from hotkey_holder import holding  # tests/ui/hotkey_holder.py
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage, QKeySequence
-from PySide6.QtWidgets import QCheckBox, QDialogButtonBox
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QCheckBox, QDialogButtonBox, QWidget
 from pytestqt.qtbot import QtBot
 from screen import grab_screen  # tests/ui/screen.py
 
@@ -173,6 +174,101 @@ def test_an_invalid_address_is_shown_inline_and_nothing_is_saved(
     assert not dialog.isVisible()
     assert [p.base_url for p in service.settings.profiles] == [None, "http://gpu-box:1234"]
     assert service.settings.notifications.vram_high is False
+
+
+def activated(qtbot: QtBot, dialog: SettingsDialog) -> None:
+    """Give the window the keyboard, as a click on it would: Tab and leaving a field then
+    work as they do for a user."""
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow, timeout=10_000)
+
+
+def press(widget: QWidget, key: Qt.Key) -> None:
+    QTest.keyClick(widget, key)
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("htp:/192.168.1.20:99999", "(not htp:)"),  # was saved as http://htp/192.168.1.20:99999
+        ("http://192.168.1.20:99999", "from 1 to 65535"),
+        ("192.168.1.20:0", "from 1 to 65535"),
+        ("http://[::1", "Close the bracket"),  # was "Invalid IPv6 URL", Python's words
+        ("ws://gpu-box:1234", "(not ws:)"),
+        ("http://:1234", "needs a host"),
+    ],
+)
+def test_a_bad_address_is_refused_inline_until_it_is_fixed(
+    make_dialog: Callable[..., SettingsDialog],
+    qtbot: QtBot,
+    service: SettingsService,
+    typed: str,
+    says: str,
+) -> None:
+    service.update(lambda s: None)  # a saved file to compare against
+    before = service.store.path.read_bytes()
+    dialog = make_dialog()
+    servers = dialog.servers
+    activated(qtbot, dialog)
+    qtbot.mouseClick(servers.add_button, Qt.MouseButton.LeftButton)
+    assert servers.name_edit.hasFocus()
+    qtbot.keyClicks(servers.name_edit, "GPU box")
+    press(servers.name_edit, Qt.Key.Key_Tab)
+    assert servers.url_edit.hasFocus()
+    qtbot.keyClicks(servers.url_edit, typed)
+    assert not servers.url_error.isVisible()  # not while typing
+
+    # Leaving the field says what is wrong, next to it.
+    press(servers.url_edit, Qt.Key.Key_Tab)
+    assert not servers.url_edit.hasFocus()
+    assert servers.url_error.isVisible()
+    assert says in servers.url_error.text()
+
+    # Enter (the window's OK) is refused: nothing saved, the focus back in the field.
+    press(QApplication.focusWidget(), Qt.Key.Key_Return)
+    assert dialog.isVisible()
+    assert servers.url_edit.hasFocus()
+    assert servers.url_error.isVisible() and says in servers.url_error.text()
+    assert service.store.path.read_bytes() == before
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)  # and so is a click on OK
+    assert dialog.isVisible()
+    assert service.store.path.read_bytes() == before
+
+    # The address is selected: typing replaces it, the message goes, Enter saves it as
+    # the one rule writes it.
+    assert servers.url_edit.selectedText() == typed
+    qtbot.keyClicks(servers.url_edit, "192.168.1.20:1234/v1/")
+    assert not servers.url_error.isVisible()
+    press(servers.url_edit, Qt.Key.Key_Return)
+    assert not dialog.isVisible()
+    assert [p.base_url for p in service.settings.profiles] == [None, "http://192.168.1.20:1234"]
+    assert saved(service)["profiles"][1]["base_url"] == "http://192.168.1.20:1234"  # type: ignore[index]
+
+
+def test_polling_delays_that_do_not_fit_are_said_on_leaving_the_box(
+    make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
+) -> None:
+    dialog = make_dialog()
+    activated(qtbot, dialog)
+    dialog.tabs.setCurrentIndex(POLLING)
+    box = dialog.interactive_box
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus)
+    box.selectAll()
+    qtbot.keyClicks(box, "30")  # slower than idle (15 s)
+    error = dialog._polling_errors["interactive_seconds"]
+    assert not error.isVisible()
+    press(box, Qt.Key.Key_Tab)
+    assert error.isVisible() and "not be slower" in error.text()
+    press(QApplication.focusWidget(), Qt.Key.Key_Return)  # OK: refused, back to the box
+    assert dialog.isVisible() and box.hasFocus()
+    assert not service.store.path.exists()
+    box.selectAll()
+    qtbot.keyClicks(box, "2")
+    assert not error.isVisible()  # once shown, it follows the value
+    press(box, Qt.Key.Key_Return)
+    assert not dialog.isVisible()
+    assert service.settings.polling.interactive_seconds == 2
 
 
 def test_duplicate_and_empty_names_are_refused(

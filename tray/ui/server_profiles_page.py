@@ -110,6 +110,16 @@ class ServerProfilesPage(QWidget):
         for row in self._rows:
             row.errors = {}
 
+    def focus_first_error(self) -> None:
+        """After `checked_profiles` refused: the focus goes to the selected profile's field
+        to fix, its text selected so that typing replaces it."""
+        row = self._current()
+        if row is None or not row.errors:
+            return
+        edit = self.name_edit if "name" in row.errors else self.url_edit
+        edit.setFocus()
+        edit.selectAll()
+
     def selected_index(self) -> int:
         return self.profile_list.currentRow()
 

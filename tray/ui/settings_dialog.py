@@ -2,8 +2,9 @@
 polling, notifications, start at login and the quick-chat hotkey.
 
 An ordinary dialog, shown with `open()` (never `exec()`: the app runs one qasync loop). It
-edits a working copy; Apply/OK checks everything with the rules in `tray.core.profiles` and
-the settings model, shows what to fix next to the field, and saves all of it through
+edits a working copy; leaving a field checks it, and Apply/OK checks everything with the
+rules in `tray.core.profiles` and the settings model, shows what to fix next to the field,
+puts the focus in the first field to fix, and saves all of it through
 `SettingsService.update` or nothing. Cancel discards the working copy.
 """
 
@@ -175,14 +176,16 @@ class SettingsDialog(QDialog):
         profiles = self.servers.checked_profiles()
         if profiles is None:
             self.tabs.setCurrentIndex(0)
+            self.servers.focus_first_error()
             return False
         polling_errors = check_polling(
             self.interactive_box.value(), self.idle_box.value(), self.down_box.value()
         )
         if polling_errors:
-            for name, label in self._polling_errors.items():
-                show_error(label, polling_errors.get(name))
+            self._show_polling_errors(polling_errors)
             self.tabs.setCurrentIndex(1)
+            first = next(n for n in self._polling_errors if n in polling_errors)
+            self._polling_boxes[first].setFocus()
             return False
 
         hotkey_ok, hotkey = self._checked_hotkey()
@@ -241,6 +244,7 @@ class SettingsDialog(QDialog):
         except TrayError as exc:
             show_error(self.autostart_error, exc.message)
             self.tabs.setCurrentIndex(3)
+            self.autostart_box.setFocus()
             return False
         return True
 
@@ -278,6 +282,16 @@ class SettingsDialog(QDialog):
             "idle_seconds": message_line(error=True),
             "down_max_seconds": message_line(error=True),
         }
+        self._polling_boxes = {
+            "interactive_seconds": self.interactive_box,
+            "idle_seconds": self.idle_box,
+            "down_max_seconds": self.down_box,
+        }
+        for box in self._polling_boxes.values():
+            # Leaving a box says at once when the three delays do not fit together; once
+            # shown, the message goes as soon as they do.
+            box.editingFinished.connect(self._check_polling)
+            box.valueChanged.connect(self._recheck_polling)
         intro = message_line(error=False)
         intro.setText(
             "Each check is one small HTTP request: it never runs lms and never wakes LM Studio."
@@ -302,6 +316,18 @@ class SettingsDialog(QDialog):
             field = _with_note(box, f"{low:g} – {high:g} s")
             form.addRow(label, stacked(field, self._polling_errors[name], *notes.get(name, [])))
         return _page(intro, form)
+
+    def _show_polling_errors(self, errors: dict[str, str]) -> None:
+        for name, label in self._polling_errors.items():
+            show_error(label, errors.get(name))
+
+    def _check_polling(self) -> None:
+        values = (self.interactive_box.value(), self.idle_box.value(), self.down_box.value())
+        self._show_polling_errors(check_polling(*values))
+
+    def _recheck_polling(self, *_: object) -> None:
+        if any(not label.isHidden() for label in self._polling_errors.values()):
+            self._check_polling()
 
     # --- Notifications tab ----------------------------------------------------------------
 
@@ -460,6 +486,7 @@ class SettingsDialog(QDialog):
         except InvalidHotkey as exc:
             show_error(self.hotkey_error, str(exc))
             self.tabs.setCurrentIndex(self.quick_chat_tab)
+            self.hotkey_edit.setFocus()
             return False, None
         saved = self._settings.settings.quick_chat.hotkey
         if saved is None and portable == self._default_hotkey():
