@@ -5,6 +5,10 @@ shows counts (DESIGN.md §5). The full parser (`tray.cli.build_parser`) imports 
 module and with them httpx, pydantic and the services; this one knows only the options the
 tray itself takes and says "not mine" for anything else (a command, --help, --version, a
 typo), so the caller falls back to the full parser, which also reports usage errors.
+
+Also here, as cheap as the rest: the exit code each kind of error means (one table for the
+CLI and the tray), and the tray's refusal of a `--server` that is not an address or a
+`--profile` the settings lack — said before anything shows.
 """
 
 from __future__ import annotations
