@@ -235,13 +235,14 @@ class LmStudioClient:
         timeouts: Timeouts | None = None,
     ) -> None:
         self._http = http
-        self._base_url = base_url.rstrip("/")
-        # An address that is not one (a hand-edited settings file) fails every request with
-        # the sentence the rule gives, never deep inside the HTTP library.
+        # The one rule for server addresses (`localhost:1234` is http://localhost:1234). One
+        # that is not an address (a hand-edited settings file) fails every request with the
+        # rule's sentence, never deep inside the HTTP library.
+        self._address_problem: str | None = None
         try:
-            parse_server_url(base_url)
-            self._address_problem: str | None = None
+            self._base_url = parse_server_url(base_url)
         except InvalidServerUrl as exc:
+            self._base_url = base_url.strip().rstrip("/")
             self._address_problem = f"{exc.message} Correct it in Settings."
         self._tokens = token_provider
         self._max_body_bytes = max_body_bytes
