@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tray import APP_NAME
-from tray.cli import tray_arguments
+from tray.cli import refuse_bad_options, tray_arguments
 
 if TYPE_CHECKING:
     import asyncio
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.subcommand is not None:
             return run(args)
+    refuse_bad_options(args)  # a bad --server or --profile: exit with a sentence, show nothing
     return run_tray(args)
 
 

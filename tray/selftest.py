@@ -4,6 +4,9 @@ Run after installing (or by CI inside the frozen bundle) it checks what a user w
 otherwise find out the hard way, prints one line per check and exits 1 when something the
 app cannot work without is broken:
 
+    Display              on Linux and the BSDs: DISPLAY or WAYLAND_DISPLAY is set (only
+                         reported when neither is; the Qt checks then run with Qt's
+                         offscreen platform, so everything else is still checked)  fail
     Qt platform plugin   loads (a missing xcb library or plugin aborts Qt: it is probed in a
                          child process, so the report still comes out)             fail
     System tray          a tray host is there; without one the app shows a window   warn
@@ -12,6 +15,7 @@ app cannot work without is broken:
     Keyring              an OS keyring backend is found, not a plaintext/null/fail one
                          (nothing is stored or read)                                fail
     Settings             the settings file is readable (else defaults are used)     warn
+    Server address       only reported when the active server's address is not one  warn
     LM Studio home, lms  found; missing is a normal first run (the app offers the
                          demo), so only a warning                                   warn
 
@@ -29,6 +33,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +53,7 @@ __all__ = [
     "Check",
     "Level",
     "Report",
+    "display_check",
     "keyring_check",
     "lmstudio_checks",
     "main",
@@ -58,6 +64,11 @@ __all__ = [
 ]
 
 QT_PROBE_FLAG = "--qt-probe"
+DISPLAY_CHECK = "Display"
+# Qt platforms that draw without a display (QT_QPA_PLATFORM names them).
+_NO_DISPLAY_NEEDED = frozenset(
+    {"offscreen", "minimal", "minimalegl", "vnc", "linuxfb", "eglfs", "vkkhrdisplay"}
+)
 QT_PROBE_TIMEOUT_SECONDS = 60.0
 _ICON_PIXELS = 32
 
@@ -249,12 +260,65 @@ def _qt_probe_main() -> int:
     return 0
 
 
+def display_check(
+    environ: Mapping[str, str] | None = None, platform_name: str = sys.platform
+) -> Check | None:
+    """A failing check when the tray has no display to show on (Linux and the BSDs without
+    DISPLAY or WAYLAND_DISPLAY), else None. Windows and macOS always have their desktop."""
+    env = os.environ if environ is None else environ
+    if platform_name in ("win32", "darwin", "cygwin"):
+        return None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    platforms = {p.split(":")[0].strip().lower() for p in env.get("QT_QPA_PLATFORM", "").split(";")}
+    if platforms & _NO_DISPLAY_NEEDED:
+        return None  # asked for on purpose (CI, a check over ssh)
+    return Check(
+        name=DISPLAY_CHECK,
+        level=Level.FAIL,
+        detail="DISPLAY and WAYLAND_DISPLAY are not set, so the tray has no desktop to show in",
+        hint="Run lmstudio-tray inside a desktop session (or over ssh -X); without one, "
+        "the Qt checks run on Qt's offscreen platform.",
+    )
+
+
+def _without_display(checks: list[Check]) -> list[Check]:
+    """The probe's checks as they read when Qt ran offscreen for want of a display: what
+    needs the desktop was not tried, which is not the same as broken."""
+    again = "Run the self-test again inside the desktop session."
+    shown: list[Check] = []
+    for check in checks:
+        if check.name == "Qt platform plugin" and check.level is Level.OK:
+            versions = check.detail.removeprefix("offscreen").strip()
+            check = Check(
+                name=check.name,
+                level=Level.WARN,
+                detail="the desktop's plugin (xcb or wayland) was not tried without a display; "
+                f"Qt itself starts offscreen {versions}",
+                hint=again,
+            )
+        elif check.name == "System tray":
+            check = Check(
+                name=check.name,
+                level=Level.WARN,
+                detail="not checked without a display",
+                hint=again,
+            )
+        shown.append(check)
+    return shown
+
+
 def run_qt_probe(
-    command: list[str] | None = None, *, timeout: float = QT_PROBE_TIMEOUT_SECONDS
+    command: list[str] | None = None,
+    *,
+    timeout: float = QT_PROBE_TIMEOUT_SECONDS,
+    offscreen: bool = False,
 ) -> list[Check]:
     """The Qt checks from a child process; a child that dies (Qt aborts when no platform
-    plugin loads) or hangs is a failure of the platform plugin, with Qt's own words."""
+    plugin loads) or hangs is a failure of the platform plugin, with Qt's own words.
+    `offscreen` runs Qt on its offscreen platform (for when there is no display)."""
     argv = command or probe_command()
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"} if offscreen else None
     try:
         done = subprocess.run(
             argv,
@@ -263,6 +327,7 @@ def run_qt_probe(
             timeout=timeout,
             check=False,
             stdin=subprocess.DEVNULL,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         return [
@@ -355,7 +420,16 @@ def lmstudio_checks(settings_path: Path | None = None) -> list[Check]:
                 detail=f"{service.store.path} (or defaults when absent)",
             )
         )
-    env = discover(service.settings)
+    env = discover(service.settings, settings_file=service.store.path)
+    if env.server_url_error is not None:
+        checks.append(
+            Check(
+                name="Server address",
+                level=Level.WARN,
+                detail=env.server_url_error.message,
+                hint="Correct it in Settings › Servers; until then the tray cannot reach it.",
+            )
+        )
     first_run = "Normal before LM Studio's first run: install LM Studio and start it once, or "
     if env.home.exists:
         checks.append(Check(name="LM Studio home", level=Level.OK, detail=env.home.describe()))
@@ -386,7 +460,13 @@ def lmstudio_checks(settings_path: Path | None = None) -> list[Check]:
 def run_self_test(
     *, settings_path: Path | None = None, qt_probe: list[str] | None = None
 ) -> Report:
-    checks = run_qt_probe(qt_probe)
+    display = display_check()
+    checks = [display] if display is not None else []
+    # Without a display Qt's own platform would only abort: check the rest offscreen —
+    # unless QT_QPA_PLATFORM names a platform, which is then what gets tried.
+    offscreen = display is not None and not os.environ.get("QT_QPA_PLATFORM")
+    probed = run_qt_probe(qt_probe, offscreen=offscreen)
+    checks += _without_display(probed) if offscreen else probed
     checks.append(keyring_check())
     checks += lmstudio_checks(settings_path)
     return Report(
@@ -403,10 +483,14 @@ def run_self_test(
 def render(report: Report) -> str:
     how = "frozen bundle" if report.frozen else f"Python {report.python}"
     lines = [f"{report.app} {report.version} self-test — {how}, {report.platform}"]
+    display = next((c for c in report.checks if c.name == DISPLAY_CHECK), None)
+    if display is not None and display.level is not Level.OK:
+        # Said first: it explains every other line (the tray cannot show; Qt ran offscreen).
+        lines.insert(0, f"No display: {display.detail}. {display.hint}")
     width = max(len(c.name) for c in report.checks)
     for check in report.checks:
         lines.append(f"  {check.level.value:<4}  {check.name:<{width}}  {check.detail}")
-        if check.hint and check.level is not Level.OK:
+        if check.hint and check.level is not Level.OK and check is not display:
             lines.append(f"        {'':<{width}}  → {check.hint}")
     if report.failures:
         summary = f"FAILED: {len(report.failures)} of {len(report.checks)} checks failed"
@@ -437,9 +521,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         doc = report.model_dump(mode="json")
         doc["exit_code"] = report.exit_code
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        text = json.dumps(doc, indent=2)
     else:
-        sys.stdout.write(render(report) + "\n")
+        text = render(report)
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `--self-test | head -1`: the reader has what it wanted
+        from tray.cli import reader_gone
+
+        reader_gone()
     return report.exit_code
 
 

@@ -139,7 +139,7 @@ def test_server_down_still_answers_for_the_gpu(tmp_path: Path, amd_card: Path) -
     )
 
 
-def test_an_unknown_profile_is_a_usage_error(tmp_path: Path) -> None:
+def test_an_unknown_profile_is_not_found(tmp_path: Path) -> None:
     r = run(tmp_path, "--profile", "nope")
-    assert r.returncode == 2
-    assert "There is no server profile “nope”" in r.stderr
+    assert r.returncode == 1
+    assert "There is no server profile “nope” in the settings" in r.stderr

@@ -63,18 +63,16 @@ def test_files_log_diff_restore(user: Cli, preset: tuple[Path, list[str]]) -> No
     assert len(user.json("history", "log", str(f))["versions"]) == 3
 
 
-def test_unknown_paths_and_versions_are_usage_errors(
+def test_unknown_paths_and_versions_are_not_found(
     user: Cli, tmp_path: Path, preset: tuple[Path, list[str]]
 ) -> None:
     f, _ = preset
     never = tmp_path / "never.json"
     r = user("history", "log", str(never))
-    assert r.returncode == 2 and "never been recorded" in r.stderr
-    assert (
-        user.json("history", "diff", str(f), "abcdef12", code=2)["error"]["kind"] == "ConfigError"
-    )
+    assert r.returncode == 1 and "never been recorded" in r.stderr
+    assert user.json("history", "diff", str(f), "abcdef12", code=1)["error"]["kind"] == "NotFound"
     r = user("history", "restore", str(f), "zzzz")
-    assert r.returncode == 2 and "no version" in r.stderr
+    assert r.returncode == 1 and "no version" in r.stderr
     assert f.read_bytes() == preset_bytes(0.2)  # untouched
     assert user("history").returncode == 2
 

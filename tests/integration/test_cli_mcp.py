@@ -64,7 +64,7 @@ def test_audit_exit_codes_with_and_without_json(cli: Cli, home: Path) -> None:
     assert doc["errors"] and doc["file"] == str(broken)
 
     code, code_json, _ = both(cli, "mcp", "audit", "--no-server", "--file", str(home / "nope"))
-    assert (code, code_json) == (2, 2)
+    assert (code, code_json) == (1, 1)  # not found
     code, code_json, _ = both(cli, "mcp", "audit", "--fail-on", "bogus", "--file", str(mcp))
     assert (code, code_json) == (2, 2)
 
@@ -154,11 +154,11 @@ def test_lockdown_refuses_a_malformed_file_without_force(cli: Cli, home: Path) -
     assert mcp.read_bytes() == broken
 
 
-def test_lockdown_unknown_allow_name_is_a_usage_error(cli: Cli, home: Path) -> None:
+def test_lockdown_unknown_allow_name_is_not_found(cli: Cli, home: Path) -> None:
     mcp = home / "mcp.json"
     write(mcp, CLEAN)
     code, code_json, out = both(cli, "mcp", "lockdown", "--allow", "fecth", "--home", str(home))
-    assert (code, code_json) == (2, 2)
+    assert (code, code_json) == (1, 1)
     assert "fecth" in out and "fetch" in out
     assert json.loads(mcp.read_text()) == CLEAN
 

@@ -86,9 +86,9 @@ def test_bad_input_exits_2_with_the_sentence(cli: Cli, folder: Path, as_json: bo
         said = json.loads(r.stdout)["error"]["message"] if as_json else r.stdout + r.stderr
         assert words in said
     assert path.read_bytes() == original
-    r = cli("presets", "show", "Nope", *extra)
+    r = cli("presets", "show", "Nope", *extra)  # not found: 1, as README says
     said = json.loads(r.stdout)["error"]["message"] if as_json else r.stdout + r.stderr
-    assert r.returncode == 2 and "There is no preset “Nope”" in said
+    assert r.returncode == 1 and "There is no preset “Nope”" in said
 
 
 def test_export_and_import(cli: Cli, folder: Path, tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_export_and_import(cli: Cli, folder: Path, tmp_path: Path) -> None:
     assert doc["name"] == "Windows notes 2"
     assert (folder / "Windows notes 2.preset.json").exists()
     missing = cli("presets", "import", str(tmp_path / "nothing.json"))
-    assert missing.returncode == 2
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
 
 
 def test_no_lm_studio_home_exits_1(cli: Cli) -> None:

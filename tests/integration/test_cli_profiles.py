@@ -59,6 +59,20 @@ def test_bad_settings_are_usage_errors(cli: Cli, sim: Simulator, bad: list[str])
     assert r.returncode == 2, r.stdout + r.stderr
 
 
+def test_a_context_past_the_models_longest_is_refused_when_the_server_says(
+    cli: Cli, sim: Simulator, tmp_path: Path
+) -> None:
+    r = cli("profiles", "set", SMALL, "context=40000")  # qwen3-4b takes 32,768 at most
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "this model takes at most 32,768 tokens" in r.stderr
+    assert [p["model"] for p in cli.json("profiles")["profiles"]] == [None]  # nothing saved
+    assert cli.json("profiles", "set", SMALL, "context=32768")["profile"]["context_length"] == 32768
+    # No server to ask: the limit is unknown, so nothing is refused.
+    stopped = "http://127.0.0.1:9"
+    doc = cli.json("profiles", "set", SMALL, "context=40000", "--server", stopped)
+    assert doc["profile"]["context_length"] == 40000
+
+
 def test_models_load_uses_the_models_profile_and_flags_win(cli: Cli, sim: Simulator) -> None:
     cli.json("profiles", "set", SMALL, "context=8192", "parallel=2", "ttl=900", "gpu=0.5")
     doc = cli.json("models", "load", SMALL, "--parallel", "3", "--identifier", "a")

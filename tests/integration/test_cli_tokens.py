@@ -142,10 +142,10 @@ def test_bad_shape_and_no_argv_token(tokens: TokensCli) -> None:
     assert json.loads(tokens("status", "--json").stdout)["profiles"][0]["state"] == "missing"
 
 
-def test_unknown_profile_is_a_usage_error(tokens: TokensCli) -> None:
+def test_unknown_profile_is_not_found(tokens: TokensCli) -> None:
     r = tokens("set", "nope", stdin=TOKEN)
-    assert r.returncode == 2
-    assert "There is no server profile “nope”" in r.stderr
+    assert r.returncode == 1
+    assert "There is no server profile “nope” in the settings" in r.stderr
 
 
 def test_other_commands_use_the_stored_token(tokens: TokensCli, sim: Simulator) -> None:

@@ -71,5 +71,5 @@ def test_moving_to_an_unknown_profile_changes_nothing(cli: Cli, tmp_path: Path) 
     content = "LM_API_TOKEN=sk-lm-Mov3Test:Zz9Yy8Xx7Ww6Vv5Uu4Tt\n"
     rc.write_text(content)
     r = cli("tokens", "scan", str(rc), "--move-to", "nope")
-    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.returncode == 1, r.stdout + r.stderr  # not found
     assert rc.read_text() == content

@@ -221,10 +221,29 @@ async def test_closed_port_is_unreachable(http: httpx.AsyncClient) -> None:
     assert caught.value.message == f"Nothing answers at {base}; is the LM Studio server started?"
 
 
-@pytest.mark.parametrize("base", ["localhost:1234", "ftp://127.0.0.1:1", "http://[::1"])
-async def test_bad_address_is_unreachable(http: httpx.AsyncClient, base: str) -> None:
-    with pytest.raises(ServerUnreachable, match="not a valid"):
+@pytest.mark.parametrize(
+    ("base", "says"),
+    [
+        ("ftp://127.0.0.1:1", "start the address with http:// or https:// (not ftp:)"),
+        ("http://[::1", "close the bracket around the IPv6 address"),  # was a ValueError
+        ("http://127.0.0.1:99999", "the port must be a number from 1 to 65535"),  # OverflowError
+    ],
+)
+async def test_an_address_that_is_not_one_fails_every_request_with_the_rules_sentence(
+    http: httpx.AsyncClient, base: str, says: str
+) -> None:
+    with pytest.raises(ServerUnreachable) as caught:
         await LmStudioClient(http, base).greeting()
+    message = caught.value.message
+    assert message.startswith(f"The server address “{base}” is not usable: {says}")
+    assert message.endswith("Correct it in Settings.")
+
+
+async def test_an_address_without_a_scheme_is_http(http: httpx.AsyncClient) -> None:
+    client = LmStudioClient(http, f"localhost:{closed_port()}/v1/")
+    assert client.base_url.startswith("http://localhost:")
+    with pytest.raises(ServerUnreachable, match="Nothing answers at http://localhost:"):
+        await client.greeting()
 
 
 async def test_reset_before_reply_is_unreachable(client: LmStudioClient, sim: Simulator) -> None:

@@ -140,6 +140,75 @@ def test_text_report_says_what_to_do(tmp_path: Path) -> None:
     assert lines[-1].startswith("FAILED: 1 of 8 checks failed")
 
 
+def without_display(user_home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The self-test where there is no display at all: an ssh login, a container, a cron job."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PATH", "QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")
+    }
+    env.update(
+        HOME=str(user_home),
+        XDG_CONFIG_HOME=str(user_home / ".config"),
+        PATH="/usr/bin:/bin",
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "tray.selftest", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=90,
+        check=False,
+    )
+
+
+def test_without_a_display_it_says_so_first_and_still_checks_the_rest(tmp_path: Path) -> None:
+    # It used to open with Qt's "xcb-cursor0 or libxcb-cursor0 is needed", as if a library
+    # were missing, and skip the icon and SVG checks.
+    text = without_display(tmp_path)
+    first = text.stdout.splitlines()[0]
+    assert first.startswith("No display: DISPLAY and WAYLAND_DISPLAY are not set")
+    assert "Run lmstudio-tray inside a desktop session" in first
+    assert "xcb-cursor" not in text.stdout
+    assert text.returncode == 1
+
+    done = without_display(tmp_path, "--json")
+    doc = json.loads(done.stdout)
+    assert doc["checks"][0]["name"] == "Display" and doc["checks"][0]["level"] == "fail"
+    assert "desktop session" in doc["checks"][0]["hint"]
+    assert levels(doc) == {
+        "Display": "fail",
+        "Qt platform plugin": "warn",  # not tried: there is nothing to show it on
+        "System tray": "warn",
+        "Icons": "ok",  # still checked, with Qt's offscreen platform
+        "SVG image plugin": "ok",
+        "Keyring": "fail",
+        "Settings": "ok",
+        "LM Studio home": "warn",
+        "lms": "warn",
+    }
+    assert "not tried without a display" in detail(doc, "Qt platform plugin")
+    assert done.returncode == doc["exit_code"] == 1
+
+
+def test_a_server_address_that_is_not_one_is_reported(tmp_path: Path) -> None:
+    settings = tmp_path / ".config" / "lmstudio-tray" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(
+        json.dumps(
+            {
+                "schema_version": 2,
+                "profiles": [{"id": "lan", "name": "GPU box", "base_url": "http://gpu:99999"}],
+                "active_profile": "lan",
+            }
+        )
+    )
+    _, doc, _ = self_test(tmp_path, keyring="keyring.backends.fail.Keyring")
+    assert levels(doc)["Server address"] == "warn"
+    assert f"“GPU box” in the settings file {settings}" in detail(doc, "Server address")
+
+
 @pytest.mark.skipif(not IN_DESKTOP_SESSION, reason="needs installers/desktop-session.sh")
 def test_everything_passes_on_a_real_desktop(tmp_path: Path) -> None:
     install_fake_lms(tmp_path / ".lmstudio")

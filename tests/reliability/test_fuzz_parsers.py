@@ -33,7 +33,7 @@ from reliability_budget import FUZZ
 
 from tray.core.api import error_from_response
 from tray.core.chat_events import UnknownChatEvent, parse_chat_event
-from tray.core.errors import TrayError
+from tray.core.errors import InvalidServerUrl, TrayError
 from tray.core.history_diff import diff_contents
 from tray.core.jsonc import JsoncError, parse_jsonc_positions
 from tray.core.lms_output import (
@@ -598,6 +598,44 @@ def test_settings_file(data: bytes) -> None:
     store.load()  # never raises: a problem is kept in store.problem
     if store.problem is not None:
         assert isinstance(store.problem, TrayError) and store.problem.message
+
+
+# --- server addresses ---------------------------------------------------------------------
+
+_URL_PIECES = st.tuples(
+    st.sampled_from(["", "http://", "https://", "HTTP://", "ws://", "htp:/", "http:/", "//"]),
+    st.sampled_from(["", "me:pw@", "@"]),
+    st.sampled_from(
+        ["localhost", "127.0.0.1", "[::1]", "[::1", "::1", "gpu-box", "1.2.3.999", "ünï", ""]
+    )
+    | st.text(max_size=12),
+    st.sampled_from(["", ":", ":1234", ":0", ":65535", ":65536", ":99999", ":abc", ":+1"])
+    | st.text(max_size=6).map(lambda t: ":" + t),
+    st.sampled_from(["", "/", "/v1", "/api/v1/", "//x", "/a b", "?q=1", "#f"])
+    | st.text(max_size=8),
+).map("".join)
+
+
+@FUZZ
+@given(text=_URL_PIECES | st.text(max_size=40))
+@example(text="http://127.0.0.1:99999")  # was an OverflowError deep in the socket layer
+@example(text="http://[::1")  # was a ValueError out of urlsplit
+@example(text="htp:/192.168.1.20:99999")  # was saved as http://htp/192.168.1.20:99999
+@example(text="http://1.2.3.999")  # httpx refuses it as an IPv4 address
+def test_server_addresses(text: str) -> None:
+    """Whatever is typed is either an address the HTTP client takes as it is (port in
+    range; normalising it again changes nothing) or an `InvalidServerUrl` with a sentence."""
+    from tray.core.server_url import parse_server_url, server_host
+
+    url = typed_only(lambda: parse_server_url(text, source="given with --server"))
+    server_host(text)  # never raises
+    if isinstance(url, TrayError):
+        assert isinstance(url, InvalidServerUrl) and url.problem.endswith(".")
+        return
+    parsed = httpx.URL(url + "/v1/models")
+    assert parsed.scheme in ("http", "https") and parsed.host
+    assert parsed.port is None or 1 <= parsed.port <= 65535
+    assert parse_server_url(url) == url
 
 
 # --- history diffs ----------------------------------------------------------------------

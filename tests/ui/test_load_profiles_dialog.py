@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aio import run, until  # tests/ui/aio.py
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from tray.core.api import ModelInfo
@@ -124,6 +124,82 @@ def test_profiles_dialog_edits_the_default_and_an_override(
     assert store.for_model(SMALL) is None
     saved = history.versions(store.path_for(SMALL))
     assert any("created" in v.message for v in saved)
+
+
+def test_a_context_longer_than_the_model_takes_is_refused_inline(
+    loop: asyncio.AbstractEventLoop,
+    sim: Simulator,
+    store: LoadProfileStore,
+    tmp_path: Path,
+    publish_screenshot: Callable[..., Path],
+) -> None:
+    shot = tmp_path / "load-profiles-context-too-long.png"
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient() as http:
+            client = LmStudioClient(http, sim.base_url)
+
+            async def models() -> list[ModelInfo]:
+                return await client.list_models()
+
+            longest = next(m.max_context_length for m in await models() if m.key == SMALL)
+            assert longest == 32768
+            dialog = LoadProfilesDialog(store, models, demo=False)
+            try:
+                dialog.open()
+                dialog.activateWindow()
+                await until(dialog.isActiveWindow, "the window to have the keyboard")
+                await dialog.refresh()
+                item = next(
+                    dialog.list.item(i)
+                    for i in range(dialog.list.count())
+                    if dialog.list.item(i).data(Qt.ItemDataRole.UserRole + 1) == SMALL
+                )
+                dialog.list.scrollToItem(item)
+                center = dialog.list.visualItemRect(item).center()
+                QTest.mouseClick(dialog.list.viewport(), Qt.MouseButton.LeftButton, pos=center)
+                assert dialog.heading.text() == SMALL
+                row = dialog.rows["context_length"]
+                QTest.mouseClick(
+                    row.enabled, Qt.MouseButton.LeftButton, pos=QPoint(8, row.enabled.height() // 2)
+                )
+                assert row.enabled.isChecked()
+
+                dialog.context.setFocus()
+                dialog.context.selectAll()
+                QTest.keyClicks(dialog.context, "40000")
+                assert dialog.context.value() == 40000
+                assert row.error.isVisible()
+                assert "takes at most 32,768 tokens" in row.error.text()
+                assert not dialog.save_button.isEnabled()
+                QTest.keyClick(dialog.context, Qt.Key.Key_Return)  # Save is refused
+                dialog.layout().activate()  # no processEvents inside a task: qasync re-enters
+                assert dialog.grab().save(str(shot))
+                assert store.for_model(SMALL) is None
+                assert "Saved" not in dialog.status.text()
+
+                dialog.context.selectAll()
+                QTest.keyClicks(dialog.context, "32768")  # the longest it takes is fine
+                assert not row.error.isVisible()
+                assert dialog.save_button.isEnabled()
+                QTest.keyClick(dialog.context, Qt.Key.Key_Return)
+                await until(lambda: "Saved the profile of" in dialog.status.text(), "saved")
+                saved = store.for_model(SMALL)
+                assert saved is not None and saved.context_length == 32768
+
+                # The default profile is for every model: no one model's limit applies.
+                dialog.select(None)
+                dialog.rows["context_length"].enabled.setChecked(True)
+                dialog.context.setValue(200_000)
+                assert not dialog.rows["context_length"].error.isVisible()
+                assert dialog.save_button.isEnabled()
+            finally:
+                await cancel_all()
+                dialog.close()
+                dialog.deleteLater()
+
+    run(loop, scenario())
+    publish_screenshot(shot, docs=False)
 
 
 def test_load_dialog_warns_before_a_load_that_will_not_fit(

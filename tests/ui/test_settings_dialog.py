@@ -12,7 +12,8 @@ import pytest
 from hotkey_holder import holding  # tests/ui/hotkey_holder.py
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage, QKeySequence
-from PySide6.QtWidgets import QCheckBox, QDialogButtonBox
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QCheckBox, QDialogButtonBox, QWidget
 from pytestqt.qtbot import QtBot
 from screen import grab_screen  # tests/ui/screen.py
 
@@ -103,14 +104,15 @@ def test_adding_a_profile_and_pressing_ok_saves_it(
 ) -> None:
     dialog = make_dialog()
     assert not service.store.path.exists()
-    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
-    assert dialog.name_edit.text() == "New server"
-    assert dialog.focusWidget() is dialog.name_edit  # the window's focus (no WM activates it)
-    type_into(qtbot, dialog.name_edit, "GPU box")
-    type_into(qtbot, dialog.url_edit, "192.168.1.20:1234/v1")
-    assert not dialog.use_lms_box.isEnabled()  # lms cannot drive another machine
-    assert "only the LM Studio on this machine" in dialog.lms_hint.text()
-    assert dialog.profile_list.item(1).text() == "GPU box"
+    qtbot.mouseClick(dialog.servers.add_button, Qt.MouseButton.LeftButton)
+    assert dialog.servers.name_edit.text() == "New server"
+    # the window's focus (no WM activates it)
+    assert dialog.focusWidget() is dialog.servers.name_edit
+    type_into(qtbot, dialog.servers.name_edit, "GPU box")
+    type_into(qtbot, dialog.servers.url_edit, "192.168.1.20:1234/v1")
+    assert not dialog.servers.use_lms_box.isEnabled()  # lms cannot drive another machine
+    assert "only the LM Studio on this machine" in dialog.servers.lms_hint.text()
+    assert dialog.servers.profile_list.item(1).text() == "GPU box"
 
     click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
     assert not dialog.isVisible()
@@ -129,14 +131,16 @@ def test_an_openai_compatible_server_is_marked_and_never_uses_lms(
     make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
 ) -> None:
     dialog = make_dialog()
-    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
-    type_into(qtbot, dialog.name_edit, "Ollama")
-    type_into(qtbot, dialog.url_edit, "http://localhost:11434")
-    assert dialog.use_lms_box.isEnabled()  # local LM Studio so far
-    dialog.kind_combo.setCurrentIndex(dialog.kind_combo.findData(BackendKind.OPENAI))
-    assert not dialog.use_lms_box.isEnabled() and not dialog.use_lms_box.isChecked()
-    assert "OpenAI-compatible" in dialog.lms_hint.text()
-    assert dialog.profile_list.item(1).text() == "Ollama (OpenAI-compatible)"
+    qtbot.mouseClick(dialog.servers.add_button, Qt.MouseButton.LeftButton)
+    type_into(qtbot, dialog.servers.name_edit, "Ollama")
+    type_into(qtbot, dialog.servers.url_edit, "http://localhost:11434")
+    assert dialog.servers.use_lms_box.isEnabled()  # local LM Studio so far
+    dialog.servers.kind_combo.setCurrentIndex(
+        dialog.servers.kind_combo.findData(BackendKind.OPENAI)
+    )
+    assert not dialog.servers.use_lms_box.isEnabled() and not dialog.servers.use_lms_box.isChecked()
+    assert "OpenAI-compatible" in dialog.servers.lms_hint.text()
+    assert dialog.servers.profile_list.item(1).text() == "Ollama (OpenAI-compatible)"
     click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
     assert dialog.isVisible()  # Apply keeps the window open
     ollama = service.settings.profile("ollama")
@@ -149,41 +153,137 @@ def test_an_invalid_address_is_shown_inline_and_nothing_is_saved(
     service.update(lambda s: None)  # a saved file to compare against
     before = service.store.path.read_bytes()
     dialog = make_dialog()
-    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
-    type_into(qtbot, dialog.url_edit, "ftp://gpu-box:1234")
+    qtbot.mouseClick(dialog.servers.add_button, Qt.MouseButton.LeftButton)
+    type_into(qtbot, dialog.servers.url_edit, "ftp://gpu-box:1234")
     dialog.tabs.setCurrentIndex(GENERAL)  # errors bring the right tab back
     dialog.notify_vram.setChecked(False)  # another change that must not be saved either
 
     click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
     assert dialog.isVisible()
     assert dialog.tabs.currentIndex() == SERVERS
-    assert dialog.profile_list.currentRow() == 1
-    assert dialog.url_error.isVisible()
-    assert "http:// or https://" in dialog.url_error.text()
+    assert dialog.servers.profile_list.currentRow() == 1
+    assert dialog.servers.url_error.isVisible()
+    assert "http:// or https://" in dialog.servers.url_error.text()
     assert service.store.path.read_bytes() == before
     assert len(service.settings.profiles) == 1 and service.settings.notifications.vram_high
 
     # Once shown, the error follows the typing and goes away when the address is right.
-    type_into(qtbot, dialog.url_edit, "http://gpu-box:1234")
-    assert not dialog.url_error.isVisible()
+    type_into(qtbot, dialog.servers.url_edit, "http://gpu-box:1234")
+    assert not dialog.servers.url_error.isVisible()
     click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
     assert not dialog.isVisible()
     assert [p.base_url for p in service.settings.profiles] == [None, "http://gpu-box:1234"]
     assert service.settings.notifications.vram_high is False
 
 
+def activated(qtbot: QtBot, dialog: SettingsDialog) -> None:
+    """Give the window the keyboard, as a click on it would: Tab and leaving a field then
+    work as they do for a user."""
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow, timeout=10_000)
+
+
+def press(widget: QWidget, key: Qt.Key) -> None:
+    QTest.keyClick(widget, key)
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("htp:/192.168.1.20:99999", "(not htp:)"),  # was saved as http://htp/192.168.1.20:99999
+        ("http://192.168.1.20:99999", "from 1 to 65535"),
+        ("192.168.1.20:0", "from 1 to 65535"),
+        ("http://[::1", "Close the bracket"),  # was "Invalid IPv6 URL", Python's words
+        ("ws://gpu-box:1234", "(not ws:)"),
+        ("http://:1234", "needs a host"),
+    ],
+)
+def test_a_bad_address_is_refused_inline_until_it_is_fixed(
+    make_dialog: Callable[..., SettingsDialog],
+    qtbot: QtBot,
+    service: SettingsService,
+    typed: str,
+    says: str,
+) -> None:
+    service.update(lambda s: None)  # a saved file to compare against
+    before = service.store.path.read_bytes()
+    dialog = make_dialog()
+    servers = dialog.servers
+    activated(qtbot, dialog)
+    qtbot.mouseClick(servers.add_button, Qt.MouseButton.LeftButton)
+    assert servers.name_edit.hasFocus()
+    qtbot.keyClicks(servers.name_edit, "GPU box")
+    press(servers.name_edit, Qt.Key.Key_Tab)
+    assert servers.url_edit.hasFocus()
+    qtbot.keyClicks(servers.url_edit, typed)
+    assert not servers.url_error.isVisible()  # not while typing
+
+    # Leaving the field says what is wrong, next to it.
+    press(servers.url_edit, Qt.Key.Key_Tab)
+    assert not servers.url_edit.hasFocus()
+    assert servers.url_error.isVisible()
+    assert says in servers.url_error.text()
+
+    # Enter (the window's OK) is refused: nothing saved, the focus back in the field.
+    press(QApplication.focusWidget(), Qt.Key.Key_Return)
+    assert dialog.isVisible()
+    assert servers.url_edit.hasFocus()
+    assert servers.url_error.isVisible() and says in servers.url_error.text()
+    assert service.store.path.read_bytes() == before
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)  # and so is a click on OK
+    assert dialog.isVisible()
+    assert service.store.path.read_bytes() == before
+
+    # The address is selected: typing replaces it, the message goes, Enter saves it as
+    # the one rule writes it.
+    assert servers.url_edit.selectedText() == typed
+    qtbot.keyClicks(servers.url_edit, "192.168.1.20:1234/v1/")
+    assert not servers.url_error.isVisible()
+    press(servers.url_edit, Qt.Key.Key_Return)
+    assert not dialog.isVisible()
+    assert [p.base_url for p in service.settings.profiles] == [None, "http://192.168.1.20:1234"]
+    assert saved(service)["profiles"][1]["base_url"] == "http://192.168.1.20:1234"  # type: ignore[index]
+
+
+def test_polling_delays_that_do_not_fit_are_said_on_leaving_the_box(
+    make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
+) -> None:
+    dialog = make_dialog()
+    activated(qtbot, dialog)
+    dialog.tabs.setCurrentIndex(POLLING)
+    box = dialog.interactive_box
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus)
+    box.selectAll()
+    qtbot.keyClicks(box, "30")  # slower than idle (15 s)
+    error = dialog._polling_errors["interactive_seconds"]
+    assert not error.isVisible()
+    press(box, Qt.Key.Key_Tab)
+    assert error.isVisible() and "not be slower" in error.text()
+    press(QApplication.focusWidget(), Qt.Key.Key_Return)  # OK: refused, back to the box
+    assert dialog.isVisible() and box.hasFocus()
+    assert not service.store.path.exists()
+    box.selectAll()
+    qtbot.keyClicks(box, "2")
+    assert not error.isVisible()  # once shown, it follows the value
+    press(box, Qt.Key.Key_Return)
+    assert not dialog.isVisible()
+    assert service.settings.polling.interactive_seconds == 2
+
+
 def test_duplicate_and_empty_names_are_refused(
     make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
 ) -> None:
     dialog = make_dialog()
-    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
-    type_into(qtbot, dialog.name_edit, "this MACHINE")
+    qtbot.mouseClick(dialog.servers.add_button, Qt.MouseButton.LeftButton)
+    type_into(qtbot, dialog.servers.name_edit, "this MACHINE")
     click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
-    assert "already called" in dialog.name_error.text() and dialog.name_error.isVisible()
-    dialog.name_edit.clear()
-    qtbot.keyClicks(dialog.name_edit, " ")
+    assert "already called" in dialog.servers.name_error.text()
+    assert dialog.servers.name_error.isVisible()
+    dialog.servers.name_edit.clear()
+    qtbot.keyClicks(dialog.servers.name_edit, " ")
     click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
-    assert "Give the server a name" in dialog.name_error.text()
+    assert "Give the server a name" in dialog.servers.name_error.text()
     assert not service.store.path.exists()
 
 
@@ -193,15 +293,16 @@ def test_the_last_profile_cannot_be_removed_and_removing_the_active_one_moves_on
     with_servers(service)
     service.update(lambda s: setattr(s, "active_profile", "gpu-box"))
     dialog = make_dialog()
-    assert dialog.profile_list.item(1).text() == "GPU box — in use"
-    dialog.profile_list.setCurrentRow(1)
-    assert dialog.activate_button.text() == "In use" and not dialog.activate_button.isEnabled()
-    qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
-    assert dialog.profile_list.item(0).text() == "This machine — in use"
-    qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)  # removes Ollama
-    assert dialog.profile_list.count() == 1
-    assert not dialog.remove_button.isEnabled()
-    assert "at least one server" in dialog.remove_button.toolTip()
+    assert dialog.servers.profile_list.item(1).text() == "GPU box — in use"
+    dialog.servers.profile_list.setCurrentRow(1)
+    assert dialog.servers.activate_button.text() == "In use"
+    assert not dialog.servers.activate_button.isEnabled()
+    qtbot.mouseClick(dialog.servers.remove_button, Qt.MouseButton.LeftButton)
+    assert dialog.servers.profile_list.item(0).text() == "This machine — in use"
+    qtbot.mouseClick(dialog.servers.remove_button, Qt.MouseButton.LeftButton)  # removes Ollama
+    assert dialog.servers.profile_list.count() == 1
+    assert not dialog.servers.remove_button.isEnabled()
+    assert "at least one server" in dialog.servers.remove_button.toolTip()
     click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
     assert [p.id for p in service.settings.profiles] == [LOCAL_PROFILE_ID]
     assert service.settings.active_profile == LOCAL_PROFILE_ID
@@ -212,9 +313,9 @@ def test_use_this_server_makes_it_active(
 ) -> None:
     with_servers(service)
     dialog = make_dialog()
-    dialog.profile_list.setCurrentRow(2)
-    qtbot.mouseClick(dialog.activate_button, Qt.MouseButton.LeftButton)
-    assert dialog.profile_list.item(2).text() == "Ollama (OpenAI-compatible) — in use"
+    dialog.servers.profile_list.setCurrentRow(2)
+    qtbot.mouseClick(dialog.servers.activate_button, Qt.MouseButton.LeftButton)
+    assert dialog.servers.profile_list.item(2).text() == "Ollama (OpenAI-compatible) — in use"
     click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
     assert service.settings.active_profile == "ollama"
     assert saved(service)["active_profile"] == "ollama"
@@ -236,7 +337,7 @@ def test_cancel_discards_every_edit(
     make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
 ) -> None:
     dialog = make_dialog()
-    type_into(qtbot, dialog.name_edit, "Renamed")
+    type_into(qtbot, dialog.servers.name_edit, "Renamed")
     dialog.idle_box.setValue(60)
     dialog.autostart_box.setChecked(True)
     click(qtbot, dialog, QDialogButtonBox.StandardButton.Cancel)
@@ -244,7 +345,7 @@ def test_cancel_discards_every_edit(
     assert not service.store.path.exists()
     assert not XdgAutostart().is_enabled()
     dialog.present()
-    assert dialog.name_edit.text() == "This machine"
+    assert dialog.servers.name_edit.text() == "This machine"
     assert dialog.idle_box.value() == 15
     assert not dialog.autostart_box.isChecked()
 
@@ -379,7 +480,7 @@ def test_screenshots_of_each_tab(
 ) -> None:
     with_servers(service)
     dialog = make_dialog()
-    dialog.profile_list.setCurrentRow(1)
+    dialog.servers.profile_list.setCurrentRow(1)
     names = {
         SERVERS: "settings-servers.png",
         POLLING: "settings-polling.png",
@@ -395,9 +496,9 @@ def test_screenshots_of_each_tab(
 
     # The inline error, as the user sees it.
     dialog.tabs.setCurrentIndex(SERVERS)
-    type_into(qtbot, dialog.url_edit, "ftp://gpu-box:1234")
+    type_into(qtbot, dialog.servers.url_edit, "ftp://gpu-box:1234")
     click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
-    assert dialog.url_error.isVisible()
+    assert dialog.servers.url_error.isVisible()
     capture_on_screen(qtbot, dialog, tmp_path / "settings-servers-invalid-address.png")
     publish_screenshot(tmp_path / "settings-servers-invalid-address.png")
 
@@ -412,15 +513,15 @@ def test_the_api_token_button_opens_the_tokens_dialog_for_a_saved_server(
     qtbot.addWidget(dialog)
     dialog.present()
     qtbot.waitExposed(dialog)
-    assert dialog.tokens_button.isVisibleTo(dialog)
-    qtbot.mouseClick(dialog.tokens_button, Qt.MouseButton.LeftButton)
+    assert dialog.servers.tokens_button.isVisibleTo(dialog)
+    qtbot.mouseClick(dialog.servers.tokens_button, Qt.MouseButton.LeftButton)
     assert asked == [service.settings.active_profile]
-    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)  # new, not saved yet
-    assert not dialog.tokens_button.isEnabled()
+    qtbot.mouseClick(dialog.servers.add_button, Qt.MouseButton.LeftButton)  # new, not saved yet
+    assert not dialog.servers.tokens_button.isEnabled()
     without = SettingsDialog(service, XdgAutostart(), demo=False, command=lambda: COMMAND)
     qtbot.addWidget(without)
     without.present()
-    assert not without.tokens_button.isVisibleTo(without)
+    assert not without.servers.tokens_button.isVisibleTo(without)
 
 
 # --- Quick chat: the global hotkey ------------------------------------------------------

@@ -62,6 +62,18 @@ def test_validation_speaks_per_field() -> None:
     assert validate_profile({"identifier": "x"}, is_default=False) == {}
 
 
+def test_a_context_past_the_models_longest_is_refused_only_when_that_is_known() -> None:
+    too_long = {"context_length": 40_000}
+    problems = validate_profile(too_long, is_default=False, max_context=32_768)
+    assert problems == {
+        "context_length": "Context length: this model takes at most 32,768 tokens; LM Studio "
+        "would refuse to load it with more."
+    }
+    assert validate_profile({"context_length": 32_768}, is_default=False, max_context=32_768) == {}
+    assert validate_profile(too_long, is_default=False) == {}  # unknown: not refused
+    assert validate_profile({"context_length": None}, is_default=False, max_context=8) == {}
+
+
 def test_rest_carries_a_profile_of_rest_fields() -> None:
     p = LoadProfile(context_length=8192, flash_attention=True, eval_batch_size=256)
     plan = plan_load(p, model_key="m", rest_available=True, lms_available=True)

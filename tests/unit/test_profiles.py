@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from tray.core.backends import BackendKind
+from tray.core.errors import InvalidServerUrl
 from tray.core.profiles import (
     ProfileFields,
     check_polling,
@@ -66,12 +65,18 @@ def test_base_urls_are_normalised(typed: str, stored: str | None) -> None:
         ("http://user:secret@box:1234", "OS keyring"),
         ("http://box:1234/?x=1", "should end after"),
         ("http://my box:1234", "spaces"),
+        ("htp:/192.168.1.20:99999", "(not htp:)"),  # was saved as http://htp/192.168.1.20…
+        ("http://[::1", "Close the bracket"),  # was a ValueError out of urlsplit
     ],
 )
 def test_bad_base_urls_say_what_to_fix(typed: str, says: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(says)) as info:
+    with pytest.raises(InvalidServerUrl) as info:
         normalize_base_url(typed)
+    assert says in info.value.problem
     assert "secret" not in str(info.value)
+    check = check_profile(ProfileFields(name="GPU box", base_url=typed))
+    assert check.errors == {"base_url": info.value.problem}  # the sentence next to the field
+    assert not is_this_machine(typed)  # and nothing else raises on what is typed so far
 
 
 def test_lms_only_applies_to_lmstudio_on_this_machine() -> None:

@@ -19,9 +19,9 @@ import importlib
 import sys
 
 from tray import __version__
-from tray.cli._options import tray_arguments
+from tray.cli._options import refuse_bad_options, tray_arguments
 
-__all__ = ["build_parser", "main", "run", "tray_arguments"]
+__all__ = ["build_parser", "main", "reader_gone", "refuse_bad_options", "run", "tray_arguments"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,8 +65,8 @@ async def _run(args: argparse.Namespace) -> int:
 
     import httpx
 
-    from tray.cli._common import EXIT_FAILED, EXIT_USAGE, Context
-    from tray.core.errors import ConfigError, HomeNotFound, TrayError
+    from tray.cli._common import Context, error_doc, exit_code
+    from tray.core.errors import TrayError
 
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as http:
         code: int
@@ -74,24 +74,39 @@ async def _run(args: argparse.Namespace) -> int:
             ctx = Context(args, http)
             doc, code = await args.command.handler(ctx, args)
         except TrayError as exc:
-            usage = isinstance(exc, ConfigError) and not isinstance(exc, HomeNotFound)
-            code = EXIT_USAGE if usage else EXIT_FAILED
-            doc = {
-                "error": {"title": exc.title, "message": exc.message, "kind": type(exc).__name__}
-            }
+            code, doc = exit_code(exc), error_doc(exc)
             if not args.json:
                 print(f"{exc.title}: {exc.message}", file=sys.stderr)
                 return code
-    if args.json:
-        print(json.dumps(doc, indent=2))
-    else:
-        print(args.command.render(doc))
-    return code
+    text = json.dumps(doc, indent=2) if args.json else args.command.render(doc)
+    try:
+        print(text)
+        sys.stdout.flush()  # now, so that a reader who has gone is noticed here
+    except BrokenPipeError:
+        reader_gone()
+    return code  # the command's own outcome, whether or not all of it was read
+
+
+def reader_gone() -> None:
+    """The reader of our output stopped early (`lmstudio-tray models | head -1`): say
+    nothing more. What is still buffered goes to the null device, so that the interpreter's
+    last flush does not complain either (the recipe in Python's `signal` docs, "Note on
+    SIGPIPE"; SIGPIPE itself stays ignored, as it must with sockets open)."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            continue
+    os.close(devnull)
 
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
+    from tray.cli._common import EXIT_FAILED
     from tray.services.logs import configure_logging, install_crash_redaction
 
     configure_logging(args.log_level)  # every line redacted: no token reaches a log
@@ -100,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(_run(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # stdout or stderr closed while the command was still at work
+        reader_gone()
+        return EXIT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,11 +10,17 @@ from typing import Any
 
 import httpx
 
-from tray.cli._options import GLOBAL_OPTIONS
-from tray.core.errors import ConfigError, LmsError
+from tray.cli._options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    GLOBAL_OPTIONS,
+    exit_code,
+    server_option_error,
+)
+from tray.core.errors import InputError, LmsError, TrayError
 from tray.core.settings import Settings
 from tray.core.tokens import FirstToken, NoToken, TokenProvider
-from tray.core.words import quoted
 from tray.services.environment import Environment, discover, token_from_environment
 from tray.services.lms_runner import LmsProbe, LmsRunner
 from tray.services.lmstudio_client import LmStudioClient
@@ -34,21 +40,27 @@ __all__ = [
     "UsageError",
     "add_command",
     "add_global_options",
+    "error_doc",
+    "exit_code",
     "lms_facts",
     "text_message",
 ]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 LMS_TIMEOUT = 20.0
 
 Result = tuple[dict[str, Any], int]
 Handler = Callable[["Context", argparse.Namespace], Awaitable[Result]]
 
 
-class UsageError(ConfigError):
+class UsageError(InputError):
     """The command line asks for something that cannot be (exit code 2)."""
 
     title = "Usage error"
+
+
+def error_doc(exc: TrayError) -> dict[str, Any]:
+    """The JSON document of a command that ends with an error."""
+    return {"error": {"title": exc.title, "message": exc.message, "kind": type(exc).__name__}}
 
 
 @dataclass(frozen=True)
@@ -77,35 +89,47 @@ class Context:
         self.settings_service = SettingsService(SettingsStore(args.settings))
         self.settings: Settings = self.settings_service.settings
         self.settings_problem = self.settings_service.problem
-        try:
-            self.env: Environment = discover(
-                self.settings,
-                server=args.server,
-                home=args.home,
-                lms=args.lms,
-                profile=args.profile,
-            )
-        except KeyError:
-            known = ", ".join(p.id for p in self.settings.profiles)
-            raise UsageError(
-                f"There is no server profile {quoted(args.profile)} (known: {known})."
-            ) from None
+        if (bad_server := server_option_error(args)) is not None:
+            raise bad_server
+        self.env: Environment = discover(
+            self.settings,
+            server=args.server,
+            home=args.home,
+            lms=args.lms,
+            profile=args.profile,
+            settings_file=self.settings_service.store.path,
+        )
         # LM_API_TOKEN (an explicit choice for this shell) first, then the profile's token
         # in the OS keyring; no keyring simply means no token from there.
         self.vault = TokenVault()
         self.token: TokenProvider = FirstToken(
             token_from_environment(), self.vault.provider(self.env.profile.id)
         )
-        self.client = LmStudioClient(http, self.env.server_url, token_provider=self.token)
-        self.anonymous = LmStudioClient(http, self.env.server_url, token_provider=NoToken())
+        self._http = http
         self.runner = (
             LmsRunner(self.env.lms_path, timeout=LMS_TIMEOUT) if self.env.lms_path else None
         )
 
+    @property
+    def server_url(self) -> str:
+        """The server's address; one in the settings (or LM Studio's) that is not an address
+        stops a command that needs it — and only such a command — with the sentence."""
+        if self.env.server_url_error is not None:
+            raise self.env.server_url_error
+        return self.env.server_url
+
+    @property
+    def client(self) -> LmStudioClient:
+        return LmStudioClient(self._http, self.server_url, token_provider=self.token)
+
+    @property
+    def anonymous(self) -> LmStudioClient:
+        return LmStudioClient(self._http, self.server_url, token_provider=NoToken())
+
     async def probe_server(self) -> StatusMonitor:
         monitor = StatusMonitor(
             self.client,
-            url=self.env.server_url,
+            url=self.server_url,
             anonymous=self.anonymous,
             has_token=await self.token.get_token() is not None,
             kind=self.env.profile.kind,

@@ -5,15 +5,36 @@ shows counts (DESIGN.md §5). The full parser (`tray.cli.build_parser`) imports 
 module and with them httpx, pydantic and the services; this one knows only the options the
 tray itself takes and says "not mine" for anything else (a command, --help, --version, a
 typo), so the caller falls back to the full parser, which also reports usage errors.
+
+Also here, as cheap as the rest: the exit code each kind of error means (one table for the
+CLI and the tray), and the tray's refusal of a `--server` that is not an address or a
+`--profile` the settings lack — said before anything shows.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-__all__ = ["GLOBAL_OPTIONS", "tray_arguments"]
+if TYPE_CHECKING:
+    from tray.core.errors import TrayError
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "GLOBAL_OPTIONS",
+    "exit_code",
+    "refuse_bad_options",
+    "server_option_error",
+    "tray_arguments",
+]
+
+# README: 0 success; 1 the server or LM Studio cannot do it (unreachable, token needed, not
+# found); 2 usage errors or unreadable input.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 # The options every command and the tray take: (flag, argparse keywords). The full parser
 # (`tray.cli._common.add_global_options`) and `tray_arguments` both build from this table.
@@ -96,3 +117,44 @@ def tray_arguments(argv: list[str]) -> argparse.Namespace | None:
         return None
     args.subcommand = None
     return args
+
+
+def exit_code(error: TrayError) -> int:
+    """The exit code for an error (the branches of `tray.core.errors` decide)."""
+    from tray.core.errors import ConfigError, InputError, NotFound
+
+    usage = isinstance(error, InputError | ConfigError) and not isinstance(error, NotFound)
+    return EXIT_USAGE if usage else EXIT_FAILED
+
+
+def server_option_error(args: argparse.Namespace) -> TrayError | None:
+    """Why `--server` (when given) is not a server address, or None."""
+    if args.server is None:
+        return None
+    from tray.core.errors import InvalidServerUrl
+    from tray.core.server_url import parse_server_url
+
+    try:
+        parse_server_url(args.server, source="given with --server")
+    except InvalidServerUrl as exc:
+        return exc
+    return None
+
+
+def refuse_bad_options(args: argparse.Namespace) -> None:
+    """Before the tray shows anything: a `--server` that is not an address, or a `--profile`
+    the settings do not have, ends the process with a sentence and the CLI's exit code.
+
+    Reading the settings costs an import of pydantic, so it happens only for `--profile`."""
+    error = server_option_error(args)
+    if error is None and args.profile is not None:
+        from tray.core.errors import NotFound
+        from tray.services.settings_store import SettingsStore
+
+        try:
+            SettingsStore(args.settings).load().find_profile(args.profile)
+        except NotFound as exc:
+            error = exc
+    if error is not None:
+        sys.stderr.write(f"lmstudio-tray: {error.title}: {error.message}\n")
+        raise SystemExit(exit_code(error))

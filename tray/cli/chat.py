@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from tray.cli._common import (
@@ -42,7 +43,7 @@ from tray.core.chat_view import (
     view_error,
 )
 from tray.core.conversation import ModelChoice, order_models
-from tray.core.errors import TrayError
+from tray.core.errors import HomeNotFound, TrayError
 from tray.core.words import quoted
 from tray.services.history import FileHistory, default_history_dir
 from tray.services.preset_store import PresetStore
@@ -83,9 +84,10 @@ def preset_options(ctx: Context, name: str) -> ChatOptions:
     """A preset's system prompt and sampling (LM Studio's `<home>/config-presets`)."""
     home = ctx.env.home
     if not home.exists:
-        raise UsageError(
+        raise HomeNotFound(
             f"LM Studio's home folder {home.path} does not exist, so there is no preset "
-            f"{quoted(name)}; leave out --preset or point --home at LM Studio's folder."
+            f"{quoted(name)}; leave out --preset or point --home at LM Studio's folder.",
+            path=home.path,
         )
     return _preset_store(ctx).load(name).chat_options()
 
@@ -133,42 +135,55 @@ async def cmd_chat(ctx: Context, args: argparse.Namespace) -> Result:
             doc["load_note"] = ready.note
             if stream:
                 print(ready.note, file=sys.stderr)
-        async for update in chat.service.ask(question, ready.model, options):
-            yield update
+        async with aclosing(chat.service.ask(question, ready.model, options)) as answer:
+            async for update in answer:
+                yield update
 
     code = EXIT_OK
-    async for update in updates():
-        if isinstance(update, AnswerDelta):
-            doc["answer"] += update.text
-            if stream and update.text:
-                sys.stdout.write(update.text)
-                sys.stdout.flush()
-        elif isinstance(update, ReasoningDelta):
-            doc["reasoning"] += update.text
-            if stream and args.reasoning:
-                sys.stderr.write(update.text)
-                sys.stderr.flush()
-        elif isinstance(update, ToolLine) and update.state != "running" and stream:
-            print(f"[tool] {update.text}", file=sys.stderr)
-        elif isinstance(update, Finished):
-            doc["stats"] = update.stats.model_dump()
-            doc["response_id"] = update.response_id
-            if stream:
-                print(update.stats.text, file=sys.stderr)
-        elif isinstance(update, Failed):
-            code = EXIT_FAILED
-            doc["error"] = update.error.model_dump(mode="json")
-            doc["truncated"] = update.truncated
-            if stream:
-                print(
-                    f"{update.error.title}: {update.error.message} {update.error.fix}",
-                    file=sys.stderr,
-                )
-        elif isinstance(update, Stopped):
-            code = EXIT_FAILED
+    try:
+        async with aclosing(updates()) as answer:
+            async for update in answer:
+                code = max(code, _take(update, doc, stream=stream, reasoning=args.reasoning))
+    except BrokenPipeError:
+        # The reader stopped early (`chat … | head -1`): leaving the loop closed the
+        # stream, so the server stops generating; `_run` then ends quietly.
+        doc["reader_gone"] = True
     doc["api"] = chat.service.last_api
     doc["streamed"] = stream
     return doc, code
+
+
+def _take(update: ChatUpdate, doc: dict[str, Any], *, stream: bool, reasoning: bool) -> int:
+    """Add one update to the document, and stream it; EXIT_FAILED when the answer failed or
+    was stopped."""
+    if isinstance(update, AnswerDelta):
+        doc["answer"] += update.text
+        if stream and update.text:
+            sys.stdout.write(update.text)
+            sys.stdout.flush()
+    elif isinstance(update, ReasoningDelta):
+        doc["reasoning"] += update.text
+        if stream and reasoning:
+            sys.stderr.write(update.text)
+            sys.stderr.flush()
+    elif isinstance(update, ToolLine) and update.state != "running" and stream:
+        print(f"[tool] {update.text}", file=sys.stderr)
+    elif isinstance(update, Finished):
+        doc["stats"] = update.stats.model_dump()
+        doc["response_id"] = update.response_id
+        if stream:
+            print(update.stats.text, file=sys.stderr)
+    elif isinstance(update, Failed):
+        doc["error"] = update.error.model_dump(mode="json")
+        doc["truncated"] = update.truncated
+        if stream:
+            print(
+                f"{update.error.title}: {update.error.message} {update.error.fix}", file=sys.stderr
+            )
+        return EXIT_FAILED
+    elif isinstance(update, Stopped):
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _text(doc: dict[str, Any]) -> str:

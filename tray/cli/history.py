@@ -2,9 +2,10 @@
 profiles, LM Studio's per-model defaults and `mcp.json`.
 
 A version is named by its commit id or a unique prefix of it (as `history log` prints
-it), or `latest`. Exit codes: 2 for a path never recorded or an unknown version; 1 when a
-push is refused (pull first), a pull left files changed on both machines for the user to
-choose, or the remote cannot be reached.
+it), or `latest`. Exit codes: 1 for a path never recorded or an unknown version (not
+found), when a push is refused (pull first), a pull left files changed on both machines for
+the user to choose, or the remote cannot be reached; 2 for a version prefix that matches
+several versions or a remote URL that may not be one.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tray.cli._common import (
     add_command,
     text_message,
 )
-from tray.core.errors import ConfigError
+from tray.core.errors import ConfigError, NotFound
 from tray.core.settings import Settings, remote_url_problem
 from tray.services.history import (
     FileHistory,
@@ -169,7 +170,7 @@ async def cmd_log(ctx: Context, args: argparse.Namespace) -> Result:
     path = args.path.expanduser().absolute()
     versions = await asyncio.to_thread(_history(ctx).versions, path)
     if not versions:
-        raise UsageError(f"{path} has never been recorded in the file history.", path=path)
+        raise NotFound(f"{path} has never been recorded in the file history.", path=path)
     return {"path": str(path), "versions": [_version_doc(v) for v in versions]}, EXIT_OK
 
 

@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def cmd_status(ctx: Context, args: argparse.Namespace) -> Result:
+    # An address that is not one stops here, before `lms` starts: cancelling a subprocess
+    # while asyncio is still spawning it never returns (CPython 3.11).
+    _ = ctx.server_url
     monitor, lms = await asyncio.gather(ctx.probe_server(), lms_facts(ctx))
     st = monitor.status
     reachable = st.state.is_up
@@ -126,6 +129,7 @@ async def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
             "beyond_loopback": cfg.beyond_loopback,
         }
 
+    _ = ctx.server_url  # see cmd_status
     monitor, lms = await asyncio.gather(ctx.probe_server(), lms_facts(ctx))
     st = monitor.status
     if not st.state.is_up:

@@ -2,11 +2,11 @@
 
 Exit codes (never dependent on `--json`):
 
-- `audit`: 0 nothing at or above `--fail-on` (default high), 1 findings reach it, 2 the file
-  cannot be read or parsed;
-- `lockdown`: 0 locked, 1 the write failed (the old file is intact), 2 the file does not
-  parse (nothing changed; `--force` rewrites it, its original kept in history) or an
-  `--allow` name is not in the file;
+- `audit`: 0 nothing at or above `--fail-on` (default high), 1 findings reach it or the
+  `--file` named does not exist, 2 the file cannot be read or parsed;
+- `lockdown`: 0 locked, 1 the write failed (the old file is intact) or an `--allow` name is
+  not in the file (nothing changed), 2 the file does not parse (nothing changed; `--force`
+  rewrites it, its original kept in history);
 - `restore`: 0 restored, 1 nothing to restore or the write failed;
 - `status`: 0 locked and unchanged, or not locked; 1 changed since lockdown.
 
@@ -30,9 +30,10 @@ from tray.cli._common import (
     Result,
     UsageError,
     add_command,
+    error_doc,
     text_message,
 )
-from tray.core.errors import ConfigError, FileWriteError, LmStudioError
+from tray.core.errors import ConfigError, FileWriteError, LmStudioError, NotFound
 from tray.core.mcp_audit import AuditReport, Severity, exit_code, render_text
 from tray.core.mcp_lockdown import (
     Drift,
@@ -150,10 +151,6 @@ async def _cmd_no_action(ctx: Context, args: argparse.Namespace) -> Result:
     )
 
 
-def _error_doc(exc: ConfigError) -> dict[str, Any]:
-    return {"error": {"title": exc.title, "message": exc.message, "kind": type(exc).__name__}}
-
-
 # --- audit -----------------------------------------------------------------------------
 
 
@@ -172,7 +169,7 @@ async def cmd_audit(ctx: Context, args: argparse.Namespace) -> Result:
         raise UsageError(str(exc)) from None
     path = _file(ctx, args)
     if args.file is not None and not await asyncio.to_thread(path.exists):
-        raise UsageError(f"There is no file {path}.")
+        raise NotFound(f"There is no file {path}.", path=path)
     auth = None if args.no_server else await _server_auth(ctx)
     report, _doc = await audit_file(path, lmstudio_home=ctx.env.home.path, server_auth=auth)
     doc = report.model_dump(mode="json")
@@ -202,9 +199,10 @@ async def cmd_lockdown(ctx: Context, args: argparse.Namespace) -> Result:
         )
     if plan.unknown_allowed:
         names = ", ".join(plan.servers) or "none"
-        raise UsageError(
+        raise NotFound(
             f"{path} has no server named {', '.join(plan.unknown_allowed)} (it has: {names}). "
-            "Nothing was changed."
+            "Nothing was changed.",
+            path=path,
         )
     try:
         record = await service.lockdown(
@@ -214,7 +212,7 @@ async def cmd_lockdown(ctx: Context, args: argparse.Namespace) -> Result:
             keep_locked=args.keep_locked,
         )
     except FileWriteError as exc:
-        return _error_doc(exc), EXIT_FAILED
+        return error_doc(exc), EXIT_FAILED
     if args.keep_locked:
 
         def keep(s: Settings) -> None:
@@ -253,7 +251,7 @@ async def cmd_restore(ctx: Context, args: argparse.Namespace) -> Result:
     try:
         result = await lockdown_service().restore()
     except ConfigError as exc:
-        return _error_doc(exc), EXIT_FAILED
+        return error_doc(exc), EXIT_FAILED
     doc = result.model_dump(mode="json")
     if result.mode is not None:
         doc["mode"] = f"{result.mode:o}"

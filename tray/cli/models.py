@@ -13,7 +13,7 @@ from typing import Any
 
 from tray.cli._common import EXIT_FAILED, EXIT_OK, Command, Context, Result, add_command
 from tray.cli.profiles import open_store
-from tray.core.errors import EndpointNotSupported, LmsError, TrayError
+from tray.core.errors import EndpointNotSupported, LmsError, NotFound, TrayError
 from tray.core.inventory import DownloadedModelRow, LoadedModelRow, build_inventory
 from tray.core.load_profiles import FIELD_LABELS, LoadProfile, Preflight, effective
 from tray.core.restore import (
@@ -144,6 +144,13 @@ def _load_profile(args: argparse.Namespace) -> LoadProfile:
     elif name == "default":
         base = effective(store.default(), None)
     else:
+        if name is not None and store.for_model(name) is None:
+            # Named on purpose, so a typo must not quietly load with the default profile.
+            own = ", ".join(e.model_key for e in store.list() if e.model_key) or "none yet"
+            raise NotFound(
+                f"There is no load profile for {quoted(name)} (models with one: {own}); "
+                "name one of them, `default` or `none`."
+            )
         base = store.effective(name or args.model)
     flags = {
         "context_length": args.context_length,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from typing import Any
 
 from tray.cli._common import (
@@ -34,6 +35,8 @@ from tray.services.model_defaults import LmStudioDefaults
 __all__ = ["ORDER", "open_store", "register"]
 
 ORDER = 22
+
+log = logging.getLogger(__name__)
 
 
 def open_store() -> LoadProfileStore:
@@ -153,13 +156,18 @@ async def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
             raise UsageError(f"{exc}.") from None
         changes[name] = value
     store = open_store()
+    longest = (
+        await _longest_context(ctx, model)
+        if model is not None and changes.get("context_length") is not None
+        else None
+    )
 
     def save() -> None:
         current = store.default() if model is None else store.for_model(model)
         values = {**(current or LoadProfile()).model_dump(), **changes}
         if values.get("write_lmstudio_defaults") is None:
             values["write_lmstudio_defaults"] = False
-        problems = validate_profile(values, is_default=model is None)
+        problems = validate_profile(values, is_default=model is None, max_context=longest)
         if problems:
             raise UsageError(" ".join(problems.values()))
         store.save(LoadProfile.model_validate(values), model)
@@ -167,6 +175,17 @@ async def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
     await asyncio.to_thread(save)
     doc = await _show(ctx, store, model)
     return doc, EXIT_OK
+
+
+async def _longest_context(ctx: Context, model: str) -> int | None:
+    """The longest context `model` takes, from the server's model list; None when the
+    server does not say (not running, another machine's model): then nothing is refused."""
+    try:
+        models = await ctx.client.list_models()
+    except TrayError as exc:
+        log.info("no model list to check the context length against: %s", exc.message)
+        return None
+    return next((m.max_context_length for m in models if m.key == model), None)
 
 
 async def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:

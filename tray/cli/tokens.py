@@ -25,6 +25,7 @@ from tray.cli._common import (
     Result,
     UsageError,
     add_command,
+    error_doc,
     text_message,
 )
 from tray.core.errors import InvalidTokenShape, TokenError, TokenTooLong
@@ -39,7 +40,7 @@ from tray.core.tokens import (
     env_line,
     validate_token,
 )
-from tray.core.words import plural, quoted
+from tray.core.words import plural
 from tray.services.environment import discover
 from tray.services.lmstudio_client import LmStudioClient
 from tray.services.token_vault import check_token
@@ -121,26 +122,26 @@ def _profile_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _profile(ctx: Context, profile_id: str) -> ServerProfile:
-    for profile in ctx.settings.profiles:
-        if profile.id == profile_id:
-            return profile
-    known = ", ".join(p.id for p in ctx.settings.profiles)
-    raise UsageError(f"There is no server profile {quoted(profile_id)} (known: {known}).")
+    return ctx.settings.find_profile(profile_id)  # NotFound (exit 1) names the known ones
 
 
 def _server_url(ctx: Context, args: argparse.Namespace, profile: ServerProfile) -> str:
     if profile.id == ctx.env.profile.id:
-        return ctx.env.server_url  # honours --server and LM Studio's own settings
-    return discover(ctx.settings, home=args.home, profile=profile.id).server_url
+        return ctx.server_url  # honours --server and LM Studio's own settings
+    env = discover(
+        ctx.settings,
+        home=args.home,
+        profile=profile.id,
+        settings_file=ctx.settings_service.store.path,
+    )
+    if env.server_url_error is not None:
+        raise env.server_url_error
+    return env.server_url
 
 
 async def _check(url: str, token: StaticToken) -> TokenCheck:
     async with httpx.AsyncClient(timeout=CHECK_TIMEOUT) as http:
         return await check_token(LmStudioClient(http, url, token_provider=token))
-
-
-def _error_doc(exc: TokenError) -> dict[str, Any]:
-    return {"error": {"title": exc.title, "message": exc.message, "kind": type(exc).__name__}}
 
 
 def _read_token(profile: ServerProfile) -> str:
@@ -224,7 +225,7 @@ async def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
     try:
         token = validate_token(raw)
     except (InvalidTokenShape, TokenTooLong) as exc:
-        return _error_doc(exc), EXIT_USAGE
+        return error_doc(exc), EXIT_USAGE
     finally:
         del raw
     doc: dict[str, Any] = {"profile": profile.id, "client_id": client_id(token), "check": None}
@@ -238,7 +239,7 @@ async def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
     try:
         await vault.set(profile.id, token)
     except TokenError as exc:
-        return {**doc, **_error_doc(exc), "stored": False}, EXIT_FAILED
+        return {**doc, **error_doc(exc), "stored": False}, EXIT_FAILED
     doc["stored"] = True
     checked = f" {doc['check']['message']}" if doc["check"] else ""
     doc["message"] = (
@@ -252,7 +253,7 @@ async def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
     try:
         removed = await ctx.vault.delete(profile.id)
     except TokenError as exc:
-        return _error_doc(exc), EXIT_FAILED
+        return error_doc(exc), EXIT_FAILED
     message = (
         f"Removed the token for {profile.name}."
         if removed
@@ -266,7 +267,7 @@ async def cmd_test(ctx: Context, args: argparse.Namespace) -> Result:
     try:
         token = await ctx.vault.get(profile.id)
     except TokenError as exc:
-        return _error_doc(exc), EXIT_FAILED
+        return error_doc(exc), EXIT_FAILED
     if token is None:
         return {
             "profile": profile.id,
@@ -287,7 +288,7 @@ async def cmd_env(ctx: Context, args: argparse.Namespace) -> Result:
     try:
         token = await ctx.vault.get(profile.id)
     except TokenError as exc:
-        return _error_doc(exc), EXIT_FAILED
+        return error_doc(exc), EXIT_FAILED
     if token is None:
         return {
             "profile": profile.id,
@@ -358,7 +359,7 @@ async def _move(ctx: Context, profile_id: str, leaks: list[Any]) -> list[str]:
     from tray.services.history import FileHistory, default_history_dir
     from tray.services.leak_finder import remove_token_from_file, token_of
 
-    _profile(ctx, profile_id)  # an unknown profile is a usage error, before anything moves
+    _profile(ctx, profile_id)  # an unknown profile stops it before anything moves
     history = FileHistory(default_history_dir())
     moved: list[str] = []
     for leak in leaks:

@@ -26,8 +26,12 @@
     │       ├── LmsModelNotFound   no downloaded model / loaded instance matches
     │       ├── LmsOutputError     stdout was not the documented shape
     │       └── PortInUse          another program listens on the server's port
+    ├── InputError                 a value the user typed, passed or set cannot be used
+    │   └── InvalidServerUrl       not an http(s) address with a host and a port 1-65535
     ├── ConfigError                a file we read or write
-    │   ├── HomeNotFound           no LM Studio home on this machine
+    │   ├── NotFound               what was named is not there: a preset, a server profile, a
+    │   │   │                      file's version in the history, a server in mcp.json, a file
+    │   │   └── HomeNotFound       no LM Studio home on this machine
     │   ├── FileParseError         a file we cannot parse (path, line, column)
     │   ├── FileWriteError         a write that did not happen (old file intact)
     │   ├── PresetChanged          a preset changed on disk since it was read (not saved)
@@ -41,6 +45,10 @@
         └── KeyringWriteRefused    the keyring refused to store or remove it
 
 Errors carry data, never secrets: a message must never contain a token or a header value.
+
+The command line's exit codes follow the branches: 2 for an `InputError` and any other
+`ConfigError` (usage errors, unreadable input), 1 for everything else — `NotFound` included,
+like LM Studio's own `ModelNotFound` and `LmsModelNotFound`.
 """
 
 from __future__ import annotations
@@ -59,7 +67,9 @@ __all__ = [
     "HomeNotFound",
     "HttpStatusError",
     "IdentifierInUse",
+    "InputError",
     "InvalidPreset",
+    "InvalidServerUrl",
     "InvalidToken",
     "InvalidTokenShape",
     "KeyringLocked",
@@ -76,6 +86,7 @@ __all__ = [
     "LmsTimeout",
     "MalformedJson",
     "ModelNotFound",
+    "NotFound",
     "PortInUse",
     "PresetChanged",
     "RequestTimeout",
@@ -275,6 +286,31 @@ class PortInUse(LmsCommandFailed):
         self.port = port
 
 
+# --- what the user typed ------------------------------------------------------------------
+
+
+class InputError(TrayError):
+    """A value the user typed, passed on the command line or set in a file cannot be used."""
+
+    title = "Invalid input"
+
+
+class InvalidServerUrl(InputError):
+    """`problem` says what to fix (for a message next to the field it was typed in);
+    `message` also quotes the address (`shown`, without any password) and, when known,
+    where it came from (`source` completes "The server address “…” …")."""
+
+    title = "Invalid server address"
+
+    def __init__(self, problem: str, *, shown: str, source: str | None = None) -> None:
+        where = f" {source}" if source else ""
+        lowered = problem[:1].lower() + problem[1:]
+        super().__init__(f"The server address “{shown}”{where} is not usable: {lowered}")
+        self.problem = problem
+        self.shown = shown
+        self.source = source
+
+
 # --- files -----------------------------------------------------------------------------
 
 
@@ -286,7 +322,14 @@ class ConfigError(TrayError):
         self.path = path
 
 
-class HomeNotFound(ConfigError):
+class NotFound(ConfigError):
+    """What the user named is not there (the command line exits 1, not 2: the request was
+    well formed, the thing is missing)."""
+
+    title = "Not found"
+
+
+class HomeNotFound(NotFound):
     title = "LM Studio not found"
 
 

@@ -213,9 +213,12 @@ def effective(default: LoadProfile, override: LoadProfile | None) -> LoadProfile
     return LoadProfile.model_validate(merged)
 
 
-def validate_profile(values: Mapping[str, Any], *, is_default: bool) -> dict[str, str]:
+def validate_profile(
+    values: Mapping[str, Any], *, is_default: bool, max_context: int | None = None
+) -> dict[str, str]:
     """Field → sentence for each value that cannot be saved (empty: fine). For inline
-    messages in forms and for the CLI."""
+    messages in forms and for the CLI. `max_context` is the model's longest context, when
+    known (LM Studio refuses a load that asks for more)."""
     problems: dict[str, str] = {}
     for name in PROFILE_FIELDS:
         value = values.get(name)
@@ -226,6 +229,17 @@ def validate_profile(values: Mapping[str, Any], *, is_default: bool) -> dict[str
         except ValidationError as exc:
             detail = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
             problems[name] = f"{FIELD_LABELS[name]}: {detail}."
+    context = values.get("context_length")
+    if (
+        max_context is not None
+        and "context_length" not in problems
+        and isinstance(context, int)
+        and context > max_context
+    ):
+        problems["context_length"] = (
+            f"{FIELD_LABELS['context_length']}: this model takes at most {max_context:,} "
+            "tokens; LM Studio would refuse to load it with more."
+        )
     if is_default and values.get("identifier") is not None:
         problems["identifier"] = (
             "The default profile cannot set an identifier: every model would get the same "

@@ -9,12 +9,13 @@ say what to fix, keyed by the field they belong to.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 import annotated_types
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tray.core.backends import BackendKind
+from tray.core.errors import InvalidServerUrl
+from tray.core.server_url import parse_server_url, server_host
 from tray.core.settings import PollingSettings, ServerProfile, profile_id_for
 from tray.core.status import is_loopback_host
 
@@ -37,65 +38,24 @@ __all__ = [
 
 NEW_PROFILE_NAME = "New server"
 
-# API roots people paste from client configs; the tray appends these paths itself, so a
-# base URL ending in one would make every request go to `/v1/v1/models`.
-_API_SUFFIXES = ("/api/v1", "/api/v0", "/v1")
-
 
 def normalize_base_url(text: str) -> str | None:
     """The base URL to store for what the user typed; None (empty) = this machine's LM Studio.
 
-    Adds `http://` when no scheme is given, lower-cases scheme and host, drops a trailing
-    slash and a pasted API root (`/v1`, `/api/v1`). Raises ValueError with a sentence that
-    says what to fix.
+    The one rule for server addresses (`tray.core.server_url`): adds `http://` when no
+    scheme is given, lower-cases scheme and host, drops a trailing slash and a pasted API
+    root (`/v1`, `/api/v1`). Raises `InvalidServerUrl`; its `problem` says what to fix.
     """
-    text = text.strip()
-    if not text:
+    if not text.strip():
         return None
-    if any(c.isspace() for c in text):
-        raise ValueError("An address cannot contain spaces.")
-    if "://" not in text:
-        text = "http://" + text
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ValueError(
-            f"Use an http:// or https:// address (not {scheme}://), "
-            "for example http://192.168.1.20:1234."
-        )
-    if parts.username is not None or parts.password is not None:
-        # A password in the URL would sit in the settings file in plain text.
-        raise ValueError(
-            "Leave user names and passwords out of the address; "
-            "API tokens are kept in the OS keyring."
-        )
-    host = parts.hostname
-    if not host:
-        raise ValueError("The address needs a host name or IP, for example http://gpu-box:1234.")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError("The port must be a number from 1 to 65535.") from None
-    if port == 0:
-        raise ValueError("The port must be a number from 1 to 65535.")
-    if parts.query or parts.fragment:
-        raise ValueError("The address should end after the host, port and optional path.")
-    path = parts.path.rstrip("/")
-    for suffix in _API_SUFFIXES:
-        if path.lower().endswith(suffix):
-            path = path[: -len(suffix)]
-            break
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc += f":{port}"
-    return urlunsplit((scheme, netloc, path, "", ""))
+    return parse_server_url(text)
 
 
 def is_this_machine(base_url: str | None) -> bool:
     """Whether the profile points at this machine (no URL, or a loopback host)."""
     if base_url is None:
         return True
-    return is_loopback_host(urlsplit(base_url).hostname or "")
+    return is_loopback_host(server_host(base_url))
 
 
 def lms_applies(kind: BackendKind, base_url: str | None) -> bool:
@@ -190,8 +150,8 @@ def check_profile(
     base_url: str | None = None
     try:
         base_url = normalize_base_url(fields.base_url)
-    except ValueError as exc:
-        errors["base_url"] = str(exc)
+    except InvalidServerUrl as exc:
+        errors["base_url"] = exc.problem
     if errors:
         return ProfileCheck(errors=errors)
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tray.core.backends import BackendKind
-from tray.core.errors import FileParseError
+from tray.core.errors import FileParseError, NotFound
 from tray.core.words import quoted
 
 __all__ = [
@@ -191,6 +191,16 @@ class Settings(BaseModel):
             if p.id == wanted:
                 return p
         raise KeyError(wanted)
+
+    def find_profile(self, profile_id: str | None = None) -> ServerProfile:
+        """As `profile`, for an id the user gave: `NotFound` says which ids there are."""
+        try:
+            return self.profile(profile_id)
+        except KeyError:
+            known = ", ".join(p.id for p in self.profiles)
+            raise NotFound(
+                f"There is no server profile “{profile_id}” in the settings (known: {known})."
+            ) from None
 
 
 def profile_id_for(name: str, taken: set[str]) -> str:

@@ -53,7 +53,7 @@ from dulwich.refs import Ref
 from dulwich.repo import Repo
 from pydantic import BaseModel, ConfigDict
 
-from tray.core.errors import ConfigError, FileWriteError
+from tray.core.errors import ConfigError, FileWriteError, NotFound
 from tray.core.history_diff import FileDiff, diff_contents
 from tray.core.settings import remote_url_problem
 from tray.core.words import plural, quoted
@@ -520,8 +520,8 @@ class FileHistory:
             raise self._busy(path)
 
     @staticmethod
-    def _never_recorded(path: Path) -> ConfigError:
-        return ConfigError(f"{path} has never been recorded in the file history.", path=Path(path))
+    def _never_recorded(path: Path) -> NotFound:
+        return NotFound(f"{path} has never been recorded in the file history.", path=Path(path))
 
     # --- reading --------------------------------------------------------------------
 
@@ -598,7 +598,7 @@ class FileHistory:
                     f"{rev} matches several versions of {Path(path).name}; give more digits.",
                     path=Path(path),
                 )
-        raise ConfigError(
+        raise NotFound(
             f"The file history has no version {quoted(rev[:12])} of {Path(path).name}; "
             "`history log` lists them.",
             path=Path(path),

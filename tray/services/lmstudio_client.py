@@ -64,6 +64,7 @@ from tray.core.api import (
 from tray.core.chat_events import ChatEndEvent, ChatEvent, parse_chat_event
 from tray.core.errors import (
     BadResponse,
+    InvalidServerUrl,
     LmStudioError,
     MalformedJson,
     RequestTimeout,
@@ -72,6 +73,7 @@ from tray.core.errors import (
     StreamTruncated,
 )
 from tray.core.openai_stream import DONE, ChatCompletionChunk, CompletionDelta, CompletionStream
+from tray.core.server_url import parse_server_url
 from tray.core.tokens import TokenProvider
 
 __all__ = ["LmStudioClient", "Timeouts"]
@@ -234,7 +236,15 @@ class LmStudioClient:
         timeouts: Timeouts | None = None,
     ) -> None:
         self._http = http
-        self._base_url = base_url.rstrip("/")
+        # The one rule for server addresses (`localhost:1234` is http://localhost:1234). One
+        # that is not an address (a hand-edited settings file) fails every request with the
+        # rule's sentence, never deep inside the HTTP library.
+        self._address_problem: str | None = None
+        try:
+            self._base_url = parse_server_url(base_url)
+        except InvalidServerUrl as exc:
+            self._base_url = base_url.strip().rstrip("/")
+            self._address_problem = f"{exc.message} Correct it in Settings."
         self._tokens = token_provider
         self._max_body_bytes = max_body_bytes
         self._max_event_bytes = max_event_bytes
@@ -366,6 +376,8 @@ class LmStudioClient:
     # --- plumbing ----------------------------------------------------------------------
 
     async def _target(self, path: str) -> _Target:
+        if self._address_problem is not None:
+            raise ServerUnreachable(self._address_problem, url=self._base_url + path)
         headers = {"Accept": "application/json"}
         token = await self._tokens.get_token() if self._tokens is not None else None
         secret = token.get_secret_value() if token is not None else ""

@@ -23,6 +23,7 @@ from tray.core.errors import (
     FileParseError,
     FileWriteError,
     InvalidPreset,
+    NotFound,
     PresetChanged,
 )
 from tray.core.presets import (
@@ -146,7 +147,7 @@ class PresetStore:
             if hits:
                 return hits[0].path
         known = ", ".join(quoted(s.name) for s in summaries) or "none"
-        raise ConfigError(
+        raise NotFound(
             f"There is no preset {quoted(name)} in {self.folder} (presets: {known}).",
             path=self.folder,
         )
@@ -158,7 +159,7 @@ class PresetStore:
         try:
             data = read_bytes(path)
         except FileNotFoundError:
-            raise ConfigError(f"The preset file {path} no longer exists.", path=path) from None
+            raise NotFound(f"The preset file {path} no longer exists.", path=path) from None
         try:
             return Preset.parse(data, origin=path.name)
         except FileParseError as exc:
@@ -309,7 +310,7 @@ class PresetStore:
         try:
             data = read_bytes(Path(source))
         except FileNotFoundError:
-            raise ConfigError(f"{source} does not exist.", path=Path(source)) from None
+            raise NotFound(f"{source} does not exist.", path=Path(source)) from None
         try:
             preset = Preset.parse(data)
         except FileParseError as exc:

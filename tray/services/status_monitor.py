@@ -17,7 +17,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from tray.core.backends import BackendKind
 from tray.core.errors import AuthError, LmsError, LmStudioError, TrayError
@@ -25,6 +24,7 @@ from tray.core.gpu import GpuReport
 from tray.core.inventory import LoadedModelRow, build_inventory
 from tray.core.lms_output import LmsLoadedModel
 from tray.core.server_config import HttpServerConfig
+from tray.core.server_url import server_host
 from tray.core.status import (
     PollPolicy,
     ServerState,
@@ -91,7 +91,7 @@ class StatusMonitor:
         self._policy = policy or PollPolicy()
         self._on_update = on_update
         self._clock = clock
-        self._local = is_loopback_host(urlsplit(url).hostname or "")
+        self._local = is_loopback_host(server_host(url))
         self._interactive = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

@@ -2,8 +2,10 @@
 form where every field may be "not set" (LM Studio decides, or the default applies).
 
 The list shows the default first, then every model that has a profile or is downloaded.
-Values are checked as they are typed (the pure `validate_profile`); Save writes through the
-store (atomic, re-read, recorded in the history) in a thread, never on the Qt thread.
+Values are checked as they are typed (the pure `validate_profile`, which also holds a
+model's context length to the longest the model takes, from the downloaded-model list);
+Save writes through the store (atomic, re-read, recorded in the history) in a thread, never
+on the Qt thread.
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ class LoadProfilesDialog(QDialog):
         self._list_models = list_models
         self._entries: dict[str | None, LoadProfile] = {}
         self._downloaded: list[str] = []
+        self._max_context: dict[str, int] = {}  # model key -> longest context it takes
         self._current: str | None = None
         self._filling = False
         self.busy = False
@@ -271,6 +274,9 @@ class LoadProfilesDialog(QDialog):
         try:
             models = await self._list_models()
             self._downloaded = [m.key for m in models]
+            self._max_context = {
+                m.key: m.max_context_length for m in models if m.max_context_length
+            }
         except TrayError as exc:
             self._say(f"Could not list the downloaded models: {exc.message}", ok=False)
         self._fill_list()
@@ -431,7 +437,11 @@ class LoadProfilesDialog(QDialog):
 
     def problems(self) -> dict[str, str]:
         values = self.form_values()
-        found = validate_profile(values, is_default=self._current is None)
+        found = validate_profile(
+            values,
+            is_default=self._current is None,
+            max_context=self._max_context.get(self._current) if self._current else None,
+        )
         if values.get("identifier") == "":
             found["identifier"] = "Identifier: type a name, or uncheck it."
         return found

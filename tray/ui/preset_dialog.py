@@ -43,7 +43,8 @@ from tray.ui.dialogs import ask_unsaved, confirm
 from tray.ui.preset_form import PresetForm
 from tray.ui.preset_list import PresetListPane
 from tray.ui.preset_outside import ConflictsBox, OutsideChangeBar
-from tray.ui.settings_dialog import _message, _show_error
+from tray.ui.settings_parts import message_line as _message
+from tray.ui.settings_parts import show_error as _show_error
 from tray.ui.status_text import window_title
 from tray.ui.tasks import spawn
 

@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from tray.core.presets import FIELDS, OVERFLOW_POLICIES, Checkbox, Preset
-from tray.ui.settings_dialog import _message, _show_error
+from tray.ui.settings_parts import message_line as _message
+from tray.ui.settings_parts import show_error as _show_error
 
 __all__ = ["NOT_SET", "PresetForm"]
 

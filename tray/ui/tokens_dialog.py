@@ -46,7 +46,8 @@ from tray.core.tokens import (
 )
 from tray.services.settings_store import SettingsService
 from tray.ui.dialogs import confirm
-from tray.ui.settings_dialog import _message, _show_error
+from tray.ui.settings_parts import message_line as _message
+from tray.ui.settings_parts import show_error as _show_error
 from tray.ui.status_text import window_title
 from tray.ui.tasks import spawn
 
