@@ -390,15 +390,18 @@ class TrayApp:
     def _connect(self) -> None:
         """Watch the server the settings (or --demo) name, with everything that needs it."""
         from tray.core.status import PollPolicy
-        from tray.core.tokens import FirstToken, NoToken
+        from tray.core.tokens import FirstToken, NoToken, WhenAsked
         from tray.services.environment import token_from_environment
         from tray.services.lmstudio_client import LmStudioClient
         from tray.services.model_defaults import LmStudioDefaults
         from tray.services.model_manager import ModelManager
         from tray.services.status_monitor import StatusMonitor
 
-        # The tray's own home for tokens (the keyring) first, then LM_API_TOKEN.
-        token = FirstToken(self.vault.provider(self.env.profile.id), token_from_environment())
+        # The tray's own home for tokens (the keyring) first, then LM_API_TOKEN; only once
+        # the server asks for a token (the keyring may hang on an unlock prompt).
+        token = WhenAsked(
+            FirstToken(self.vault.provider(self.env.profile.id), token_from_environment())
+        )
         env, polling = self.env, self.settings.settings.polling
         url = env.server_url
         client = self.client = LmStudioClient(self.http, url, token_provider=token)

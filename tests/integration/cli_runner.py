@@ -24,18 +24,22 @@ class Cli:
         self.user_home = user_home
         self.settings = user_home / ".config" / "lmstudio-tray" / "settings.json"
 
-    def __call__(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k not in (*TOKEN_VARS, "PATH")}
-        env.update(
+    def __call__(
+        self, *args: str, token: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run it; `env` adds to (or replaces) the throw-away environment."""
+        run_env = {k: v for k, v in os.environ.items() if k not in (*TOKEN_VARS, "PATH")}
+        run_env.update(
             HOME=str(self.user_home),
             XDG_CONFIG_HOME=str(self.user_home / ".config"),
             XDG_STATE_HOME=str(self.user_home / ".state"),
             PATH="/usr/bin:/bin",
         )
         if token:
-            env["LM_API_TOKEN"] = token
+            run_env["LM_API_TOKEN"] = token
+        run_env.update(env or {})
         return subprocess.run(
-            [str(EXE), *args], capture_output=True, text=True, env=env, timeout=90, check=False
+            [str(EXE), *args], capture_output=True, text=True, env=run_env, timeout=90, check=False
         )
 
     def json(self, *args: str, token: str | None = None, code: int = 0) -> dict[str, Any]:

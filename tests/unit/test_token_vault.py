@@ -293,10 +293,12 @@ async def test_provider_reads_once_and_follows_changes() -> None:
 async def test_provider_keeps_a_locked_keyring_as_its_error_without_asking_again() -> None:
     b = Raising(keyring.errors.KeyringLocked("locked"))
     provider = TokenVault(b).provider("p")
-    assert await provider.get_token() is None
+    with pytest.raises(KeyringLocked):  # the client then sends no token, and says why
+        await provider.get_token()
     assert isinstance(provider.error, KeyringLocked)
     b.exc = AssertionError("asked the keyring again")
-    assert await provider.get_token() is None
+    with pytest.raises(KeyringLocked):
+        await provider.get_token()
 
 
 class Silent(MemoryKeyring):

@@ -13,7 +13,7 @@ import httpx
 from tray.cli._options import GLOBAL_OPTIONS
 from tray.core.errors import ConfigError, LmsError
 from tray.core.settings import Settings
-from tray.core.tokens import FirstToken, NoToken, TokenProvider
+from tray.core.tokens import FirstToken, NoToken, TokenProvider, WhenAsked
 from tray.services.environment import Environment, discover, token_from_environment
 from tray.services.lms_runner import LmsProbe, LmsRunner
 from tray.services.lmstudio_client import LmStudioClient
@@ -89,10 +89,11 @@ class Context:
                 f"There is no server profile {args.profile!r} (known: {known})."
             ) from None
         # LM_API_TOKEN (an explicit choice for this shell) first, then the profile's token
-        # in the OS keyring; no keyring simply means no token from there.
+        # in the OS keyring; no keyring simply means no token from there. Neither is asked
+        # until the server wants a token: the keyring may hang on an unlock prompt.
         self.vault = TokenVault()
-        self.token: TokenProvider = FirstToken(
-            token_from_environment(), self.vault.provider(self.env.profile.id)
+        self.token: TokenProvider = WhenAsked(
+            FirstToken(token_from_environment(), self.vault.provider(self.env.profile.id))
         )
         self.client = LmStudioClient(http, self.env.server_url, token_provider=self.token)
         self.anonymous = LmStudioClient(http, self.env.server_url, token_provider=NoToken())
@@ -105,7 +106,7 @@ class Context:
             self.client,
             url=self.env.server_url,
             anonymous=self.anonymous,
-            has_token=await self.token.get_token() is not None,
+            has_token=self.token,
             kind=self.env.profile.kind,
             profile_name=self.env.profile.name,
             beyond_loopback=lambda: (

@@ -233,7 +233,7 @@ class TokenVault:
         except TimeoutError:
             waited["late"] = True
             self._hanging += 1
-            log.warning("the keyring did not answer within %.0f s; call abandoned", self._timeout)
+            log.warning("the keyring did not answer within %g s; call abandoned", self._timeout)
             raise _not_answering(still=False) from None
         finally:
             waited["for"] = False
@@ -334,8 +334,9 @@ class TokenVault:
 class VaultTokenProvider:
     """`TokenProvider` for `LmStudioClient`: reads the vault once and remembers the answer
     until the vault changes, so polling never asks the keyring (or the user, for an
-    unlock prompt) again and again. A keyring error means "no token" and is kept in
-    `.error` for the UI; it is retried only after a change or `retry()`."""
+    unlock prompt) again and again. A keyring error is remembered too (`.error`, for the
+    UI) and raised again at each ask — the client then sends no token, and says why if the
+    server wants one; it is retried only after a change or `retry()`."""
 
     def __init__(self, vault: TokenVault, profile_id: str) -> None:
         self._vault = vault
@@ -367,6 +368,8 @@ class VaultTokenProvider:
                     exc.message,
                 )
             self._seen = generation
+        if self.error is not None:
+            raise self.error.with_traceback(None)  # the same error, not a growing traceback
         return self._token
 
 
