@@ -165,8 +165,9 @@ class TrayApp:
 
         from tray.core.auth_prompt import AuthPromptGate
         from tray.core.notifications import NotificationRules
+        from tray.services.app_paths import AppPaths
         from tray.services.file_watch import FileWatcher
-        from tray.services.history import FileHistory, default_history_dir
+        from tray.services.history import FileHistory
         from tray.services.history_recorder import OutsideChangeRecorder
         from tray.services.mcp_lockdown import McpLockdown
         from tray.services.quick_chat import QuickChat
@@ -188,11 +189,9 @@ class TrayApp:
         self._menu_open = False
         self.demo = DemoLmStudio() if args.demo else None
         demo = self.demo is not None
-        # The demo keeps its own settings unless told otherwise: it must not change the user's.
-        settings_path = args.settings or (
-            self.demo.user_home / "settings.json" if self.demo else None
-        )
-        self.settings = SettingsService(SettingsStore(settings_path))
+        # The demo keeps its own files (settings unless told otherwise): not the user's.
+        self.paths = AppPaths.demo(self.demo.user_home) if self.demo else AppPaths.default()
+        self.settings = SettingsService(SettingsStore(args.settings or self.paths.settings_file))
         self.monitor: StatusMonitor | None = None
         self.client: LmStudioClient | None = None
         self.models: ModelManager | None = None
@@ -200,9 +199,7 @@ class TrayApp:
         self.settings_dialog: SettingsDialog | None = None
         self.env = self._discover()
         # Files we keep a history of, and who else changes them.
-        self.history = FileHistory(
-            self.demo.user_home / "history" if self.demo else default_history_dir()
-        )
+        self.history = FileHistory(self.paths.history_dir)
         self.rules = NotificationRules(self.settings.settings.notifications)
         self.notifier = TrayNotifier(tray.tray, demo=demo)
         set_error_reporter(self._report_error)
@@ -248,7 +245,7 @@ class TrayApp:
         )
         self.lockdown = McpLockdown(
             history=self.history,
-            state_dir=self.state_dir,
+            state_dir=self.paths.state_dir,
             keep_locked=lambda: self.settings.settings.mcp.keep_locked,
         )
         self.mcp_section = McpSection(
@@ -340,15 +337,6 @@ class TrayApp:
 
     # --- wiring ------------------------------------------------------------------------
 
-    @property
-    def state_dir(self) -> Path:
-        """Restore points and the MCP lock record; the demo keeps its own."""
-        import platformdirs
-
-        if self.demo is not None:
-            return self.demo.user_home / "state"
-        return Path(platformdirs.user_state_dir("lmstudio-tray", appauthor=False))
-
     def _discover(self) -> Environment:
         from tray.services.environment import discover
 
@@ -410,7 +398,7 @@ class TrayApp:
             ModelManager(
                 client,
                 runner,
-                state_dir=self.state_dir,
+                state_dir=self.paths.state_dir,
                 profile_id=env.profile.id,
                 on_user_unload=self.rules.expect_unload,
                 gpu_probe=self.gpu.read if self.gpu is not None else None,
@@ -722,8 +710,7 @@ def _load_profile_store(app: TrayApp) -> LoadProfileStore:
     """Our load profiles (the demo keeps its own, in its throw-away home)."""
     from tray.services.load_profile_store import LoadProfileStore
 
-    folder = app.demo.user_home / "load-profiles" if app.demo is not None else None
-    return LoadProfileStore(folder, app.history)
+    return LoadProfileStore(app.paths.load_profiles_dir, app.history)
 
 
 def _vault(*, demo: bool) -> TokenVault:

@@ -17,7 +17,8 @@ TOKEN_VARS = ("LM_API_TOKEN", "LMSTUDIO_API_TOKEN")
 
 
 class Cli:
-    """`cli("status", "--json")`: HOME, config and state folders inside `user_home`, no
+    """`cli("status", "--json")`: HOME and the XDG config, data, state and cache folders
+    inside `user_home` (the runtime folder is the test's own, from tests/conftest.py), no
     token from the developer's environment, and no real `lms` from their PATH."""
 
     def __init__(self, user_home: Path) -> None:
@@ -32,7 +33,9 @@ class Cli:
         run_env.update(
             HOME=str(self.user_home),
             XDG_CONFIG_HOME=str(self.user_home / ".config"),
+            XDG_DATA_HOME=str(self.user_home / ".local" / "share"),
             XDG_STATE_HOME=str(self.user_home / ".state"),
+            XDG_CACHE_HOME=str(self.user_home / ".cache"),
             PATH="/usr/bin:/bin",
         )
         if token:

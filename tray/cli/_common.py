@@ -14,6 +14,7 @@ from tray.cli._options import GLOBAL_OPTIONS
 from tray.core.errors import ConfigError, LmsError
 from tray.core.settings import Settings
 from tray.core.tokens import FirstToken, NoToken, TokenProvider, WhenAsked
+from tray.services.app_paths import AppPaths
 from tray.services.environment import Environment, discover, token_from_environment
 from tray.services.lms_runner import LmsProbe, LmsRunner
 from tray.services.lmstudio_client import LmStudioClient
@@ -72,7 +73,10 @@ class Context:
     """What every command needs, built once from arguments, settings and the machine."""
 
     def __init__(self, args: argparse.Namespace, http: httpx.AsyncClient) -> None:
-        self.settings_service = SettingsService(SettingsStore(args.settings))
+        self.paths = AppPaths.default()  # the app's own folders, shared with the tray
+        self.settings_service = SettingsService(
+            SettingsStore(args.settings or self.paths.settings_file)
+        )
         self.settings: Settings = self.settings_service.settings
         self.settings_problem = self.settings_service.problem
         try:

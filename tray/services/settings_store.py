@@ -1,4 +1,4 @@
-"""Loads and saves the user's settings file in the OS's config folder (via platformdirs).
+"""Loads and saves the user's settings file in the app's config folder (`AppPaths`).
 
 A file that cannot be read is reported and left alone: we start from defaults and do not
 overwrite it until the user changes a setting (then the broken file is kept as `.bak`).
@@ -12,25 +12,21 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import platformdirs
 from pydantic import ValidationError
 
 from tray.core.errors import FileParseError
 from tray.core.settings import Settings, migrate
+from tray.services.app_paths import AppPaths
 from tray.services.files import atomic_write, read_json
 
-__all__ = ["SettingsService", "SettingsStore", "default_settings_path"]
+__all__ = ["SettingsService", "SettingsStore"]
 
 log = logging.getLogger(__name__)
 
 
-def default_settings_path() -> Path:
-    return Path(platformdirs.user_config_dir("lmstudio-tray", appauthor=False)) / "settings.json"
-
-
 class SettingsStore:
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or default_settings_path()
+        self.path = path or AppPaths.default().settings_file
         self.problem: FileParseError | None = None
 
     def load(self) -> Settings:
