@@ -229,6 +229,7 @@ class TrayApp:
         )
 
         self.watcher = FileWatcher()
+        self.settings.watch(self.watcher)  # changes the CLI (or an editor) saves, taken live
         self.recorder = OutsideChangeRecorder(
             self.history, self.watcher, on_recorded=self._file_recorded
         )
