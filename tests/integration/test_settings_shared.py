@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from cli_runner import Cli  # tests/integration/cli_runner.py
 
+from tray.core.errors import FileWriteError
 from tray.core.settings import ServerProfile, Settings
 from tray.services.file_watch import FileWatcher
 from tray.services.settings_store import SettingsService, SettingsStore
@@ -90,6 +91,16 @@ def test_an_unreadable_outside_change_is_not_taken(tmp_path: Path) -> None:
     tray.update(keep_locked)  # the broken file is kept aside, not merged
     assert path.with_suffix(".json.bak").read_text(encoding="utf-8") == "{ broken"
     assert on_disk(path).polling.idle_seconds == 30.0
+
+
+def test_a_file_that_cannot_be_written_is_a_write_error_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "blocker").write_text("a file where the folder should be", encoding="utf-8")
+    tray = service(tmp_path / "blocker" / "settings.json")
+    with pytest.raises(FileWriteError, match="Could not save"):
+        tray.update(idle_30)
+    assert tray.settings == Settings()
 
 
 @pytest.fixture

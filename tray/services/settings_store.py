@@ -107,7 +107,7 @@ class SettingsStore:
         False, and nothing written, when another process changed it meanwhile."""
         try:
             now: str | None = sha256_hex(read_bytes(self.path))
-        except FileNotFoundError:
+        except (FileNotFoundError, FileParseError):  # as `read` sees it: no usable bytes
             now = None
         if now != sha256:
             return False
