@@ -166,8 +166,9 @@ class TrayApp:
 
         from tray.core.auth_prompt import AuthPromptGate
         from tray.core.notifications import NotificationRules
+        from tray.services.app_paths import AppPaths
         from tray.services.file_watch import FileWatcher
-        from tray.services.history import FileHistory, default_history_dir
+        from tray.services.history import FileHistory
         from tray.services.history_recorder import OutsideChangeRecorder
         from tray.services.mcp_lockdown import McpLockdown
         from tray.services.quick_chat import QuickChat
@@ -189,11 +190,9 @@ class TrayApp:
         self._menu_open = False
         self.demo = DemoLmStudio() if args.demo else None
         demo = self.demo is not None
-        # The demo keeps its own settings unless told otherwise: it must not change the user's.
-        settings_path = args.settings or (
-            self.demo.user_home / "settings.json" if self.demo else None
-        )
-        self.settings = SettingsService(SettingsStore(settings_path))
+        # The demo keeps its own files (settings unless told otherwise): not the user's.
+        self.paths = AppPaths.demo(self.demo.user_home) if self.demo else AppPaths.default()
+        self.settings = SettingsService(SettingsStore(args.settings or self.paths.settings_file))
         self.monitor: StatusMonitor | None = None
         self.client: LmStudioClient | None = None
         self.models: ModelManager | None = None
@@ -201,9 +200,7 @@ class TrayApp:
         self.settings_dialog: SettingsDialog | None = None
         self.env = self._discover()
         # Files we keep a history of, and who else changes them.
-        self.history = FileHistory(
-            self.demo.user_home / "history" if self.demo else default_history_dir()
-        )
+        self.history = FileHistory(self.paths.history_dir)
         self.rules = NotificationRules(self.settings.settings.notifications)
         self.notifier = TrayNotifier(tray.tray, demo=demo)
         set_error_reporter(self._report_error)
@@ -234,6 +231,7 @@ class TrayApp:
         )
 
         self.watcher = FileWatcher()
+        self.settings.watch(self.watcher)  # changes the CLI (or an editor) saves, taken live
         self.recorder = OutsideChangeRecorder(
             self.history, self.watcher, on_recorded=self._file_recorded
         )
@@ -250,7 +248,7 @@ class TrayApp:
         )
         self.lockdown = McpLockdown(
             history=self.history,
-            state_dir=self.state_dir,
+            state_dir=self.paths.state_dir,
             keep_locked=lambda: self.settings.settings.mcp.keep_locked,
         )
         self.mcp_section = McpSection(
@@ -342,15 +340,6 @@ class TrayApp:
 
     # --- wiring ------------------------------------------------------------------------
 
-    @property
-    def state_dir(self) -> Path:
-        """Restore points and the MCP lock record; the demo keeps its own."""
-        import platformdirs
-
-        if self.demo is not None:
-            return self.demo.user_home / "state"
-        return Path(platformdirs.user_state_dir("lmstudio-tray", appauthor=False))
-
     def _discover(self) -> Environment:
         from tray.services.environment import discover
 
@@ -392,7 +381,7 @@ class TrayApp:
     def _connect(self) -> None:
         """Watch the server the settings (or --demo) name, with everything that needs it."""
         from tray.core.status import PollPolicy
-        from tray.core.tokens import FirstToken, NoToken
+        from tray.core.tokens import FirstToken, NoToken, WhenAsked
         from tray.services.environment import token_from_environment
         from tray.services.lmstudio_client import LmStudioClient
         from tray.services.lmstudio_home import current_server_config
@@ -400,8 +389,11 @@ class TrayApp:
         from tray.services.model_manager import ModelManager
         from tray.services.status_monitor import StatusMonitor
 
-        # The tray's own home for tokens (the keyring) first, then LM_API_TOKEN.
-        token = FirstToken(self.vault.provider(self.env.profile.id), token_from_environment())
+        # The tray's own home for tokens (the keyring) first, then LM_API_TOKEN; only once
+        # the server asks for a token (the keyring may hang on an unlock prompt).
+        token = WhenAsked(
+            FirstToken(self.vault.provider(self.env.profile.id), token_from_environment())
+        )
         env, polling = self.env, self.settings.settings.polling
         url = env.server_url
         client = self.client = LmStudioClient(self.http, url, token_provider=token)
@@ -410,7 +402,7 @@ class TrayApp:
             ModelManager(
                 client,
                 runner,
-                state_dir=self.state_dir,
+                state_dir=self.paths.state_dir,
                 profile_id=env.profile.id,
                 on_user_unload=self.rules.expect_unload,
                 gpu_probe=self.gpu.read if self.gpu is not None else None,
@@ -723,8 +715,7 @@ def _load_profile_store(app: TrayApp) -> LoadProfileStore:
     """Our load profiles (the demo keeps its own, in its throw-away home)."""
     from tray.services.load_profile_store import LoadProfileStore
 
-    folder = app.demo.user_home / "load-profiles" if app.demo is not None else None
-    return LoadProfileStore(folder, app.history)
+    return LoadProfileStore(app.paths.load_profiles_dir, app.history)
 
 
 def _vault(*, demo: bool) -> TokenVault:

@@ -17,25 +17,32 @@ TOKEN_VARS = ("LM_API_TOKEN", "LMSTUDIO_API_TOKEN")
 
 
 class Cli:
-    """`cli("status", "--json")`: HOME, config and state folders inside `user_home`, no
+    """`cli("status", "--json")`: HOME and the XDG config, data, state and cache folders
+    inside `user_home` (the runtime folder is the test's own, from tests/conftest.py), no
     token from the developer's environment, and no real `lms` from their PATH."""
 
     def __init__(self, user_home: Path) -> None:
         self.user_home = user_home
         self.settings = user_home / ".config" / "lmstudio-tray" / "settings.json"
 
-    def __call__(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k not in (*TOKEN_VARS, "PATH")}
-        env.update(
+    def __call__(
+        self, *args: str, token: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run it; `env` adds to (or replaces) the throw-away environment."""
+        run_env = {k: v for k, v in os.environ.items() if k not in (*TOKEN_VARS, "PATH")}
+        run_env.update(
             HOME=str(self.user_home),
             XDG_CONFIG_HOME=str(self.user_home / ".config"),
+            XDG_DATA_HOME=str(self.user_home / ".local" / "share"),
             XDG_STATE_HOME=str(self.user_home / ".state"),
+            XDG_CACHE_HOME=str(self.user_home / ".cache"),
             PATH="/usr/bin:/bin",
         )
         if token:
-            env["LM_API_TOKEN"] = token
+            run_env["LM_API_TOKEN"] = token
+        run_env.update(env or {})
         return subprocess.run(
-            [str(EXE), *args], capture_output=True, text=True, env=env, timeout=90, check=False
+            [str(EXE), *args], capture_output=True, text=True, env=run_env, timeout=90, check=False
         )
 
     def json(self, *args: str, token: str | None = None, code: int = 0) -> dict[str, Any]:

@@ -5,7 +5,7 @@ what is left by its file name — from the path, and the content where the name 
 from __future__ import annotations
 
 import json
-from pathlib import PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pytest
 
@@ -107,8 +107,9 @@ def test_the_order_is_presets_profiles_defaults_then_mcp_json() -> None:
 
 
 def test_the_folder_names_are_the_ones_the_stores_use() -> None:
-    from tray.services.load_profile_store import default_profiles_dir
+    from tray.services.app_paths import AppPaths
     from tray.services.model_defaults import DEFAULTS_DIR
 
-    assert default_profiles_dir().name == PROFILES_FOLDER
+    assert AppPaths.default().load_profiles_dir.name == PROFILES_FOLDER
+    assert AppPaths.demo(Path("/demo")).load_profiles_dir.name == PROFILES_FOLDER
     assert DEFAULTS_DIR.name == LMSTUDIO_DEFAULTS_FOLDER

@@ -290,13 +290,26 @@ async def test_provider_reads_once_and_follows_changes() -> None:
     assert await provider.get_token() is None
 
 
+async def test_requests_asking_at_once_share_one_keyring_read() -> None:
+    backend = Silent()  # every read waits until released: all asks arrive meanwhile
+    await TokenVault(backend).set("p", TOKEN)
+    provider = TokenVault(backend).provider("p")
+    asks = [asyncio.ensure_future(provider.get_token()) for _ in range(5)]
+    await asyncio.sleep(0)
+    backend.release.set()
+    assert await asyncio.gather(*asks) == [SecretStr(TOKEN)] * 5
+    assert backend.calls == 1  # one thread, one unlock prompt — not five
+
+
 async def test_provider_keeps_a_locked_keyring_as_its_error_without_asking_again() -> None:
     b = Raising(keyring.errors.KeyringLocked("locked"))
     provider = TokenVault(b).provider("p")
-    assert await provider.get_token() is None
+    with pytest.raises(KeyringLocked):  # the client then sends no token, and says why
+        await provider.get_token()
     assert isinstance(provider.error, KeyringLocked)
     b.exc = AssertionError("asked the keyring again")
-    assert await provider.get_token() is None
+    with pytest.raises(KeyringLocked):
+        await provider.get_token()
 
 
 class Silent(MemoryKeyring):

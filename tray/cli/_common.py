@@ -20,7 +20,8 @@ from tray.cli._options import (
 )
 from tray.core.errors import InputError, LmsError, TrayError
 from tray.core.settings import Settings
-from tray.core.tokens import FirstToken, NoToken, TokenProvider
+from tray.core.tokens import FirstToken, NoToken, TokenProvider, WhenAsked
+from tray.services.app_paths import AppPaths
 from tray.services.environment import Environment, discover, token_from_environment
 from tray.services.lms_runner import LmsProbe, LmsRunner
 from tray.services.lmstudio_client import LmStudioClient
@@ -86,7 +87,10 @@ class Context:
     """What every command needs, built once from arguments, settings and the machine."""
 
     def __init__(self, args: argparse.Namespace, http: httpx.AsyncClient) -> None:
-        self.settings_service = SettingsService(SettingsStore(args.settings))
+        self.paths = AppPaths.default()  # the app's own folders, shared with the tray
+        self.settings_service = SettingsService(
+            SettingsStore(args.settings or self.paths.settings_file)
+        )
         self.settings: Settings = self.settings_service.settings
         self.settings_problem = self.settings_service.problem
         if (bad_server := server_option_error(args)) is not None:
@@ -100,10 +104,11 @@ class Context:
             settings_file=self.settings_service.store.path,
         )
         # LM_API_TOKEN (an explicit choice for this shell) first, then the profile's token
-        # in the OS keyring; no keyring simply means no token from there.
+        # in the OS keyring; no keyring simply means no token from there. Neither is asked
+        # until the server wants a token: the keyring may hang on an unlock prompt.
         self.vault = TokenVault()
-        self.token: TokenProvider = FirstToken(
-            token_from_environment(), self.vault.provider(self.env.profile.id)
+        self.token: TokenProvider = WhenAsked(
+            FirstToken(token_from_environment(), self.vault.provider(self.env.profile.id))
         )
         self._http = http
         self.runner = (
@@ -131,7 +136,7 @@ class Context:
             self.client,
             url=self.server_url,
             anonymous=self.anonymous,
-            has_token=await self.token.get_token() is not None,
+            has_token=self.token,
             kind=self.env.profile.kind,
             profile_name=self.env.profile.name,
             server_config=lambda: current_server_config(self.env.home.path),

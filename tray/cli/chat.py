@@ -45,7 +45,7 @@ from tray.core.chat_view import (
 from tray.core.conversation import ModelChoice, order_models
 from tray.core.errors import HomeNotFound, TrayError
 from tray.core.words import quoted
-from tray.services.history import FileHistory, default_history_dir
+from tray.services.history import FileHistory
 from tray.services.preset_store import PresetStore
 from tray.services.quick_chat import QuickChat
 
@@ -93,7 +93,7 @@ def preset_options(ctx: Context, name: str) -> ChatOptions:
 
 
 def _preset_store(ctx: Context) -> PresetStore:
-    return PresetStore(ctx.env.home.path / "config-presets", FileHistory(default_history_dir()))
+    return PresetStore(ctx.env.home.path / "config-presets", FileHistory(ctx.paths.history_dir))
 
 
 async def cmd_chat(ctx: Context, args: argparse.Namespace) -> Result:

@@ -35,7 +35,6 @@ from tray.services.history import (
     RemoteError,
     TrackedFile,
     Version,
-    default_history_dir,
     display_url,
 )
 from tray.services.tracked_labels import tracked_labels
@@ -100,7 +99,7 @@ def _path_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _history(ctx: Context) -> FileHistory:
-    return FileHistory(default_history_dir())
+    return FileHistory(ctx.paths.history_dir)
 
 
 def _version_doc(v: Version) -> dict[str, Any]:

@@ -42,10 +42,10 @@ from tray.core.mcp_lockdown import (
     status_line,
 )
 from tray.core.settings import Settings
-from tray.services.history import FileHistory, default_history_dir
+from tray.services.app_paths import AppPaths
+from tray.services.history import FileHistory
 from tray.services.mcp_audit import audit_file
 from tray.services.mcp_lockdown import McpLockdown
-from tray.services.model_manager import default_state_dir
 
 __all__ = ["ORDER", "default_mcp_file", "lockdown_service", "register"]
 
@@ -138,7 +138,8 @@ def default_mcp_file(ctx: Context) -> Path:
 
 def lockdown_service() -> McpLockdown:
     """The service over the tray's own history and state folders (shared with the tray)."""
-    return McpLockdown(history=FileHistory(default_history_dir()), state_dir=default_state_dir())
+    paths = AppPaths.default()
+    return McpLockdown(history=FileHistory(paths.history_dir), state_dir=paths.state_dir)
 
 
 def _file(ctx: Context, args: argparse.Namespace) -> Path:

@@ -23,10 +23,10 @@ from tray.core.restore import (
 )
 from tray.core.words import plural, quoted
 from tray.services.gpu import select_gpu_probe
-from tray.services.history import FileHistory, default_history_dir
+from tray.services.history import FileHistory
 from tray.services.lms_runner import GpuOffload
 from tray.services.model_defaults import LmStudioDefaults
-from tray.services.model_manager import ModelManager, default_state_dir
+from tray.services.model_manager import ModelManager
 
 __all__ = ["ORDER", "model_manager", "register"]
 
@@ -125,11 +125,11 @@ def model_manager(ctx: Context) -> ModelManager | None:
     return ModelManager(
         ctx.client,
         ctx.runner if caps.lms else None,
-        state_dir=default_state_dir(),
+        state_dir=ctx.paths.state_dir,
         profile_id=ctx.env.profile.id,
         gpu_probe=lambda: select_gpu_probe().read(),
         defaults=(
-            LmStudioDefaults(home.path, FileHistory(default_history_dir())) if home.exists else None
+            LmStudioDefaults(home.path, FileHistory(ctx.paths.history_dir)) if home.exists else None
         ),
     )
 

@@ -28,7 +28,8 @@ from tray.core.load_profiles import (
     parse_assignment,
     validate_profile,
 )
-from tray.services.history import FileHistory, default_history_dir
+from tray.services.app_paths import AppPaths
+from tray.services.history import FileHistory
 from tray.services.load_profile_store import LoadProfileStore
 from tray.services.model_defaults import LmStudioDefaults
 
@@ -41,7 +42,8 @@ log = logging.getLogger(__name__)
 
 def open_store() -> LoadProfileStore:
     """The user's load profiles, with the app's file history."""
-    return LoadProfileStore(history=FileHistory(default_history_dir()))
+    paths = AppPaths.default()
+    return LoadProfileStore(paths.load_profiles_dir, FileHistory(paths.history_dir))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -30,7 +30,7 @@ __all__ = [
     "needs_content",
 ]
 
-# The folder our load profiles live in (`load_profile_store.default_profiles_dir`, under
+# The folder our load profiles live in (`app_paths.AppPaths.load_profiles_dir`, under
 # the OS's config folder) and LM Studio's per-model defaults folder (FORMATS §2.5); a test
 # keeps these in step with the services that own the folders.
 PROFILES_FOLDER = "load-profiles"

@@ -2,6 +2,12 @@
 
 The keyring-backed vault arrives with its own capability; the client only knows this
 protocol, so tests and the CLI can hand it a token from elsewhere (e.g. `LM_API_TOKEN`).
+
+A provider may raise a `TokenError` (the keyring is locked, or does not answer): the client
+then sends no token, and if the server wants one, its error says why there was none.
+`WhenAsked` keeps a provider that may block (the keyring) untouched until a server asks for
+a token at all: a status check of a server that is down, or that needs no token, never
+waits on an unlock prompt.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from tray.core.errors import InvalidTokenShape, TokenTooLong
+from tray.core.errors import InvalidTokenShape, TokenError, TokenTooLong
 
 __all__ = [
     "MAX_TOKEN_CHARS",
@@ -24,6 +30,8 @@ __all__ = [
     "TokenCheck",
     "TokenProvider",
     "TokenState",
+    "WaitsToBeAsked",
+    "WhenAsked",
     "client_id",
     "combine_state",
     "env_line",
@@ -155,14 +163,55 @@ class StaticToken:
 
 
 class FirstToken:
-    """The first token any of `providers` has (e.g. the keyring, then LM_API_TOKEN)."""
+    """The first token any of `providers` has (e.g. the keyring, then LM_API_TOKEN). One
+    that fails does not stop the next; when none has a token, the first failure is raised
+    (it says why there is none)."""
 
     def __init__(self, *providers: TokenProvider) -> None:
         self._providers = providers
 
     async def get_token(self) -> SecretStr | None:
+        failure: TokenError | None = None
         for provider in self._providers:
-            token = await provider.get_token()
+            try:
+                token = await provider.get_token()
+            except TokenError as exc:
+                failure = failure or exc
+                continue
             if token is not None:
                 return token
+        if failure is not None:
+            raise failure
         return None
+
+
+@runtime_checkable
+class WaitsToBeAsked(Protocol):
+    """A `TokenProvider` that gives its token only once a server has asked for one."""
+
+    async def get_token(self) -> SecretStr | None: ...
+
+    def server_asked(self) -> None:
+        """A server refused a request sent without a token: give the token from now on."""
+
+
+class WhenAsked:
+    """`provider`'s token, but only after a server asked for one (`server_asked`).
+
+    For a source that may block or prompt — the OS keyring waits on an unlock prompt nobody
+    sees — and is not needed while a server answers without a token, or does not answer at
+    all. The client sends a request without a token first; on "a token is required" it calls
+    `server_asked()` and sends it again with the token, and goes on sending it."""
+
+    def __init__(self, provider: TokenProvider) -> None:
+        self._provider = provider
+        self.asked = False
+
+    def __repr__(self) -> str:
+        return f"WhenAsked({self._provider!r}, asked={self.asked})"
+
+    def server_asked(self) -> None:
+        self.asked = True
+
+    async def get_token(self) -> SecretStr | None:
+        return await self._provider.get_token() if self.asked else None

@@ -25,12 +25,13 @@ import logging
 import os
 import socket
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QLockFile, QObject, QSocketNotifier
+
+from tray.services.app_paths import runtime_folder
 
 __all__ = ["Handler", "InstanceOwner", "ask_running", "claim", "hand_over_text", "runtime_dir"]
 
@@ -45,14 +46,9 @@ MAX_REQUEST = 4096
 
 
 def runtime_dir() -> Path:
-    """The user's private folder for runtime files (created 0700): `$XDG_RUNTIME_DIR` on
-    Linux when set, else a folder of the user's own in the temporary directory."""
-    base = os.environ.get("XDG_RUNTIME_DIR") if sys.platform.startswith("linux") else None
-    if base and Path(base).is_dir():
-        folder = Path(base) / "lmstudio-tray"
-    else:
-        user = getpass.getuser()
-        folder = Path(tempfile.gettempdir()) / f"lmstudio-tray-{_safe(user)}"
+    """The user's private folder for runtime files (`AppPaths`' runtime folder), created
+    0700 and checked to be the user's own."""
+    folder = runtime_folder()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if hasattr(os, "getuid") and folder.stat().st_uid != os.getuid():
         raise PermissionError(f"{folder} belongs to another user")

@@ -152,7 +152,10 @@ def read_bytes(path: Path, *, limit: int = _MAX_READ_BYTES) -> bytes:
 
 def read_text(path: Path) -> str:
     """Read UTF-8 text, tolerating the BOM some Windows writers add."""
-    data = read_bytes(path)
+    return _text_of(read_bytes(path), path)
+
+
+def _text_of(data: bytes, path: Path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -163,7 +166,13 @@ def read_text(path: Path) -> str:
 
 def read_json(path: Path) -> Any:
     """Parse a JSON file; a syntax error names the line and column."""
-    text = read_text(path)
+    return json_of(read_bytes(path), path)
+
+
+def json_of(data: bytes, path: Path) -> Any:
+    """Parse the bytes read from `path` as `read_json` does (for a caller that also needs
+    the bytes, e.g. to hash them)."""
+    text = _text_of(data, path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

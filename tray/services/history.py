@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-import platformdirs
 from dulwich.file import FileLocked
 from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.refs import Ref
@@ -69,7 +68,6 @@ __all__ = [
     "RemoteError",
     "TrackedFile",
     "Version",
-    "default_history_dir",
     "display_url",
     "file_key",
     "redact_tokens",
@@ -190,10 +188,6 @@ class PushResult(BaseModel):
             "then push.",
             "nothing": "Nothing to push: the history is empty.",
         }[self.outcome]
-
-
-def default_history_dir() -> Path:
-    return Path(platformdirs.user_data_dir("lmstudio-tray", appauthor=False)) / "history"
 
 
 def redact_tokens(data: bytes) -> tuple[bytes, int]:

@@ -21,7 +21,10 @@ Every failure becomes exactly one `tray.core.errors` error, by when it happens:
 Streams are async generators: cancelling the consuming task, or closing the generator
 (`contextlib.aclosing`, or `aclose()`), closes the connection at once — LM Studio stops
 generating when its client goes away. Tokens come from the `TokenProvider` per request
-and appear only in the `Authorization` header: never in logs, reprs or errors.
+and appear only in the `Authorization` header: never in logs, reprs or errors. A provider
+that cannot give its token (the keyring is locked) means the request goes without one; a
+provider that waits to be asked (`WhenAsked`) is asked only when the server answers "a
+token is required", and the request is then sent once more, with the token.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ from tray.core.api import (
 )
 from tray.core.chat_events import ChatEndEvent, ChatEvent, parse_chat_event
 from tray.core.errors import (
+    AuthRequired,
     BadResponse,
     InvalidServerUrl,
     LmStudioError,
@@ -71,10 +75,11 @@ from tray.core.errors import (
     ResponseTooLarge,
     ServerUnreachable,
     StreamTruncated,
+    TokenError,
 )
 from tray.core.openai_stream import DONE, ChatCompletionChunk, CompletionDelta, CompletionStream
 from tray.core.server_url import parse_server_url
-from tray.core.tokens import TokenProvider
+from tray.core.tokens import TokenProvider, WaitsToBeAsked
 
 __all__ = ["LmStudioClient", "Timeouts"]
 
@@ -102,6 +107,7 @@ class _Target:
     url: str
     headers: dict[str, str] = field(repr=False)  # may hold the bearer token
     sent_token: bool
+    no_token_because: TokenError | None = None  # the provider failed: sent without one
 
 
 class _EventSizeGuard(httpx.AsyncByteStream):
@@ -314,10 +320,9 @@ class LmStudioClient:
 
     async def chat_stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         """`POST /api/v1/chat` streaming: every event up to and including `chat.end`."""
-        target = await self._target("/api/v1/chat")
         body = request.model_copy(update={"stream": True})
-        async with aclosing(self._events(target, body)) as events:
-            async for sse in events:
+        async with aclosing(self._events_with_auth("/api/v1/chat", body)) as events:
+            async for target, sse in events:
                 try:
                     event = parse_chat_event(sse.event, sse.data)
                 except BadResponse as exc:
@@ -325,7 +330,7 @@ class LmStudioClient:
                 yield event
                 if isinstance(event, ChatEndEvent):
                     return
-        raise self._truncated(target.url, "before it finished")
+        raise self._truncated(self._url("/api/v1/chat"), "before it finished")
 
     # --- REST v0 and OpenAI-compatible -------------------------------------------------
 
@@ -351,12 +356,12 @@ class LmStudioClient:
     ) -> AsyncGenerator[CompletionDelta, None]:
         """`POST /v1/chat/completions` streaming, as reasoning/content deltas; the usage
         arrives on a last delta when `stream_options.include_usage` is set."""
-        target = await self._target("/v1/chat/completions")
         body = request.model_copy(update={"stream": True})
         normaliser = CompletionStream()
         finished = False
-        async with aclosing(self._events(target, body)) as events:
-            async for sse in events:
+        url = self._url("/v1/chat/completions")
+        async with aclosing(self._events_with_auth("/v1/chat/completions", body)) as events:
+            async for target, sse in events:
                 if sse.data.strip() == DONE:
                     finished = True
                     break
@@ -368,22 +373,50 @@ class LmStudioClient:
                 if not delta.is_empty:
                     yield delta
         if not finished:
-            raise self._truncated(target.url, "before it finished")
+            raise self._truncated(url, "before it finished")
         tail = normaliser.finish()
         if not tail.is_empty:
             yield tail
 
     # --- plumbing ----------------------------------------------------------------------
 
+    def _url(self, path: str) -> str:
+        return self._base_url + path
+
     async def _target(self, path: str) -> _Target:
         if self._address_problem is not None:
             raise ServerUnreachable(self._address_problem, url=self._base_url + path)
         headers = {"Accept": "application/json"}
-        token = await self._tokens.get_token() if self._tokens is not None else None
+        problem: TokenError | None = None
+        try:
+            token = await self._tokens.get_token() if self._tokens is not None else None
+        except TokenError as exc:  # the keyring is locked or silent: try without a token
+            token, problem = None, exc
         secret = token.get_secret_value() if token is not None else ""
         if secret:
             headers["Authorization"] = f"Bearer {secret}"
-        return _Target(url=self._base_url + path, headers=headers, sent_token=bool(secret))
+        return _Target(
+            url=self._url(path), headers=headers, sent_token=bool(secret), no_token_because=problem
+        )
+
+    async def _asked(self, path: str, refused: _Target, exc: AuthRequired) -> _Target:
+        """The server wants a token and this request had none: the target to send it again
+        to, with the token of a provider that waited to be asked; else `exc` is raised —
+        saying why there was no token, when the provider failed."""
+        tokens = self._tokens
+        if isinstance(tokens, WaitsToBeAsked):
+            tokens.server_asked()
+            again = await self._target(path)
+            if again.sent_token:
+                return again
+            refused = again
+        if refused.no_token_because is None:
+            raise exc
+        raise AuthRequired(
+            f"The server at {self._base_url} requires an API token. "
+            f"{refused.no_token_because.message}",
+            url=exc.url,
+        ) from exc
 
     async def _call(
         self,
@@ -393,8 +426,23 @@ class LmStudioClient:
         seconds: float,
         body: RequestModel | None = None,
     ) -> _M:
-        """One request that answers once, within `seconds` in total."""
+        """One request that answers once, within `seconds` in total (sent again, once, with
+        a token when the server asks for one: see `_asked`)."""
         target = await self._target(path)
+        try:
+            return await self._send(method, target, model, seconds, body)
+        except AuthRequired as exc:
+            target = await self._asked(path, target, exc)
+        return await self._send(method, target, model, seconds, body)
+
+    async def _send(
+        self,
+        method: str,
+        target: _Target,
+        model: type[_M],
+        seconds: float,
+        body: RequestModel | None,
+    ) -> _M:
         answered = False
         try:
             async with (
@@ -413,6 +461,25 @@ class LmStudioClient:
             raise self._transport_error(exc, target.url, answered, seconds) from exc
         logger.debug("%s %s -> %d (%d bytes)", method, target.url, response.status_code, len(raw))
         return self._validate(self._payload(raw, target, response.status_code), model, target.url)
+
+    async def _events_with_auth(
+        self, path: str, body: RequestModel
+    ) -> AsyncGenerator[tuple[_Target, ServerSentEvent], None]:
+        """`_events`, sent again once with a token when the server asks for one before
+        the stream begins (see `_asked`); each event with the target it came from."""
+        target = await self._target(path)
+        for attempt in range(2):
+            started = False
+            try:
+                async with aclosing(self._events(target, body)) as events:
+                    async for sse in events:
+                        started = True
+                        yield target, sse
+                return
+            except AuthRequired as exc:
+                if started or attempt:
+                    raise
+                target = await self._asked(path, target, exc)
 
     async def _events(
         self, target: _Target, body: RequestModel

@@ -12,7 +12,6 @@ import json
 import logging
 from pathlib import Path
 
-import platformdirs
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tray.core.errors import ConfigError, FileParseError, FileWriteError
@@ -24,16 +23,13 @@ from tray.core.load_profiles import (
     profile_file_name,
     validate_profile,
 )
+from tray.services.app_paths import AppPaths
 from tray.services.files import atomic_write, read_json
 from tray.services.history import FileHistory
 
-__all__ = ["LoadProfileStore", "ProfileEntry", "ProfileFile", "default_profiles_dir"]
+__all__ = ["LoadProfileStore", "ProfileEntry", "ProfileFile"]
 
 log = logging.getLogger(__name__)
-
-
-def default_profiles_dir() -> Path:
-    return Path(platformdirs.user_config_dir("lmstudio-tray", appauthor=False)) / "load-profiles"
 
 
 class ProfileFile(BaseModel):
@@ -56,10 +52,10 @@ class ProfileEntry(BaseModel):
 
 
 class LoadProfileStore:
-    """The default profile and per-model overrides, in `folder`."""
+    """The default profile and per-model overrides, in `folder` (default: the app's)."""
 
     def __init__(self, folder: Path | None = None, history: FileHistory | None = None) -> None:
-        self.folder = folder if folder is not None else default_profiles_dir()
+        self.folder = folder if folder is not None else AppPaths.default().load_profiles_dir
         self._history = history
 
     def path_for(self, model_key: str | None) -> Path:

@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import platformdirs
 from pydantic import ValidationError
 
 from tray.core.api import LoadConfig, LoadRequest, ModelInfo
@@ -57,14 +56,9 @@ from tray.services.lms_runner import GpuOffload, LmsRunner, LoadProgress
 from tray.services.lmstudio_client import LmStudioClient
 from tray.services.model_defaults import LmStudioDefaults
 
-__all__ = ["ModelManager", "default_state_dir"]
+__all__ = ["ModelManager"]
 
 log = logging.getLogger(__name__)
-
-
-def default_state_dir() -> Path:
-    """Where the app keeps state that is not a setting (restore points)."""
-    return Path(platformdirs.user_state_dir("lmstudio-tray", appauthor=False))
 
 
 def _gpu_ratio(gpu: GpuOffload | None) -> float | None:

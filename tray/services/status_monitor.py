@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from tray.core.backends import BackendKind
-from tray.core.errors import AuthError, LmsError, LmStudioError, TrayError
+from tray.core.errors import AuthError, LmsError, LmStudioError, TokenError, TrayError
 from tray.core.gpu import GpuReport
 from tray.core.inventory import LoadedModelRow, build_inventory
 from tray.core.lms_output import LmsLoadedModel
@@ -257,7 +257,10 @@ class StatusMonitor:
                 self._version = None
         has = self._has_token
         if isinstance(has, TokenProvider):
-            has = await has.get_token() is not None
+            try:  # a provider that waits to be asked (the keyring) answers None until then
+                has = await has.get_token() is not None
+            except TokenError:  # the client sent none either, and the server answered
+                has = False
         if not has:
             self._auth_required = False
         elif self._anonymous is not None:

@@ -233,7 +233,7 @@ class TokenVault:
         except TimeoutError:
             waited["late"] = True
             self._hanging += 1
-            log.warning("the keyring did not answer within %.0f s; call abandoned", self._timeout)
+            log.warning("the keyring did not answer within %g s; call abandoned", self._timeout)
             raise _not_answering(still=False) from None
         finally:
             waited["for"] = False
@@ -334,8 +334,10 @@ class TokenVault:
 class VaultTokenProvider:
     """`TokenProvider` for `LmStudioClient`: reads the vault once and remembers the answer
     until the vault changes, so polling never asks the keyring (or the user, for an
-    unlock prompt) again and again. A keyring error means "no token" and is kept in
-    `.error` for the UI; it is retried only after a change or `retry()`."""
+    unlock prompt) again and again; requests that ask at the same moment share one read.
+    A keyring error is remembered too (`.error`, for the UI) and raised again at each ask —
+    the client then sends no token, and says why if the server wants one; it is retried
+    only after a change or `retry()`."""
 
     def __init__(self, vault: TokenVault, profile_id: str) -> None:
         self._vault = vault
@@ -343,31 +345,43 @@ class VaultTokenProvider:
         self._seen = -1
         self._token: SecretStr | None = None
         self.error: TokenError | None = None
+        self._reading: tuple[int, asyncio.Future[None]] | None = None  # (generation, read)
 
     def __repr__(self) -> str:
         return f"VaultTokenProvider({self.profile_id!r})"
 
     def retry(self) -> None:
-        self._seen = -1
+        self._seen, self._reading = -1, None
 
     async def get_token(self) -> SecretStr | None:
         generation = self._vault.generation
         if generation != self._seen:
-            try:
-                self._token, self.error = await self._vault.get(self.profile_id), None
-            except TokenError as exc:
-                self._token, self.error = None, exc
-                # No keyring at all is a normal setup (tokens from the environment);
-                # a locked one is worth a line.
-                quiet = isinstance(exc, KeyringUnavailable)
-                log.log(
-                    logging.DEBUG if quiet else logging.WARNING,
-                    "no token for profile %s: %s",
-                    self.profile_id,
-                    exc.message,
-                )
-            self._seen = generation
+            if self._reading is None or self._reading[0] != generation:
+                self._reading = (generation, asyncio.ensure_future(self._read(generation)))
+            await asyncio.shield(self._reading[1])  # a caller that gives up stops no one
+        if self.error is not None:
+            raise self.error.with_traceback(None)  # the same error, not a growing traceback
         return self._token
+
+    async def _read(self, generation: int) -> None:
+        try:
+            token, error = await self._vault.get(self.profile_id), None
+        except TokenError as exc:
+            token, error = None, exc
+        if self._reading is None or self._reading[0] != generation:
+            return  # a newer read (after a change, or `retry`) owns the answer
+        self._token, self.error = token, error
+        if error is not None:
+            # No keyring at all is a normal setup (tokens from the environment);
+            # a locked one is worth a line.
+            quiet = isinstance(error, KeyringUnavailable)
+            log.log(
+                logging.DEBUG if quiet else logging.WARNING,
+                "no token for profile %s: %s",
+                self.profile_id,
+                error.message,
+            )
+        self._seen = generation
 
 
 async def check_token(client: LmStudioClient) -> TokenCheck:
