@@ -29,6 +29,7 @@ from tray.services.lmstudio_home import current_server_config
 from tray.services.settings_store import SettingsService, SettingsStore
 from tray.services.status_monitor import StatusMonitor
 from tray.services.token_vault import TokenVault
+from tray.services.workspace import Workspace
 
 __all__ = [
     "EXIT_FAILED",
@@ -111,9 +112,9 @@ class Context:
             FirstToken(token_from_environment(), self.vault.provider(self.env.profile.id))
         )
         self._http = http
-        self.runner = (
-            LmsRunner(self.env.lms_path, timeout=LMS_TIMEOUT) if self.env.lms_path else None
-        )
+        # The services the tray builds the same way: history, stores, lockdown, models.
+        self.workspace = Workspace(self.paths)
+        self.runner: LmsRunner | None = self.workspace.runner(self.env, timeout=LMS_TIMEOUT)
 
     @property
     def server_url(self) -> str:

@@ -29,7 +29,6 @@ from tray.cli._common import (
     add_command,
 )
 from tray.cli.models import model_manager
-from tray.cli.profiles import open_store
 from tray.core.backends import BackendKind
 from tray.core.chat_options import ChatOptions
 from tray.core.chat_view import (
@@ -45,8 +44,6 @@ from tray.core.chat_view import (
 from tray.core.conversation import ModelChoice, order_models
 from tray.core.errors import HomeNotFound, TrayError
 from tray.core.words import quoted
-from tray.services.history import FileHistory
-from tray.services.preset_store import PresetStore
 from tray.services.quick_chat import QuickChat
 
 __all__ = ["ORDER", "register"]
@@ -89,11 +86,7 @@ def preset_options(ctx: Context, name: str) -> ChatOptions:
             f"{quoted(name)}; leave out --preset or point --home at LM Studio's folder.",
             path=home.path,
         )
-    return _preset_store(ctx).load(name).chat_options()
-
-
-def _preset_store(ctx: Context) -> PresetStore:
-    return PresetStore(ctx.env.home.path / "config-presets", FileHistory(ctx.paths.history_dir))
+    return ctx.workspace.presets(ctx.env).load(name).chat_options()
 
 
 async def cmd_chat(ctx: Context, args: argparse.Namespace) -> Result:
@@ -119,8 +112,8 @@ async def cmd_chat(ctx: Context, args: argparse.Namespace) -> Result:
         client=lambda: ctx.client,
         capabilities=lambda: ctx.env.capabilities,
         models=lambda: manager,
-        load_profiles=open_store(),
-        presets=lambda: _preset_store(ctx),
+        load_profiles=ctx.workspace.load_profiles,
+        presets=lambda: ctx.workspace.presets(ctx.env),
     )
     doc: dict[str, Any] = {"model": model, "question": question, "answer": "", "reasoning": ""}
 

@@ -99,7 +99,7 @@ def _path_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _history(ctx: Context) -> FileHistory:
-    return FileHistory(ctx.paths.history_dir)
+    return ctx.workspace.history
 
 
 def _version_doc(v: Version) -> dict[str, Any]:

@@ -42,12 +42,9 @@ from tray.core.mcp_lockdown import (
     status_line,
 )
 from tray.core.settings import Settings
-from tray.services.app_paths import AppPaths
-from tray.services.history import FileHistory
 from tray.services.mcp_audit import audit_file
-from tray.services.mcp_lockdown import McpLockdown
 
-__all__ = ["ORDER", "default_mcp_file", "lockdown_service", "register"]
+__all__ = ["ORDER", "register"]
 
 ORDER = 35
 
@@ -132,18 +129,8 @@ def _file_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def default_mcp_file(ctx: Context) -> Path:
-    return ctx.env.home.path / "mcp.json"
-
-
-def lockdown_service() -> McpLockdown:
-    """The service over the tray's own history and state folders (shared with the tray)."""
-    paths = AppPaths.default()
-    return McpLockdown(history=FileHistory(paths.history_dir), state_dir=paths.state_dir)
-
-
 def _file(ctx: Context, args: argparse.Namespace) -> Path:
-    return Path(args.file) if args.file is not None else default_mcp_file(ctx)
+    return Path(args.file) if args.file is not None else ctx.workspace.mcp_file(ctx.env)
 
 
 async def _cmd_no_action(ctx: Context, args: argparse.Namespace) -> Result:
@@ -191,7 +178,7 @@ def _text_audit(doc: dict[str, Any]) -> str:
 async def cmd_lockdown(ctx: Context, args: argparse.Namespace) -> Result:
     path = _file(ctx, args)
     allowed: list[str] = list(dict.fromkeys(args.allow))
-    service = lockdown_service()
+    service = ctx.workspace.lockdown()
     plan = await service.plan(path, allowed)
     if plan.parse_error is not None and allowed:
         raise UsageError(
@@ -250,7 +237,7 @@ def _text_lockdown(doc: dict[str, Any]) -> str:
 
 async def cmd_restore(ctx: Context, args: argparse.Namespace) -> Result:
     try:
-        result = await lockdown_service().restore()
+        result = await ctx.workspace.lockdown().restore()
     except ConfigError as exc:
         return error_doc(exc), EXIT_FAILED
     doc = result.model_dump(mode="json")
@@ -263,12 +250,12 @@ async def cmd_restore(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 async def cmd_status(ctx: Context, args: argparse.Namespace) -> Result:
-    service = lockdown_service()
+    service = ctx.workspace.lockdown()
     if args.file is not None:
         path = Path(args.file)
     else:
         record = await asyncio.to_thread(service.record)
-        path = Path(record.file) if record is not None else default_mcp_file(ctx)
+        path = Path(record.file) if record is not None else ctx.workspace.mcp_file(ctx.env)
     status: LockStatus = await service.status(path)
     doc = status.model_dump(mode="json")
     doc["line"] = status_line(status, datetime.now(UTC))

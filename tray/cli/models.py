@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 from tray.cli._common import EXIT_FAILED, EXIT_OK, Command, Context, Result, add_command
-from tray.cli.profiles import open_store
 from tray.core.errors import EndpointNotSupported, LmsError, NotFound, TrayError
 from tray.core.inventory import DownloadedModelRow, LoadedModelRow, build_inventory
 from tray.core.load_profiles import FIELD_LABELS, LoadProfile, Preflight, effective
@@ -23,9 +22,7 @@ from tray.core.restore import (
 )
 from tray.core.words import plural, quoted
 from tray.services.gpu import select_gpu_probe
-from tray.services.history import FileHistory
 from tray.services.lms_runner import GpuOffload
-from tray.services.model_defaults import LmStudioDefaults
 from tray.services.model_manager import ModelManager
 
 __all__ = ["ORDER", "model_manager", "register"]
@@ -118,27 +115,16 @@ def _manager(ctx: Context) -> ModelManager:
 
 def model_manager(ctx: Context) -> ModelManager | None:
     """What loads and ejects on this server (None: it cannot, e.g. OpenAI-compatible)."""
-    caps = ctx.env.capabilities
-    if not caps.load_unload:
-        return None
-    home = ctx.env.home
-    return ModelManager(
-        ctx.client,
-        ctx.runner if caps.lms else None,
-        state_dir=ctx.paths.state_dir,
-        profile_id=ctx.env.profile.id,
-        gpu_probe=lambda: select_gpu_probe().read(),
-        defaults=(
-            LmStudioDefaults(home.path, FileHistory(ctx.paths.history_dir)) if home.exists else None
-        ),
+    return ctx.workspace.model_manager(
+        ctx.env, ctx.client, ctx.runner, gpu_probe=lambda: select_gpu_probe().read()
     )
 
 
-def _load_profile(args: argparse.Namespace) -> LoadProfile:
+def _load_profile(ctx: Context, args: argparse.Namespace) -> LoadProfile:
     """The profile named by --load-profile (default: the model's effective one), with the
     explicit flags over it."""
     name = args.load_profile
-    store = open_store()
+    store = ctx.workspace.load_profiles
     if name == "none":
         base = LoadProfile()
     elif name == "default":
@@ -182,7 +168,7 @@ async def cmd_load(ctx: Context, args: argparse.Namespace) -> Result:
         sys.stderr.write(f"\rLoading {args.model} {fraction:.0%}")
         sys.stderr.flush()
 
-    profile = await asyncio.to_thread(_load_profile, args)
+    profile = await asyncio.to_thread(_load_profile, ctx, args)
     check: Preflight | None = None
     if not args.no_check:
         try:

@@ -28,7 +28,6 @@ from tray.cli._common import (
 from tray.core.errors import HomeNotFound, InvalidPreset
 from tray.core.presets import FIELDS, Checkbox, Preset, parse_assignment
 from tray.core.words import quoted
-from tray.services.history import FileHistory
 from tray.services.preset_store import PresetStore
 
 __all__ = ["ORDER", "register"]
@@ -82,7 +81,7 @@ def _store(ctx: Context) -> PresetStore:
             "Start LM Studio once, or point --home at its folder.",
             path=home.path,
         )
-    return PresetStore(home.path / "config-presets", FileHistory(ctx.paths.history_dir))
+    return ctx.workspace.presets(ctx.env)
 
 
 def _summary_doc(preset: Preset) -> dict[str, Any]:

@@ -28,22 +28,14 @@ from tray.core.load_profiles import (
     parse_assignment,
     validate_profile,
 )
-from tray.services.app_paths import AppPaths
-from tray.services.history import FileHistory
 from tray.services.load_profile_store import LoadProfileStore
 from tray.services.model_defaults import LmStudioDefaults
 
-__all__ = ["ORDER", "open_store", "register"]
+__all__ = ["ORDER", "register"]
 
 ORDER = 22
 
 log = logging.getLogger(__name__)
-
-
-def open_store() -> LoadProfileStore:
-    """The user's load profiles, with the app's file history."""
-    paths = AppPaths.default()
-    return LoadProfileStore(paths.load_profiles_dir, FileHistory(paths.history_dir))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -94,7 +86,7 @@ def _profile_json(profile: LoadProfile) -> dict[str, Any]:
 
 
 async def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
-    store = open_store()
+    store = ctx.workspace.load_profiles
     entries = await asyncio.to_thread(store.list)
     doc = {
         "profiles": [
@@ -111,7 +103,7 @@ async def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 async def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
-    return await _show(ctx, open_store(), args.model), EXIT_OK
+    return await _show(ctx, ctx.workspace.load_profiles, args.model), EXIT_OK
 
 
 async def _show(ctx: Context, store: LoadProfileStore, model: str | None) -> dict[str, Any]:
@@ -157,7 +149,7 @@ async def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
         except ValueError as exc:
             raise UsageError(f"{exc}.") from None
         changes[name] = value
-    store = open_store()
+    store = ctx.workspace.load_profiles
     longest = (
         await _longest_context(ctx, model)
         if model is not None and changes.get("context_length") is not None
@@ -191,7 +183,7 @@ async def _longest_context(ctx: Context, model: str) -> int | None:
 
 
 async def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
-    store = open_store()
+    store = ctx.workspace.load_profiles
     commit = await asyncio.to_thread(store.delete, args.model)
     if commit is None and not store.path_for(args.model).exists():
         doc = {"deleted": None, "message": f"{args.model} has no load profile of its own."}

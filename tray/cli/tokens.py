@@ -356,11 +356,10 @@ async def cmd_scan(ctx: Context, args: argparse.Namespace) -> Result:
 
 async def _move(ctx: Context, profile_id: str, leaks: list[Any]) -> list[str]:
     """Keyring first, then the file: a failure leaves the token in both, never in neither."""
-    from tray.services.history import FileHistory
     from tray.services.leak_finder import remove_token_from_file, token_of
 
     _profile(ctx, profile_id)  # an unknown profile stops it before anything moves
-    history = FileHistory(ctx.paths.history_dir)
+    history = ctx.workspace.history
     moved: list[str] = []
     for leak in leaks:
         if not leak.movable:

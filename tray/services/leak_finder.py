@@ -44,6 +44,7 @@ from tray.core.secrets_scan import (
 )
 from tray.services.files import atomic_write, read_bytes
 from tray.services.history import FileHistory
+from tray.services.lmstudio_home import mcp_file, presets_dir
 
 __all__ = [
     "ENV_PLACEHOLDER",
@@ -176,12 +177,12 @@ def _scan_text_file(path: Path, problems: list[str]) -> list[Leak] | None:
 
 def _home_json_files(home: Path) -> list[Path]:
     files: list[Path] = []
-    for folder in (home, home / ".internal", home / "config-presets"):
+    for folder in (home, home / ".internal", presets_dir(home)):
         try:
             files.extend(sorted(p for p in folder.glob("*.json") if p.is_file()))
         except OSError:
             continue
-    return [p for p in files if p.name != "mcp.json"]
+    return [p for p in files if p != mcp_file(home)]
 
 
 def find_leaks(paths: Sequence[Path], *, home: Path | None) -> LeakReport:
@@ -196,7 +197,7 @@ def find_leaks(paths: Sequence[Path], *, home: Path | None) -> LeakReport:
             leaks.extend(found)
 
     if home is not None:
-        mcp = home / "mcp.json"
+        mcp = mcp_file(home)
         add(mcp, _scan_json_file(mcp, problems, key_heuristics=True, movable=True))
         for path in _home_json_files(home):
             add(path, _scan_json_file(path, problems, key_heuristics=False, movable=False))

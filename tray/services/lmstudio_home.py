@@ -22,6 +22,8 @@ __all__ = [
     "count_presets",
     "current_server_config",
     "locate_home",
+    "mcp_file",
+    "presets_dir",
     "read_server_config",
     "server_config_path",
 ]
@@ -78,8 +80,18 @@ async def current_server_config(home: Path) -> HttpServerConfig | None:
     return await asyncio.to_thread(read_server_config, home)
 
 
+def presets_dir(home: Path) -> Path:
+    """LM Studio's config presets (`*.preset.json`, FORMATS.md §2.3)."""
+    return home / "config-presets"
+
+
+def mcp_file(home: Path) -> Path:
+    """LM Studio's MCP server list (FORMATS.md §2.2)."""
+    return home / "mcp.json"
+
+
 def count_presets(home: Path) -> int:
-    folder = home / "config-presets"
+    folder = presets_dir(home)
     return sum(1 for _ in folder.glob("*.preset.json")) if folder.is_dir() else 0
 
 

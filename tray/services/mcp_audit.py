@@ -28,6 +28,7 @@ from tray.core.errors import ConfigError
 from tray.core.mcp_audit import AuditReport, ExposureFacts, FileFacts, audit
 from tray.core.mcp_config import McpDocument, McpParseError, parse_mcp
 from tray.services.files import read_bytes
+from tray.services.lmstudio_home import mcp_file, server_config_path
 
 __all__ = ["audit_file", "exposure_facts", "file_facts"]
 
@@ -78,7 +79,7 @@ def _other_mcp_files(path: Path, lmstudio_home: Path | None) -> tuple[str, ...]:
     macOS home's (`~/.cache/lm-studio/mcp.json`, FORMATS.md §2.2)."""
     candidates = [Path.home() / ".cache" / "lm-studio" / "mcp.json"]
     if lmstudio_home is not None:
-        candidates.append(lmstudio_home / "mcp.json")
+        candidates.append(mcp_file(lmstudio_home))
     try:
         here = path.resolve()
     except OSError:
@@ -100,7 +101,7 @@ def exposure_facts(
     file or the key is missing or unreadable) and the auth state the caller knows."""
     interface: str | None = None
     if lmstudio_home is not None:
-        cfg = lmstudio_home / ".internal" / "http-server-config.json"
+        cfg = server_config_path(lmstudio_home)
         try:
             value = json.loads(read_bytes(cfg, limit=256 * 1024).decode("utf-8-sig"))
             raw = value.get("networkInterface") if isinstance(value, dict) else None
