@@ -22,10 +22,10 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
 from screen import x11
 
-from tray.app import TrayApp
 from tray.cli import build_parser
 from tray.core.status import ServerState
 from tray.simulator import Simulator
+from tray.ui.tray_app import TrayApp
 from tray.ui.tray_icon import TrayIcon
 
 __all__ = ["AppDriver"]
@@ -79,6 +79,10 @@ class AppDriver:
         assert monitor is not None
         target = monitor.probes + count
         await self.wait(lambda: monitor.probes >= target, f"{count} more polls", limit=60)
+
+    def hotkey_registered(self) -> bool:
+        hotkeys = self.app.quick_chat_section.hotkeys
+        return hotkeys is not None and hotkeys.state.ok
 
     def state(self) -> ServerState:
         monitor = self.app.monitor

@@ -93,10 +93,10 @@ def test_guide_screenshots_of_the_menu_and_its_submenus(
 
     async def scenario() -> None:
         async with driver:
-            app = driver.app
             await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
             await driver.wait(
-                lambda: app.hotkeys is not None and app.hotkeys.state.ok, "the hotkey registered"
+                driver.hotkey_registered,
+                "the hotkey registered",
             )
             await driver.open_menu()
             menu = driver.menu
@@ -150,12 +150,13 @@ def test_guide_screenshots_of_the_windows_opened_from_the_app(
             app = driver.app
             await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
             await driver.wait(
-                lambda: app.hotkeys is not None and app.hotkeys.state.ok, "the hotkey registered"
+                driver.hotkey_registered,
+                "the hotkey registered",
             )
 
             # quick chat: the global hotkey, a question typed, the answer streamed
             x11("xdotool", "key", "ctrl+alt+space")
-            window = app.chat_window
+            window = app.quick_chat_section.window
             assert window is not None
             await driver.wait(window.isVisible, "the quick-chat popup")
             await driver.wait(
@@ -188,7 +189,7 @@ def test_guide_screenshots_of_the_windows_opened_from_the_app(
 
             # each window from its menu item, pictured once it shows its content
             def profiles_ready() -> bool:
-                dialog = app.load_profiles_dialog
+                dialog = app.windows.profiles.window
                 if dialog is None or dialog.list.count() <= 1:
                     return False
                 item = dialog.list.currentItem()
@@ -198,7 +199,7 @@ def test_guide_screenshots_of_the_windows_opened_from_the_app(
                 return False
 
             def presets_ready() -> bool:
-                dialog = app.presets_dialog
+                dialog = app.windows.presets.window
                 if dialog is None or dialog.preset_list.count() == 0:
                     return False
                 if dialog.preset_list.currentItem() is None:
@@ -206,7 +207,7 @@ def test_guide_screenshots_of_the_windows_opened_from_the_app(
                 return dialog.name_edit.text() == "Coding"
 
             def history_ready() -> bool:
-                window = app.history_window
+                window = app.windows.history.window
                 return (
                     window is not None
                     and window.versions_list.count() >= 2
@@ -217,12 +218,27 @@ def test_guide_screenshots_of_the_windows_opened_from_the_app(
                 (
                     "Load profiles…",
                     "guide-load-profiles.png",
-                    lambda: app.load_profiles_dialog,
+                    lambda: app.windows.profiles.window,
                     profiles_ready,
                 ),
-                ("Presets…", "guide-presets.png", lambda: app.presets_dialog, presets_ready),
-                ("History…", "guide-history.png", lambda: app.history_window, history_ready),
-                ("Settings…", "guide-settings.png", lambda: app.settings_dialog, lambda: True),
+                (
+                    "Presets…",
+                    "guide-presets.png",
+                    lambda: app.windows.presets.window,
+                    presets_ready,
+                ),
+                (
+                    "History…",
+                    "guide-history.png",
+                    lambda: app.windows.history.window,
+                    history_ready,
+                ),
+                (
+                    "Settings…",
+                    "guide-settings.png",
+                    lambda: app.windows.settings.window,
+                    lambda: True,
+                ),
             ]
             for item, name, get, ready in opened:
                 await driver.open_menu()

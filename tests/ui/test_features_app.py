@@ -64,10 +64,11 @@ def test_the_hotkey_opens_quick_chat_which_streams_an_answer_and_esc_hides_it(
             app = driver.app
             await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
             await driver.wait(
-                lambda: app.hotkeys is not None and app.hotkeys.state.ok, "the hotkey registered"
+                driver.hotkey_registered,
+                "the hotkey registered",
             )
             x11("xdotool", "key", "ctrl+alt+space")
-            window = app.chat_window
+            window = app.quick_chat_section.window
             assert window is not None
             await driver.wait(window.isVisible, "the quick-chat popup")
             await driver.wait(
@@ -179,28 +180,35 @@ def test_a_preset_changed_outside_becomes_a_version_and_the_presets_window_opens
             await driver.open_menu()
             await driver.click(driver.menu, driver.find(driver.menu, "Presets…"))
             await driver.wait(
-                lambda: app.presets_dialog is not None and app.presets_dialog.isVisible(),
+                lambda: (
+                    app.windows.presets.window is not None
+                    and app.windows.presets.window.isVisible()
+                ),
                 "the Presets window",
             )
-            app.presets_dialog.close()
+            app.windows.presets.window.close()
 
             await driver.open_menu()
             await driver.click(driver.menu, driver.find(driver.menu, "History…"))
             await driver.wait(
-                lambda: app.history_window is not None and app.history_window.isVisible(),
+                lambda: (
+                    app.windows.history.window is not None
+                    and app.windows.history.window.isVisible()
+                ),
                 "the History window",
             )
-            app.history_window.close()
+            app.windows.history.window.close()
 
             await driver.open_menu()
             await driver.click(driver.menu, driver.find(driver.menu, "Load profiles…"))
             await driver.wait(
                 lambda: (
-                    app.load_profiles_dialog is not None and app.load_profiles_dialog.isVisible()
+                    app.windows.profiles.window is not None
+                    and app.windows.profiles.window.isVisible()
                 ),
                 "the Load profiles window",
             )
-            app.load_profiles_dialog.close()
+            app.windows.profiles.window.close()
             # the quick chat says how it would load a model that is not loaded
             await driver.wait(
                 lambda: app.quick_chat.describe_load("google/gemma-3-12b").startswith(
@@ -230,13 +238,14 @@ def test_asking_with_the_server_stopped_loads_nothing_and_answers_once_it_is_sta
             app = driver.app
             await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
             await driver.wait(
-                lambda: app.hotkeys is not None and app.hotkeys.state.ok, "the hotkey registered"
+                driver.hotkey_registered,
+                "the hotkey registered",
             )
             sim.stop_api_server()  # LM Studio keeps its models loaded
             await driver.wait(lambda: driver.state() is ServerState.STOPPED, "stopped")
 
             x11("xdotool", "key", "ctrl+alt+space")
-            window = app.chat_window
+            window = app.quick_chat_section.window
             assert window is not None
             await driver.wait(window.isVisible, "the quick-chat popup")
             assert "not running" in window.note_label.text()

@@ -114,12 +114,10 @@ async def endless_answer(driver: AppDriver, sim: Simulator, meter: LagMeter) -> 
     """A quick-chat answer that never ends: the tray stays usable, Stop ends it, and once
     the fault clears the next question gets its answer."""
     app = driver.app
-    await driver.wait(
-        lambda: app.hotkeys is not None and app.hotkeys.state.ok, "the hotkey registered"
-    )
+    await driver.wait(driver.hotkey_registered, "the hotkey registered")
     sim.faults.add(Fault(kind="endless", path="/api/v1/chat"))
     x11("xdotool", "key", "ctrl+alt+space")
-    window = app.chat_window
+    window = app.quick_chat_section.window
     assert window is not None
     await driver.wait(window.isVisible, "the quick-chat popup")
     await driver.wait(lambda: QApplication.focusWidget() is window.input, "the focus in the input")
@@ -185,10 +183,11 @@ async def warm_up(driver: AppDriver, sim: Simulator) -> None:
         await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running (warm-up)")
         await menu_opens(driver)
         await driver.wait(
-            lambda: app.hotkeys is not None and app.hotkeys.state.ok, "the hotkey (warm-up)"
+            driver.hotkey_registered,
+            "the hotkey (warm-up)",
         )
         x11("xdotool", "key", "ctrl+alt+space")
-        window = app.chat_window
+        window = app.quick_chat_section.window
         assert window is not None
         await driver.wait(window.isVisible, "the quick-chat popup (warm-up)")
         window.ask("Hello")

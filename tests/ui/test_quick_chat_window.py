@@ -16,13 +16,14 @@ import httpx
 import pytest
 from aio import run, until  # tests/ui/aio.py
 from PySide6.QtCore import QPoint, QRect, Qt
-from PySide6.QtGui import QCursor, QGuiApplication
+from PySide6.QtGui import QCursor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from sample_files import PRESET  # tests/ui/sample_files.py
 from screen import x11  # tests/ui/screen.py
 
 from tray.core.backends import BackendKind, capabilities_for
+from tray.core.hotkeys import RegisterResult
 from tray.core.inventory import LoadedModelRow
 from tray.core.load_profiles import LoadProfile
 from tray.core.status import ServerState, ServerStatus
@@ -31,6 +32,7 @@ from tray.services.lmstudio_client import LmStudioClient
 from tray.services.load_profile_store import LoadProfileStore
 from tray.services.preset_store import PresetStore
 from tray.services.quick_chat import QuickChat
+from tray.services.settings_store import SettingsService, SettingsStore
 from tray.simulator import Simulator
 from tray.simulator.state import Reply
 from tray.ui.quick_chat_section import QuickChatSection
@@ -340,16 +342,32 @@ def test_errors_show_inline_with_their_fix(
     publish_screenshot(tmp_path / "quick-chat-error.png")
 
 
-def test_the_menu_item_shows_the_hotkey(qapp: QApplication) -> None:
-    opened: list[bool] = []
-    section = QuickChatSection(lambda: opened.append(True), "Ctrl+Alt+Space")
+def test_the_menu_item_opens_the_popup_shows_the_hotkey_and_tells_a_problem_once(
+    loop: asyncio.AbstractEventLoop, world: World, tmp_path: Path
+) -> None:
+    warned: list[tuple[str, str]] = []
+    settings = SettingsService(SettingsStore(tmp_path / "settings.json"))
+    section = QuickChatSection(
+        world.chat, settings, warn=lambda *told: warned.append(told), demo=True
+    )
     (action,) = section.actions()
+    section.set_hotkey("Ctrl+Alt+Space")
     assert action.text() == "Quick chat…\tCtrl+Alt+Space"
-    action.trigger()
-    assert opened == [True]
-    section.set_hotkey(None)
+
+    async def scenario() -> None:
+        action.trigger()
+        assert section.window is not None
+        await until(section.window.isVisible, "the popup")
+        section.window.hide()
+
+    run(loop, scenario())
+    taken = RegisterResult(ok=False, sequence="Ctrl+Alt+Space", kind="conflict")
+    section.hotkey_state(taken)
+    section.hotkey_state(taken)  # a settings change later: the same problem, not told again
     assert action.text() == "Quick chat…"
-    assert QGuiApplication.primaryScreen() is not None
+    assert [title for title, _ in warned] == ["Quick chat hotkey"]
+    section.hotkey_state(RegisterResult(ok=True, sequence="Ctrl+Alt+Q", kind="registered"))
+    assert action.text() == "Quick chat…\tCtrl+Alt+Q"
 
 
 def test_a_question_asked_while_the_server_is_down_waits_and_is_answered_once_it_is_up(

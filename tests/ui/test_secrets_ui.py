@@ -150,10 +150,12 @@ def test_the_main_ui_flows_leak_the_token_nowhere(
             tokens = await driver.hover(driver.menu, driver.find(driver.menu, "API token"))
             await driver.click(tokens, driver.find(tokens, "Manage tokens"))
             await driver.wait(
-                lambda: app.tokens_dialog is not None and app.tokens_dialog.isVisible(),
+                lambda: (
+                    app.windows.tokens.window is not None and app.windows.tokens.window.isVisible()
+                ),
                 "the Tokens window",
             )
-            app.tokens_dialog.close()
+            app.windows.tokens.window.close()
 
             # API token → Copy token: the clipboard holds it (and the guard will clear it).
             await driver.wait(lambda: app.tokens_section.has_token, "the token seen in the vault")
@@ -190,10 +192,11 @@ def test_the_main_ui_flows_leak_the_token_nowhere(
 
             # Quick chat with the hotkey: the answer streams (with the token on the wire).
             await driver.wait(
-                lambda: app.hotkeys is not None and app.hotkeys.state.ok, "the hotkey registered"
+                driver.hotkey_registered,
+                "the hotkey registered",
             )
             x11("xdotool", "key", "ctrl+alt+space")
-            window = app.chat_window
+            window = app.quick_chat_section.window
             assert window is not None
             await driver.wait(window.isVisible, "the quick-chat popup")
             await driver.wait(

@@ -62,15 +62,18 @@ def test_a_wrong_token_asks_once_and_a_saved_one_is_used(
     driver = AppDriver(sim, tmp_path)
 
     def dialog_shown() -> bool:
-        return driver.app.tokens_dialog is not None and driver.app.tokens_dialog.isVisible()
+        return (
+            driver.app.windows.tokens.window is not None
+            and driver.app.windows.tokens.window.isVisible()
+        )
 
     async def scenario() -> None:
         await vault.set(LOCAL_PROFILE_ID, WRONG)
         async with driver:
             await driver.wait(lambda: driver.state() is ServerState.AUTH_REQUIRED, "the 401")
             await driver.wait(dialog_shown, "the tokens dialog")
-            assert driver.app.tokens_dialog is not None
-            driver.app.tokens_dialog.reject()  # the user closes it without a token
+            assert driver.app.windows.tokens.window is not None
+            driver.app.windows.tokens.window.reject()  # the user closes it without a token
             await driver.polls(3)  # three more polls, each refused
             assert driver.state() is ServerState.AUTH_REQUIRED
             assert not dialog_shown()  # asked once, not at every 401
@@ -130,14 +133,14 @@ def test_the_token_appears_nowhere_but_where_the_user_put_it(
             await driver.open_menu()
             await driver.wait(lambda: len(driver.app.monitor.status.loaded) == 1, "the model")  # type: ignore[union-attr]
             await driver.close_menus()
-            driver.app._open_tokens(LOCAL_PROFILE_ID)
-            assert driver.app.tokens_dialog is not None
-            await driver.wait(driver.app.tokens_dialog.isVisible, "the tokens dialog")
-            check = await driver.app._check_token(
+            driver.app.open_tokens(LOCAL_PROFILE_ID)
+            assert driver.app.windows.tokens.window is not None
+            await driver.wait(driver.app.windows.tokens.window.isVisible, "the tokens dialog")
+            check = await driver.app.check_token(
                 LOCAL_PROFILE_ID, (await vault.get(LOCAL_PROFILE_ID))
             )  # type: ignore[arg-type]
             assert check.outcome.value == "accepted"
-            driver.app.tokens_dialog.reject()
+            driver.app.windows.tokens.window.reject()
 
     try:
         run(loop, scenario())

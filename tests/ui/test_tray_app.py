@@ -338,14 +338,14 @@ def test_polling_is_fast_while_a_window_is_open(
             await driver.click(driver.menu, driver.find(driver.menu, "Settings"))
             await driver.wait(
                 lambda: (
-                    driver.app.settings_dialog is not None
-                    and driver.app.settings_dialog.isActiveWindow()
+                    driver.app.windows.settings.window is not None
+                    and driver.app.windows.settings.window.isActiveWindow()
                 ),
                 "the Settings window to have the focus",
             )
             assert interactive()  # the menu closed, but the user looks at our window
-            assert driver.app.settings_dialog is not None
-            driver.app.settings_dialog.reject()
+            assert driver.app.windows.settings.window is not None
+            driver.app.windows.settings.window.reject()
             await driver.wait(lambda: not interactive(), "idle polling again")
 
     run(loop, scenario())

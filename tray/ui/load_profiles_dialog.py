@@ -259,6 +259,15 @@ class LoadProfilesDialog(QDialog):
 
     # --- the list ----------------------------------------------------------------------
 
+    def present(self) -> None:
+        """Show it (or raise it where it is) and read the profiles and models again."""
+        if self.isVisible():
+            self.raise_()
+            self.activateWindow()
+        else:
+            self.open()
+        self.reload()
+
     def reload(self) -> None:
         spawn(self.refresh(), doing="Reading load profiles")
 

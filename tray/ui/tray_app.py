@@ -1,0 +1,399 @@
+"""The tray session's wiring: which service each menu section and window gets, and where
+each status, file change and gesture goes. Nothing else lives here — the services are
+built by `Workspace` and `ServerConnection`, the files watched by `WatchedFiles`, the
+quick chat's world is `QuickChat`, every window opens through a `WindowSlot`.
+
+Imported after the starting icon shows (tray/app.py), so its imports are ordinary ones.
+Whether this is a demo is fixed for the life of the process: "Try the demo" starts a new
+`--demo` process, so nothing of the demo (settings, autostart) leaks into the user's real
+ones and back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+from PySide6.QtGui import QGuiApplication
+
+from tray.core.api import ModelInfo
+from tray.core.auth_prompt import AuthPromptGate
+from tray.core.errors import TrayError
+from tray.core.mcp_audit import AuditReport
+from tray.core.mcp_config import McpDocument
+from tray.core.notifications import NotificationRules
+from tray.core.settings import Settings
+from tray.core.status import ServerStatus
+from tray.core.tokens import StaticToken, TokenCheck
+from tray.platform.autostart import (
+    Autostart,
+    LaunchAgentAutostart,
+    XdgAutostart,
+    select_autostart,
+)
+from tray.platform.single_instance import InstanceOwner
+from tray.services.app_paths import AppPaths
+from tray.services.connection import ServerConnection
+from tray.services.demo import DemoLmStudio
+from tray.services.environment import Environment, discover
+from tray.services.file_watch import FileChange, FileWatcher
+from tray.services.gpu import GpuProbe, select_gpu_probe
+from tray.services.lmstudio_client import LmStudioClient
+from tray.services.mcp_audit import audit_file
+from tray.services.model_manager import ModelManager
+from tray.services.quick_chat import QuickChat
+from tray.services.server_controller import ServerController
+from tray.services.settings_store import SettingsService, SettingsStore
+from tray.services.status_monitor import StatusMonitor
+from tray.services.token_vault import TokenVault, check_token
+from tray.services.watched_files import WatchedFiles
+from tray.services.workspace import Workspace
+from tray.ui.app_windows import AppWindows
+from tray.ui.clipboard import ClipboardGuard
+from tray.ui.config_section import ConfigSection
+from tray.ui.mcp_section import McpSection
+from tray.ui.models_section import ModelsSection
+from tray.ui.notifier import TrayNotifier
+from tray.ui.profiles_section import ProfilesSection
+from tray.ui.quick_chat_section import QuickChatSection
+from tray.ui.server_section import ServerSection
+from tray.ui.tasks import cancel_all, finalize_async_generators_on, set_error_reporter, spawn
+from tray.ui.tokens_section import TokensSection
+from tray.ui.tray_icon import TrayIcon
+
+__all__ = ["TrayApp"]
+
+log = logging.getLogger(__name__)
+
+
+class TrayApp:
+    """Owns the long-lived objects of one tray session and connects them."""
+
+    def __init__(self, args: argparse.Namespace, http: httpx.AsyncClient, tray: TrayIcon) -> None:
+        self.args, self.http, self.tray = args, http, tray
+        self.quit = asyncio.Event()
+        self.instance: InstanceOwner | None = None  # this user's one tray (run_tray sets it)
+        self.demo = DemoLmStudio() if args.demo else None
+        demo = self.demo is not None
+        # The demo keeps its own files (settings unless told otherwise): not the user's.
+        paths = AppPaths.demo(self.demo.user_home) if self.demo else AppPaths.default()
+        self.workspace = Workspace(paths, lms_env=self.demo.env if self.demo else None)
+        self.history, self.load_profiles = self.workspace.history, self.workspace.load_profiles
+        self.settings = SettingsService(SettingsStore(args.settings or paths.settings_file))
+        self.env = self._discover()
+        self.connection: ServerConnection | None = None
+        self.gpu: GpuProbe | None = None
+        self._menu_open = False
+        self.vault = TokenVault(memory_only=demo)  # the demo never touches the keyring
+        self.auth_gate = AuthPromptGate()
+        self.rules = NotificationRules(self.settings.settings.notifications)
+        self.notifier = TrayNotifier(tray.tray, demo=demo)
+        set_error_reporter(self._report_error)
+
+        self.windows = AppWindows(
+            settings=self.settings,
+            vault=self.vault,
+            workspace=self.workspace,
+            env=lambda: self.env,
+            autostart=lambda: _autostart(self.demo),
+            hotkeys=lambda: self.quick_chat_section.hotkeys,
+            list_models=self._list_models,
+            check_token=self.check_token,
+            on_token_change=self.auth_gate.token_changed,
+            demo=demo,
+        )
+
+        # The menu, section by section.
+        self.server_section = ServerSection(
+            self._server_controller, on_starting=self._starting, refresh=self._refresh, demo=demo
+        )
+        self.models_section = ModelsSection(
+            lambda: self.models,
+            refresh=self._refresh,
+            list_downloaded=self._list_models,
+            demo=demo,
+            profiles=self.load_profiles,
+            inform=self.notifier.show_message,
+        )
+        self.quick_chat = QuickChat(
+            client=lambda: self.client,
+            capabilities=lambda: self.env.capabilities,
+            models=lambda: self.models,
+            load_profiles=self.load_profiles,
+            presets=lambda: self.workspace.presets(self.env),
+            start_server=lambda: self.server_section.start.trigger(),
+            open_tokens=lambda: self.open_tokens(self.env.profile.id),
+        )
+        self.quick_chat_section = QuickChatSection(
+            self.quick_chat, self.settings, warn=self.notifier.warn, demo=demo
+        )
+        self.config_section = ConfigSection(
+            open_presets=self.windows.presets.present,
+            open_profiles=self.windows.profiles.present,
+            open_history=self.windows.history.present,
+            home_found=lambda: self.env.home.exists,
+        )
+        self.lockdown = self.workspace.lockdown(lambda: self.settings.settings.mcp.keep_locked)
+        self.mcp_section = McpSection(
+            self.lockdown,
+            mcp_file=lambda: self.workspace.mcp_file(self.env),
+            audit=self._audit_mcp,
+            settings=self.settings,
+            notify=self.notifier.show_message,
+            demo=demo,
+        )
+        self.tokens_section = TokensSection(
+            self.vault,
+            self.settings,
+            open_dialog=lambda: self.open_tokens(None),
+            base_url=lambda: self.env.server_url,
+            clipboard=ClipboardGuard(lambda: self.settings.settings.clipboard_clear_seconds),
+            notify=self.notifier.show_message,
+        )
+        self.profiles_section = ProfilesSection(
+            self.settings,
+            open_settings=self.windows.settings.present,
+            report_error=self._report_error,
+        )
+        self.sections = (
+            self.server_section,
+            self.models_section,
+            self.quick_chat_section,
+            self.config_section,
+            self.mcp_section,
+            self.tokens_section,
+            self.profiles_section,
+        )
+        for section in self.sections:
+            tray.insert_section(section.actions())
+
+        # Files kept in history and changed by others; the settings the CLI saves, live.
+        watcher = FileWatcher()
+        self.settings.watch(watcher)
+        self.files = WatchedFiles(
+            self.workspace,
+            watcher,
+            self.lockdown,
+            on_recorded=self._file_recorded,
+            on_preset_changed=self._preset_file_changed,
+            on_drift=self.mcp_section.on_drift,
+        )
+
+        self.settings.subscribe(self._settings_changed)
+        tray.quit_requested.connect(self.quit.set)
+        tray.demo_requested.connect(self._restart_as_demo)
+        # The user looks while the menu is open or one of our windows has the focus: a
+        # window getting the focus asks for a look at once; each wait re-checks.
+        tray.menu_about_to_show.connect(lambda: self._interactive(True))
+        tray.menu_about_to_hide.connect(lambda: self._interactive(False))
+        QGuiApplication.instance().focusWindowChanged.connect(  # type: ignore[union-attr]
+            lambda window: self._refresh() if window is not None else None
+        )
+
+    # --- what tests and sections look at ------------------------------------------------
+
+    @property
+    def monitor(self) -> StatusMonitor | None:
+        return self.connection.monitor if self.connection is not None else None
+
+    @property
+    def client(self) -> LmStudioClient | None:
+        return self.connection.client if self.connection is not None else None
+
+    @property
+    def models(self) -> ModelManager | None:
+        return self.connection.models if self.connection is not None else None
+
+    # --- the session --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        finalize_async_generators_on(asyncio.get_running_loop())
+        try:
+            if self.demo is not None:
+                await self.demo.start(self.http)
+                self.env = self._discover()
+            # Once: NVML's start-up blocks; reading afterwards is cheap (in a thread per poll).
+            self.gpu = await asyncio.to_thread(select_gpu_probe)
+            self._connect()
+            self.tray.show()
+            self.quick_chat_section.start()
+            await self._watch_files()
+            await self.quit.wait()
+        finally:
+            await cancel_all()
+            await self.quick_chat_section.stop()
+            await self.files.stop()
+            if self.connection is not None:
+                await self.connection.stop()
+            await self.http.aclose()
+            if self.demo is not None:
+                await self.demo.stop()
+            self._release_instance()
+
+    def _discover(self) -> Environment:
+        if self.demo is not None:
+            return discover(
+                self.settings.settings,
+                server=self.demo.base_url,
+                home=self.demo.home,
+                lms=self.demo.lms_path,
+            )
+        a = self.args
+        return discover(
+            self.settings.settings, server=a.server, home=a.home, lms=a.lms, profile=a.profile
+        )
+
+    def _connect(self) -> None:
+        """Watch the server the settings (or --demo) name, with everything that needs it."""
+        gpu = self.gpu.read if self.gpu is not None else None
+        self.connection = ServerConnection(
+            self.workspace,
+            self.env,
+            self.http,
+            vault=self.vault,
+            polling=self.settings.settings.polling,
+            on_update=self._render,
+            gpu=gpu,
+            looking=_window_has_focus,
+            on_user_unload=self.rules.expect_unload,
+            demo=self.demo is not None,
+        )
+        self._render(self.connection.status)
+        self.connection.start(interactive=self._menu_open)
+        spawn(self.quick_chat.refresh_downloaded(), doing="Listing downloaded models")
+
+    async def _reconnect(self) -> None:
+        """Settings changed (active profile, polling…): watch what they now say."""
+        if self.connection is not None:
+            await self.connection.stop()
+        self.env = self._discover()
+        self._connect()
+        if self.files.home is not None and self.env.home.path != self.files.home:
+            await self._watch_files()
+
+    def _settings_changed(self, settings: Settings) -> None:
+        self.rules.settings = settings.notifications
+        spawn(self._reconnect(), doing="Applying the new settings")
+
+    def _render(self, status: ServerStatus) -> None:
+        caps = self.env.capabilities
+        self.tray.render(status, lmstudio_found=self.env.lmstudio_found or self.demo is not None)
+        for section in self.sections:
+            section.render(status, caps)
+        self.quick_chat.set_status(status)
+        for notice in self.rules.observe(status):
+            self.notifier.show(notice)
+        if self.auth_gate.should_prompt(status):
+            self.open_tokens(self.env.profile.id, reason=status.error)
+        demo = " [demo]" if status.demo else ""
+        log.info("status: %s %s (%d loaded)%s", status.state.value, status.url,
+                 len(status.loaded), demo)  # fmt: skip
+
+    # --- gestures -----------------------------------------------------------------------
+
+    def _interactive(self, on: bool) -> None:
+        self._menu_open = on
+        if self.monitor is not None:
+            self.monitor.set_interactive(on)
+
+    def _starting(self) -> None:
+        if self.monitor is not None:
+            self.monitor.set_starting()
+
+    def _refresh(self) -> None:
+        if self.monitor is not None:
+            self.monitor.refresh_now()
+
+    def _server_controller(self) -> ServerController | None:
+        if self.connection is None:
+            return None
+        return self.connection.server_controller(self.settings, before_stop=self.rules.expect_stop)
+
+    async def _list_models(self) -> list[ModelInfo]:
+        if self.client is None:
+            raise TrayError("The tray is not connected to a server yet; try again.")
+        return await self.client.list_models()
+
+    def open_tokens(self, profile_id: str | None, reason: str | None = None) -> None:
+        self.windows.open_tokens(profile_id, reason)
+
+    async def check_token(self, profile_id: str, token: SecretStr) -> TokenCheck:
+        """Try `token` against the server of `profile_id` (one authenticated request)."""
+        if profile_id == self.env.profile.id:
+            url = self.env.server_url
+        else:
+            url = discover(self.settings.settings, profile=profile_id).server_url
+        return await check_token(LmStudioClient(self.http, url, token_provider=StaticToken(token)))
+
+    async def _audit_mcp(self, path: Path) -> tuple[AuditReport, McpDocument | None]:
+        status = self.monitor.status if self.monitor is not None else None
+        auth = status.auth_required if status is not None else None
+        return await audit_file(path, lmstudio_home=self.env.home.path, server_auth=auth)
+
+    def _report_error(self, title: str, message: str) -> None:
+        log.warning("%s: %s", title, message)
+        self.notifier.show_error(title, message)
+
+    # --- files: history, outside changes, presets, mcp.json -----------------------------
+
+    async def _watch_files(self) -> None:
+        try:
+            await self.files.watch(self.env.home.path)
+        except TrayError as exc:  # the tray works without; say why history is missing
+            self._report_error(exc.title, exc.message)
+            return
+        spawn(self.files.catch_up(), doing="Recording changes made while the tray was off")
+        spawn(self.mcp_section.check_now(), doing="Checking mcp.json")
+        spawn(self.quick_chat.refresh_presets(), doing="Reading the presets")
+
+    def _preset_file_changed(self, change: FileChange) -> None:
+        if (presets := self.windows.presets.window) is not None:
+            presets.file_changed(change.path)
+        spawn(self.quick_chat.refresh_presets(), doing="Reading the presets")
+
+    def _file_recorded(self, path: Path) -> None:
+        if (history := self.windows.history.window) is not None and history.isVisible():
+            history.refresh()
+
+    # --- one tray per user, and the demo ------------------------------------------------
+
+    def second_start(self, request: dict[str, object]) -> dict[str, object]:
+        """Another `lmstudio-tray` was started: show where this one is, and tell it."""
+        shown = self.tray.present()
+        log.info("another start handed over to this tray: shown its %s", shown)
+        return {"demo": self.demo is not None, "shown": shown, "said": self.tray.headline}
+
+    def _release_instance(self) -> None:
+        if self.instance is not None:
+            self.instance.close()
+            self.instance = None
+
+    def _restart_as_demo(self) -> None:
+        """Start the demo as its own process and leave: no state crosses over."""
+        self._release_instance()  # the demo is this user's tray from now on
+        subprocess.Popen(
+            [sys.executable, "-m", "tray", "--demo", "--log-level", self.args.log_level],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+        )
+        self.quit.set()
+
+
+def _autostart(demo: DemoLmStudio | None) -> Autostart:
+    """The OS's start-at-login entry; in the demo, one inside the throw-away home."""
+    if demo is None:
+        return select_autostart()
+    if sys.platform.startswith("linux"):
+        return XdgAutostart(config_home=demo.user_home / ".config")
+    return LaunchAgentAutostart(home=demo.user_home)
+
+
+def _window_has_focus() -> bool:
+    window = QGuiApplication.focusWindow()
+    return window is not None and window.isVisible()
