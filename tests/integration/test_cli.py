@@ -185,3 +185,18 @@ def test_help_lists_the_commands(cli: Cli) -> None:
     assert r.returncode == 0
     for word in ("status", "models", "doctor", "--demo", "--server", "LM_API_TOKEN"):
         assert word in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("group", "forms"),
+    [
+        ("history", "files, log PATH, diff PATH REV [REV2], restore PATH REV, remote [URL], push"),
+        ("mcp", "audit, lockdown, restore or status"),
+        ("tokens", "set PROFILE, delete PROFILE, test PROFILE, env PROFILE or scan [PATH …]"),
+    ],
+)
+def test_a_group_without_an_action_says_which_there_are(cli: Cli, group: str, forms: str) -> None:
+    r = cli(group)
+    assert r.returncode == 2 and r.stdout == ""
+    assert f"Say what to do with {group}:" in r.stderr and forms in r.stderr
+    assert f"(see `lmstudio-tray {group} --help`)" in r.stderr

@@ -21,6 +21,7 @@ from tray.cli._options import (
 from tray.core.errors import InputError, LmsError, TrayError
 from tray.core.settings import Settings
 from tray.core.tokens import FirstToken, NoToken, TokenProvider, WhenAsked
+from tray.core.words import join_and
 from tray.services.app_paths import AppPaths
 from tray.services.environment import Environment, discover, token_from_environment
 from tray.services.lms_runner import LmsProbe, LmsRunner
@@ -42,6 +43,7 @@ __all__ = [
     "UsageError",
     "add_command",
     "add_global_options",
+    "add_group",
     "error_doc",
     "exit_code",
     "lms_facts",
@@ -176,6 +178,45 @@ def add_command(
     if command is not None:
         parser.set_defaults(command=command)
     return parser
+
+
+def add_group(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help_text: str,
+    default: Command | None = None,
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """A command with actions (`history log`, `mcp audit`, …): returns the table to add the
+    actions to with `add_command`. Without an action it runs `default`, or — when there
+    is none — says which actions there are, in a sentence made from that table."""
+    parent = add_command(sub, name, help_text, default or Command(_say_what_to_do, text_message))
+    actions = parent.add_subparsers(dest=f"{name}_action", metavar="ACTION")
+    parent.set_defaults(group_name=name, group_actions=actions)
+    return actions
+
+
+async def _say_what_to_do(ctx: Context, args: argparse.Namespace) -> Result:
+    table: argparse._SubParsersAction[argparse.ArgumentParser] = args.group_actions
+    forms = [_usage_form(action, parser) for action, parser in table.choices.items()]
+    raise UsageError(
+        f"Say what to do with {args.group_name}: {join_and(forms, 'or')} "
+        f"(see `lmstudio-tray {args.group_name} --help`)."
+    )
+
+
+def _usage_form(action: str, parser: argparse.ArgumentParser) -> str:
+    """ "log PATH", "remote [URL]", "scan [PATH …]": an action with its positionals."""
+    words = [action]
+    for arg in parser._actions:
+        if arg.option_strings or arg.dest == argparse.SUPPRESS:
+            continue
+        shown = str(arg.metavar or arg.dest.upper())
+        if arg.nargs == "?":
+            shown = f"[{shown}]"
+        elif arg.nargs == "*":
+            shown = f"[{shown} …]"
+        words.append(shown)
+    return " ".join(words)
 
 
 def text_message(doc: dict[str, Any]) -> str:

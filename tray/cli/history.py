@@ -22,8 +22,8 @@ from tray.cli._common import (
     Command,
     Context,
     Result,
-    UsageError,
     add_command,
+    add_group,
     text_message,
 )
 from tray.core.errors import ConfigError, NotFound
@@ -46,13 +46,11 @@ T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parent = add_command(
+    actions = add_group(
         sub,
         "history",
         "versions of presets, load profiles and mcp.json: files, log, diff, restore, share",
-        Command(_cmd_no_action, text_message),
     )
-    actions = parent.add_subparsers(dest="history_action", metavar="ACTION")
     add_command(actions, "files", "every file the history holds", Command(cmd_files, _text_files))
     p = add_command(
         actions, "log", "the versions of PATH, newest first", Command(cmd_log, _text_log)
@@ -115,13 +113,6 @@ def _version_doc(v: Version) -> dict[str, Any]:
 
 def _short_time(iso: str) -> str:
     return iso[:16].replace("T", " ")
-
-
-async def _cmd_no_action(ctx: Context, args: argparse.Namespace) -> Result:
-    raise UsageError(
-        "Say what to do with the history: files, log PATH, diff PATH REV [REV2], "
-        "restore PATH REV, remote [URL], push or pull (see `lmstudio-tray history --help`)."
-    )
 
 
 # --- files / log ---------------------------------------------------------------------

@@ -30,6 +30,7 @@ from tray.cli._common import (
     Result,
     UsageError,
     add_command,
+    add_group,
     error_doc,
     text_message,
 )
@@ -50,13 +51,9 @@ ORDER = 35
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parent = add_command(
-        sub,
-        "mcp",
-        "MCP servers in LM Studio's mcp.json: audit, lockdown, restore, status",
-        Command(_cmd_no_action, text_message),
+    actions = add_group(
+        sub, "mcp", "MCP servers in LM Studio's mcp.json: audit, lockdown, restore, status"
     )
-    actions = parent.add_subparsers(dest="mcp_action", metavar="ACTION")
 
     p = add_command(
         actions,
@@ -131,12 +128,6 @@ def _file_argument(parser: argparse.ArgumentParser) -> None:
 
 def _file(ctx: Context, args: argparse.Namespace) -> Path:
     return Path(args.file) if args.file is not None else ctx.workspace.mcp_file(ctx.env)
-
-
-async def _cmd_no_action(ctx: Context, args: argparse.Namespace) -> Result:
-    raise UsageError(
-        "Say what to do: audit, lockdown, restore or status (see `lmstudio-tray mcp --help`)."
-    )
 
 
 # --- audit -----------------------------------------------------------------------------

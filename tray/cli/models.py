@@ -11,7 +11,15 @@ import sys
 import time
 from typing import Any
 
-from tray.cli._common import EXIT_FAILED, EXIT_OK, Command, Context, Result, add_command
+from tray.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Command,
+    Context,
+    Result,
+    add_command,
+    add_group,
+)
 from tray.core.errors import EndpointNotSupported, LmsError, NotFound, TrayError
 from tray.core.inventory import DownloadedModelRow, LoadedModelRow, build_inventory
 from tray.core.load_profiles import FIELD_LABELS, LoadProfile, Preflight, effective
@@ -33,13 +41,12 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    models = add_command(
+    actions = add_group(
         sub,
         "models",
         "loaded models (status, queue, TTL) and downloaded models; load, unload and restore models",
         Command(cmd_models, _text_models),
     )
-    actions = models.add_subparsers(dest="models_action", metavar="ACTION")
     load = add_command(
         actions,
         "load",

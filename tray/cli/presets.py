@@ -23,6 +23,7 @@ from tray.cli._common import (
     Result,
     UsageError,
     add_command,
+    add_group,
     text_message,
 )
 from tray.core.errors import HomeNotFound, InvalidPreset
@@ -36,13 +37,12 @@ ORDER = 40
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parent = add_command(
+    actions = add_group(
         sub,
         "presets",
         "LM Studio config presets: list, show, set fields, export, import",
         Command(cmd_list, _text_list),
     )
-    actions = parent.add_subparsers(dest="presets_action", metavar="ACTION")
     add_command(
         actions,
         "list",

@@ -17,6 +17,7 @@ from tray.cli._common import (
     Result,
     UsageError,
     add_command,
+    add_group,
     text_message,
 )
 from tray.core.errors import TrayError
@@ -39,13 +40,12 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parent = add_command(
+    actions = add_group(
         sub,
         "profiles",
         "load profiles: the default and per-model load settings (list, show, set, delete)",
         Command(cmd_list, _text_list),
     )
-    actions = parent.add_subparsers(dest="profiles_action", metavar="ACTION")
     add_command(
         actions,
         "list",

@@ -23,8 +23,8 @@ from tray.cli._common import (
     Command,
     Context,
     Result,
-    UsageError,
     add_command,
+    add_group,
     error_doc,
     text_message,
 )
@@ -52,13 +52,9 @@ CHECK_TIMEOUT = 10.0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parent = add_command(
-        sub,
-        "tokens",
-        "API tokens in the OS keyring: status, set, delete, test, env, scan",
-        Command(_cmd_no_action, text_message),
+    actions = add_group(
+        sub, "tokens", "API tokens in the OS keyring: status, set, delete, test, env, scan"
     )
-    actions = parent.add_subparsers(dest="tokens_action", metavar="ACTION")
 
     p = add_command(
         actions,
@@ -152,13 +148,6 @@ def _read_token(profile: ServerProfile) -> str:
     if sys.stdin.isatty():
         return getpass.getpass(f"Token for {profile.name} (input hidden): ")
     return sys.stdin.read()
-
-
-async def _cmd_no_action(ctx: Context, args: argparse.Namespace) -> Result:
-    raise UsageError(
-        "Say what to do with tokens: status, set PROFILE, delete PROFILE, test PROFILE, "
-        "env PROFILE or scan (see `lmstudio-tray tokens --help`)."
-    )
 
 
 # --- status --------------------------------------------------------------------------

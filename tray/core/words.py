@@ -38,11 +38,11 @@ def plural(n: int, noun: str, plural_form: str | None = None) -> str:
     return f"{n:,} {word}"
 
 
-def join_and(items: Sequence[str]) -> str:
-    """ "a", "a and b", "a, b and c": a list as a sentence says it."""
+def join_and(items: Sequence[str], conjunction: str = "and") -> str:
+    """ "a", "a and b", "a, b and c" (or "a, b or c"): a list as a sentence says it."""
     if len(items) <= 2:
-        return " and ".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
+        return f" {conjunction} ".join(items)
+    return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
 def article(phrase: str) -> str:
