@@ -335,7 +335,7 @@ async def test_a_keyring_that_does_not_answer_is_abandoned_with_a_sentence() -> 
     assert time.monotonic() - began < 5  # bounded, not the 30 s the prompt waits
     assert "may be locked and waiting for its password prompt" in caught.value.message
     # while it still hangs, the next call fails at once instead of adding a thread
-    with pytest.raises(KeyringNotAnswering, match="earlier request"):
+    with pytest.raises(KeyringNotAnswering, match="did not answer"):
         await vault.status("this-machine")
     assert backend.calls == 1
     # once the prompt is answered, the keyring is asked again
@@ -349,3 +349,26 @@ async def test_a_keyring_that_does_not_answer_is_abandoned_with_a_sentence() -> 
             continue
     else:
         pytest.fail("the vault never asked the keyring again")
+
+
+async def test_the_token_is_asked_for_again_once_the_keyring_answers() -> None:
+    """The status monitor's provider must not keep "not answering" for ever: the user
+    unlocks the keyring, and the next poll that needs the token finds it."""
+    backend = Silent()
+    vault = TokenVault(backend, timeout=0.2)
+    provider = vault.provider("this-machine")
+    with pytest.raises(KeyringNotAnswering):
+        await provider.get_token()
+    backend.entries[(TokenVault.SERVICE, "this-machine")] = TOKEN
+    backend.release.set()
+    for _ in range(100):
+        try:
+            token = await provider.get_token()
+        except KeyringNotAnswering:  # the abandoned call has not come back yet
+            await asyncio.sleep(0.01)
+            continue
+        assert token == SecretStr(TOKEN)
+        break
+    else:
+        pytest.fail("the provider never asked the keyring again")
+    assert backend.calls == 2  # the hanging call and one more, not one per ask

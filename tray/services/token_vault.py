@@ -113,11 +113,11 @@ def _usable_backend(backend: keyring.backend.KeyringBackend) -> keyring.backend.
     return backend
 
 
-def _not_answering(*, still: bool) -> KeyringNotAnswering:
-    waiting = "still has not answered an earlier request" if still else "did not answer in time"
+def _not_answering() -> KeyringNotAnswering:
     return KeyringNotAnswering(
-        f"The keyring {waiting} (it may be locked and waiting for its password prompt). "
-        "Unlock it — log in to your desktop keyring, or answer its prompt — and try again."
+        "The keyring did not answer in time (it may be locked and waiting for its password "
+        "prompt). Unlock it — log in to your desktop keyring, or answer its prompt — and "
+        "try again."
     )
 
 
@@ -202,7 +202,7 @@ class TokenVault:
 
     async def _run(self, fn: Callable[[keyring.backend.KeyringBackend], T], *, writing: bool) -> T:
         if self._hanging:
-            raise _not_answering(still=True)
+            raise _not_answering()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
         waited = {"for": True, "late": False}  # touched on the loop's thread only
@@ -234,7 +234,7 @@ class TokenVault:
             waited["late"] = True
             self._hanging += 1
             log.warning("the keyring did not answer within %g s; call abandoned", self._timeout)
-            raise _not_answering(still=False) from None
+            raise _not_answering() from None
         finally:
             waited["for"] = False
 
@@ -336,8 +336,10 @@ class VaultTokenProvider:
     until the vault changes, so polling never asks the keyring (or the user, for an
     unlock prompt) again and again; requests that ask at the same moment share one read.
     A keyring error is remembered too (`.error`, for the UI) and raised again at each ask —
-    the client then sends no token, and says why if the server wants one; it is retried
-    only after a change or `retry()`."""
+    the client then sends no token, and says why if the server wants one. It is asked
+    again after a change — or, for a keyring that did not answer, at the next ask (the
+    user may have unlocked it meanwhile; the vault fails at once while a call still hangs).
+    """
 
     def __init__(self, vault: TokenVault, profile_id: str) -> None:
         self._vault = vault
@@ -349,9 +351,6 @@ class VaultTokenProvider:
 
     def __repr__(self) -> str:
         return f"VaultTokenProvider({self.profile_id!r})"
-
-    def retry(self) -> None:
-        self._seen, self._reading = -1, None
 
     async def get_token(self) -> SecretStr | None:
         generation = self._vault.generation
@@ -369,7 +368,7 @@ class VaultTokenProvider:
         except TokenError as exc:
             token, error = None, exc
         if self._reading is None or self._reading[0] != generation:
-            return  # a newer read (after a change, or `retry`) owns the answer
+            return  # a newer read (after a change) owns the answer
         self._token, self.error = token, error
         if error is not None:
             # No keyring at all is a normal setup (tokens from the environment);
@@ -381,7 +380,12 @@ class VaultTokenProvider:
                 self.profile_id,
                 error.message,
             )
-        self._seen = generation
+        if isinstance(error, KeyringNotAnswering):
+            self._reading = None  # passing: ask again next time (it fails at once meanwhile)
+        else:
+            # Settled until the vault changes — a locked keyring too: asking again would
+            # put its unlock prompt up at every poll.
+            self._seen = generation
 
 
 async def check_token(client: LmStudioClient) -> TokenCheck:
