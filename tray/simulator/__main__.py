@@ -15,6 +15,8 @@ from types import FrameType
 
 from tray.simulator.daemon import Simulator, write_install_location
 
+__all__ = ["main"]
+
 
 def serve(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tray.simulator serve")

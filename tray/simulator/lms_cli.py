@@ -25,6 +25,8 @@ from typing import Any, NoReturn
 
 from tray.core.home import POINTER_FILE_NAME, resolve_home
 
+__all__ = ["main"]
+
 CLI_COMMIT = "8d2c1f5"
 SIM_HOME_ENV = "LMSTUDIO_SIM_HOME"
 DEFAULT_SERVER_PORT = 1234
