@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint
-from PySide6.QtGui import QAction, QImage
-from PySide6.QtWidgets import QLabel
+from PySide6.QtGui import QAction, QColor, QImage, QPalette
+from PySide6.QtWidgets import QApplication, QLabel, QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 from screen import crop_around, shows, x11  # tests/ui/screen.py
 
@@ -134,6 +134,52 @@ def test_the_gpu_line_says_unknown_and_why_instead_of_vanishing(
     card = GpuDevice(name="RTX", used_bytes=6 * 10**9, total_bytes=16 * 10**9, source="nvml")
     icon.render(RUNNING_DEMO.model_copy(update={"gpu": GpuReport(devices=(card,))}))
     assert header(icon)[-1] == "GPU memory: 6.00 GB of 16.00 GB used"
+
+
+@pytest.mark.ui
+def test_a_left_click_on_the_real_tray_opens_the_menu_too(
+    make_tray: MakeTray, qtbot: QtBot
+) -> None:
+    """On Windows, KDE and X11 trays a left click does nothing by itself: it must open the
+    menu (macOS opens it on any click; there the tray leaves it to the platform)."""
+    icon = make_tray(menu_on_click=False)
+    icon.render(RUNNING_DEMO)
+    icon.show()
+    qtbot.waitUntil(lambda: is_embedded(icon), timeout=10_000)
+    centre = icon.tray.geometry().center()
+    with qtbot.waitSignal(icon.menu_about_to_show, timeout=10_000):
+        x11("xdotool", "mousemove", str(centre.x()), str(centre.y()), "click", "1")
+    qtbot.waitUntil(icon.menu.isVisible)
+    with qtbot.waitSignal(icon.menu_about_to_hide, timeout=10_000):
+        x11("xdotool", "key", "Escape")
+
+    on_mac = make_tray(menu_on_click=True)  # the platform's own click: not a second menu
+    on_mac.tray.activated.emit(QSystemTrayIcon.ActivationReason.Trigger)
+    assert not on_mac.menu.isVisible()
+
+
+def test_the_status_lines_follow_a_light_dark_switch(make_tray: MakeTray, qtbot: QtBot) -> None:
+    icon = make_tray()
+    light = QApplication.palette()
+    disabled = QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text
+    before = icon.menu.palette().color(*disabled)
+    dark = QPalette(light)
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+        dark.setColor(group, QPalette.ColorRole.Window, QColor("#202020"))
+        dark.setColor(group, QPalette.ColorRole.Text, QColor("#f0f0f0"))
+    try:
+        QApplication.setPalette(dark)
+        # 70 % of the dark theme's text over its background: light grey, readable on dark
+        qtbot.waitUntil(lambda: icon.menu.palette().color(*disabled) != before)
+        after = icon.menu.palette().color(*disabled)
+        assert after.lightness() > 150 and after == QColor(
+            round(0.7 * 0xF0 + 0.3 * 0x20),
+            round(0.7 * 0xF0 + 0.3 * 0x20),
+            round(0.7 * 0xF0 + 0.3 * 0x20),
+        )
+    finally:
+        QApplication.setPalette(light)
+    qtbot.waitUntil(lambda: icon.menu.palette().color(*disabled) == before)
 
 
 def test_tooltip_and_header_say_demo_only_in_demo_mode(make_tray: MakeTray) -> None:

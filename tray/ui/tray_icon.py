@@ -11,8 +11,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QObject, QPoint, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QPalette
+from PySide6.QtCore import QEvent, QObject, QPoint, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QCursor, QPalette
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from tray.core.server_control import show_exposure_warning
@@ -42,19 +42,24 @@ class TrayIcon(QObject):
         tray_poll_ms: int = 2000,
         template_icons: bool = sys.platform == "darwin",
         tray: QSystemTrayIcon | None = None,
+        menu_on_click: bool = sys.platform == "darwin",
     ) -> None:
         """`tray_available` and `tray_poll_ms` decide when the fallback window gives way to
         the tray; `template_icons` picks the monochrome set that macOS menu bars tint;
-        `tray` is an icon already shown (ui.startup_icon) to adopt instead of a new one."""
+        `tray` is an icon already shown (ui.startup_icon) to adopt instead of a new one;
+        `menu_on_click`: the platform opens the menu on a left click by itself."""
         super().__init__(parent)
         self._tray_available = tray_available
         self._template_icons = template_icons
+        self._menu_on_click = menu_on_click
         self._status = ServerStatus(url="")
         self.no_tray_window: NoTrayWindow | None = None
 
         self.menu = QMenu()
         self.menu.setSeparatorsCollapsible(True)
         make_disabled_text_readable(self.menu)
+        # A light/dark switch while the app runs: the status lines follow the new colours.
+        self.menu.installEventFilter(self)
         self._header: list[QAction] = []
         self._header_end = self.menu.addSeparator()
         self._demo_action = self.menu.addAction(DEMO_ACTION_TEXT)
@@ -70,6 +75,7 @@ class TrayIcon(QObject):
             tray.setParent(self)
         self.tray = tray
         self.tray.setContextMenu(self.menu)
+        self.tray.activated.connect(self._activated)
 
         # Only runs while the fallback window is up: an idle tray costs no wake-ups.
         self._tray_poll = QTimer(self)
@@ -77,6 +83,22 @@ class TrayIcon(QObject):
         self._tray_poll.timeout.connect(self._move_to_tray_if_available)
 
         self.render(self._status)
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        """A left click: macOS opens the menu by itself; Windows, KDE and X11 trays do
+        nothing with it — there it opens the menu, as users of a tray app expect."""
+        if reason is not QSystemTrayIcon.ActivationReason.Trigger or self._menu_on_click:
+            return
+        if not self.menu.isVisible():
+            geometry = self.tray.geometry()
+            where = geometry.bottomLeft() if geometry.isValid() else QCursor.pos()
+            self.menu.popup(where)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.menu and event.type() == QEvent.Type.ApplicationPaletteChange:
+            self.menu.setPalette(QPalette())  # drop the colours made from the old theme
+            make_disabled_text_readable(self.menu)
+        return super().eventFilter(watched, event)
 
     def render(self, status: ServerStatus, *, lmstudio_found: bool = True) -> None:
         self._status = status
