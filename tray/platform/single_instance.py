@@ -1,10 +1,12 @@
 """One tray per user: the first start owns a lock and a local channel; a second start hands
 over to it through that channel and leaves.
 
-The lock is a `QLockFile` in the user's runtime folder (a crashed owner's lock is stale:
-Qt checks its pid). The channel is local only — never a TCP port: a Unix socket beside the
-lock on Linux and macOS (Python's own, watched by a `QSocketNotifier`, so no QtNetwork
-is loaded for it), a per-user named pipe (`QLocalServer`) on Windows. One request, one
+The lock is an OS file lock in the user's runtime folder (`services/os_lock`: the OS drops
+it when its process dies, so a crashed owner's lock is never in the way). The channel is
+local only — never a TCP port: a Unix socket beside the lock on Linux and macOS (Python's
+own, watched by a `QSocketNotifier`, so no QtNetwork is loaded for it), a per-user named
+pipe (`QLocalServer`) on Windows. Nothing of Qt is imported here before the icon shows.
+One request, one
 reply, one JSON line each:
 
     second start → {"want": "show", "demo": false}
@@ -18,9 +20,6 @@ second start never flashes a second icon.
 from __future__ import annotations
 
 import contextlib
-import getpass
-import hashlib
-import json
 import logging
 import os
 import socket
@@ -29,9 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QLockFile, QObject, QSocketNotifier
-
-from tray.services.app_paths import runtime_folder
+from tray.services.app_paths import runtime_folder, safe_name
+from tray.services.os_lock import lock_file
 
 __all__ = ["Handler", "InstanceOwner", "ask_running", "claim", "hand_over_text", "runtime_dir"]
 
@@ -55,26 +53,26 @@ def runtime_dir() -> Path:
     return folder
 
 
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text) or "user"
-
-
 def _pipe_name(folder: Path) -> str:
     """Windows: a per-user, per-folder pipe name (named pipes live in one global space)."""
+    import getpass  # Windows only, and only then: kept off the start-up path elsewhere
+    import hashlib
+
     digest = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
-    return f"lmstudio-tray-{_safe(getpass.getuser())}-{digest}"
+    return f"lmstudio-tray-{safe_name(getpass.getuser())}-{digest}"
 
 
-class InstanceOwner(QObject):
-    """The first start: holds the lock for its life and answers second starts."""
+class InstanceOwner:
+    """The first start: holds the lock for its life and answers second starts. (A plain
+    class, not a QObject: defining a QObject subclass costs milliseconds at import, and
+    this module is imported before the icon shows.)"""
 
-    def __init__(self, lock: QLockFile, folder: Path) -> None:
-        super().__init__()
-        self._lock = lock
+    def __init__(self, lock: int, folder: Path) -> None:
+        self._lock = lock  # the descriptor holding the lock
         self._folder = folder
         self._handler: Handler = lambda _request: {}
         self._sock: socket.socket | None = None
-        self._notifier: QSocketNotifier | None = None
+        self._notifier: Any = None  # a QSocketNotifier once `serve` runs
         self._server: Any = None  # QLocalServer on Windows
 
     def listen(self) -> None:
@@ -96,6 +94,8 @@ class InstanceOwner(QObject):
         """Answer each second start with `handler(request)` from now on."""
         self._handler = handler
         if self._sock is not None:
+            from PySide6.QtCore import QSocketNotifier  # after the icon: Qt is loaded by then
+
             self._notifier = QSocketNotifier(self._sock.fileno(), QSocketNotifier.Type.Read)
             self._notifier.activated.connect(self._accept)
             self._accept()  # anyone who knocked while the app was being built
@@ -116,6 +116,8 @@ class InstanceOwner(QObject):
                     log.info("a second start went away before its answer: %s", exc)
 
     def _reply(self, raw: bytes) -> bytes:
+        import json  # only when a second start asks: not on the start-up path
+
         try:
             request = json.loads(raw or b"{}")
             if not isinstance(request, dict):
@@ -132,7 +134,7 @@ class InstanceOwner(QObject):
     def _listen_pipe(self) -> None:
         from PySide6.QtNetwork import QLocalServer  # Windows only: no Unix sockets there
 
-        server = QLocalServer(self)
+        server = QLocalServer()
         server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         name = _pipe_name(self._folder)
         if not server.listen(name):
@@ -157,7 +159,7 @@ class InstanceOwner(QObject):
                 (self._folder / SOCKET_NAME).unlink()
         if self._server is not None:
             self._server.close()
-        self._lock.unlock()
+        os.close(self._lock)  # releases the lock
 
 
 def _read_line(conn: socket.socket) -> bytes:
@@ -175,11 +177,8 @@ def claim(folder: Path | None = None) -> InstanceOwner | None:
     `ask_running` talks to the first). Raises OSError when the runtime folder or the lock
     cannot be used at all."""
     folder = folder or runtime_dir()
-    lock = QLockFile(str(folder / LOCK_NAME))
-    lock.setStaleLockTime(0)  # stale only when its owner is gone, however long it ran
-    if not lock.tryLock(0):
-        if lock.error() != QLockFile.LockError.LockFailedError:
-            raise OSError(f"cannot use the lock file in {folder} ({lock.error().name})")
+    lock = lock_file(folder / LOCK_NAME, wait=False)
+    if lock is None:
         return None
     owner = InstanceOwner(lock, folder)
     owner.listen()
@@ -191,6 +190,8 @@ def ask_running(
 ) -> dict[str, Any] | None:
     """Send `request` to the tray that holds the lock; its reply, or None when it did not
     answer in time (it may still be starting)."""
+    import json
+
     folder = folder or runtime_dir()
     line = json.dumps(request).encode() + b"\n"
     if sys.platform == "win32":
@@ -224,6 +225,8 @@ def _ask_pipe(folder: Path, line: bytes, timeout: float) -> dict[str, Any] | Non
 
 
 def _parse_reply(raw: bytes) -> dict[str, Any] | None:
+    import json
+
     try:
         reply = json.loads(raw)
     except ValueError:

@@ -19,14 +19,12 @@ inside `default`).
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-__all__ = ["APP_DIR_NAME", "AppPaths", "runtime_folder"]
+__all__ = ["APP_DIR_NAME", "AppPaths", "runtime_folder", "safe_name"]
 
 APP_DIR_NAME = "lmstudio-tray"
 
@@ -37,17 +35,21 @@ def runtime_folder() -> Path:
     base = os.environ.get("XDG_RUNTIME_DIR") if sys.platform.startswith("linux") else None
     if base and Path(base).is_dir():
         return Path(base) / APP_DIR_NAME
-    return Path(tempfile.gettempdir()) / f"{APP_DIR_NAME}-{_safe(getpass.getuser())}"
+    import getpass  # only here: the runtime folder is found before the tray's icon shows
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"{APP_DIR_NAME}-{safe_name(getpass.getuser())}"
 
 
-def _safe(text: str) -> str:
+def safe_name(text: str) -> str:
+    """`text` (a user name) as a file-name part: letters, digits and -_. only."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text) or "user"
 
 
-@dataclass(frozen=True)
-class AppPaths:
-    """The app's folders (a dataclass, not a pydantic model: the runtime folder is needed
-    before pydantic may be imported, see `runtime_folder`)."""
+class AppPaths(NamedTuple):
+    """The app's folders (a NamedTuple, not a pydantic model or a dataclass: this module is
+    imported before the tray's icon shows, for `runtime_folder`, where every millisecond
+    of import counts — see docs/benchmarks.md)."""
 
     config_dir: Path
     data_dir: Path

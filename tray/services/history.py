@@ -37,7 +37,6 @@ import json
 import logging
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +56,7 @@ from tray.core.history_diff import FileDiff, diff_contents
 from tray.core.settings import remote_url_problem
 from tray.core.words import plural, quoted
 from tray.services.files import atomic_write, read_bytes
+from tray.services.os_lock import lock_file
 
 __all__ = [
     "AUTHOR",
@@ -362,24 +362,16 @@ class FileHistory:
         writer killed mid-update (dulwich would otherwise refuse every later commit).
         Not reentrant: a second flock from this process would wait for itself."""
         try:
-            fd = os.open(self.repo_dir / _WRITER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = lock_file(self.repo_dir / _WRITER_LOCK, wait=True)
+        except TimeoutError as exc:
+            raise self._busy(Path("the file history")) from exc
         except OSError as exc:
             raise FileWriteError(
                 f"Could not write the file history in {self.repo_dir}: {exc.strerror}.",
                 path=self.repo_dir,
             ) from exc
+        assert fd is not None  # waited for it
         try:
-            try:
-                if sys.platform == "win32":
-                    import msvcrt
-
-                    msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # retries for ~10 s, then OSError
-                else:
-                    import fcntl
-
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-            except OSError as exc:
-                raise self._busy(Path("the file history")) from exc
             yield
         finally:
             os.close(fd)  # releases the lock (Windows too: the region dies with the handle)
