@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from process_facts import listening_tcp, socket_inodes  # tests/process_facts.py
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from cli_runner import EXE, TOKEN_VARS
@@ -134,31 +135,6 @@ def test_cli_commands_only_connect_to_the_configured_server(
     assert not judge_app(rows, allowed), judge_app(rows, allowed)
 
 
-def _listening_inodes(pid: int) -> set[int]:
-    inodes: set[int] = set()
-    for name in ("tcp", "tcp6"):
-        table = Path(f"/proc/{pid}/net/{name}")
-        if not table.exists():
-            continue
-        for line in table.read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A":  # TCP_LISTEN
-                inodes.add(int(fields[9]))
-    return inodes
-
-
-def _socket_inodes(pid: int) -> set[int]:
-    found: set[int] = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            found.add(int(target[8:-1]))
-    return found
-
-
 @pytest.mark.ui
 @pytest.mark.timeout(180)
 def test_the_running_tray_listens_on_nothing_and_talks_only_to_its_server(
@@ -185,8 +161,8 @@ def test_the_running_tray_listens_on_nothing_and_talks_only_to_its_server(
             )
             assert polled, "the tray never polled the simulator"
             assert proc.poll() is None, "the tray exited"
-            listening = _listening_inodes(proc.pid) & _socket_inodes(proc.pid)
-            sockets = len(_socket_inodes(proc.pid))
+            listening = listening_tcp(proc.pid)
+            sockets = len(socket_inodes(proc.pid))
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

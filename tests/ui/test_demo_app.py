@@ -13,10 +13,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from process_facts import wait_for  # tests/process_facts.py
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QImage
 from screen import count_close, grab_screen, x11  # tests/ui/screen.py
@@ -26,15 +26,6 @@ from tray.ui.icons import render_state_image
 
 EXE = Path(sys.executable).with_name("lmstudio-tray")
 TRAY_BAND = 40  # trayer sits at the top edge, 32 px high
-
-
-def _wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def _green_box(image: QImage) -> QRect | None:
@@ -75,7 +66,7 @@ def test_demo_app_shows_a_running_tray_opens_its_menu_and_quits_cleanly(
             env=env,
         )
     try:
-        _wait_for(lambda: "(1 loaded) [demo]" in log.read_text(), 30, "the demo to run")
+        wait_for(lambda: "(1 loaded) [demo]" in log.read_text(), 30, "the demo to run")
         text = log.read_text()
         assert re.search(r"status: running http://127\.0\.0\.1:\d+ \(1 loaded\) \[demo\]", text)
         base_url = re.search(r"simulated LM Studio at (http://\S+)", text)
@@ -85,7 +76,7 @@ def test_demo_app_shows_a_running_tray_opens_its_menu_and_quits_cleanly(
 
         screen = tmp_path / "screen.png"
         box: list[QRect] = []
-        _wait_for(
+        wait_for(
             lambda: bool(box.append(_green_box(grab_screen(screen))) or box[-1]),
             15,
             "a green (running) icon in the tray",
@@ -98,7 +89,7 @@ def test_demo_app_shows_a_running_tray_opens_its_menu_and_quits_cleanly(
         below = QRect(max(0, icon.left() - 250), TRAY_BAND, 300, 120)
         white = QImage(1, 1, QImage.Format.Format_RGB32)
         white.fill(0xEFEFEF)
-        _wait_for(
+        wait_for(
             lambda: count_close(grab_screen(screen), below, white.pixelColor(0, 0), 24) > 3000,
             15,
             "the tray menu to open",

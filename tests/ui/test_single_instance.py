@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from process_facts import listening_tcp, wait_for  # tests/process_facts.py
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication
 from screen import grab_screen  # tests/ui/screen.py
@@ -22,15 +23,6 @@ from screen import grab_screen  # tests/ui/screen.py
 from tray.platform.single_instance import ask_running, claim, hand_over_text
 
 EXE = Path(sys.executable).with_name("lmstudio-tray")
-
-
-def _wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def _processes_mentioning(text: str) -> list[int]:
@@ -46,25 +38,6 @@ def _processes_mentioning(text: str) -> list[int]:
         if text in cmdline and "tray.simulator" in cmdline:
             found.append(int(entry.name))
     return found
-
-
-def _tcp_listeners(pid: int) -> int:
-    """Listening TCP sockets of `pid` (state 0A in /proc/net/tcp*), by socket inode."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and fields[9] in inodes:
-                count += 1
-    return count
 
 
 def test_the_channel_answers_a_second_start_and_the_lock_is_exclusive(
@@ -140,7 +113,7 @@ def test_a_second_start_hands_over_to_the_running_tray_and_leaves(
             env=demo_env,
         )
     try:
-        _wait_for(lambda: "[demo]" in log.read_text(), 30, "the demo to run")
+        wait_for(lambda: "[demo]" in log.read_text(), 30, "the demo to run")
         simulators = _processes_mentioning(demo_env["TMPDIR"])
         assert len(simulators) == 1
 
@@ -157,7 +130,7 @@ def test_a_second_start_hands_over_to_the_running_tray_and_leaves(
             )
             assert sentence in second.stdout
             assert "Traceback" not in second.stderr
-            _wait_for(
+            wait_for(
                 lambda: "another start handed over to this tray: shown its menu" in log.read_text(),
                 10,
                 "the first tray to show its menu",
@@ -167,7 +140,7 @@ def test_a_second_start_hands_over_to_the_running_tray_and_leaves(
             subprocess.run(["xdotool", "key", "Escape"], check=False)
         publish_screenshot(shot, docs=False)
         assert _processes_mentioning(demo_env["TMPDIR"]) == simulators  # no second one
-        assert _tcp_listeners(first.pid) == 0  # the channel is local only
+        assert listening_tcp(first.pid) == set()  # the channel is local only
     finally:
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=15) == 0, log.read_text()
@@ -190,7 +163,7 @@ def test_a_crashed_tray_does_not_keep_the_next_one_out(
                         env=demo_env,
                     )
                 )
-            _wait_for(lambda p=path: "[demo]" in p.read_text(), 30, f"{path.stem} to run")
+            wait_for(lambda p=path: "[demo]" in p.read_text(), 30, f"{path.stem} to run")
             if len(procs) == 1:
                 procs[0].send_signal(signal.SIGKILL)  # its lock and socket stay behind
                 procs[0].wait(timeout=10)
@@ -236,7 +209,7 @@ def test_try_the_demo_hands_the_tray_over_to_the_demo(
             [str(EXE), "--log-level", "info"], stdout=out, stderr=subprocess.STDOUT, env=env
         )
     try:
-        _wait_for(lambda: "status: " in log.read_text(), 30, "the tray to run")
+        wait_for(lambda: "status: " in log.read_text(), 30, "the tray to run")
         reply = ask_running({"want": "show", "demo": False})  # opens its menu
         assert reply is not None and reply["shown"] == "menu"
         time.sleep(0.3)
@@ -244,7 +217,7 @@ def test_try_the_demo_hands_the_tray_over_to_the_demo(
             subprocess.run(["xdotool", "key", key], check=True)
             time.sleep(0.2)
         assert first.wait(timeout=20) == 0
-        _wait_for(lambda: "[demo]" in log.read_text(), 30, "the demo to run")
+        wait_for(lambda: "[demo]" in log.read_text(), 30, "the demo to run")
         (demo,) = _trays_with(demo_env["TMPDIR"])
         reply = ask_running({"want": "show", "demo": True})
         assert reply is not None and reply["pid"] == demo and reply["demo"] is True
@@ -254,4 +227,4 @@ def test_try_the_demo_hands_the_tray_over_to_the_demo(
             first.wait(timeout=15)
         for pid in _trays_with(demo_env["TMPDIR"]):
             os.kill(pid, signal.SIGTERM)
-        _wait_for(lambda: not _trays_with(demo_env["TMPDIR"]), 20, "the demo to quit")
+        wait_for(lambda: not _trays_with(demo_env["TMPDIR"]), 20, "the demo to quit")
