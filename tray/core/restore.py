@@ -280,7 +280,8 @@ def load_outcome_text(result: LoadedResult) -> str:
         )
         return (
             f"{result.model_key} is already loaded as “{result.identifier}”{context}, so it "
-            "was not loaded again. To load a second copy, give it an identifier of its own."
+            "was not loaded again. A second copy needs an identifier of its own: set one in its "
+            "load profile, or give --identifier on the command line."
         )
     parts = [f"Loaded {result.model_key} as “{result.identifier}”"]
     if result.context_length is not None:
