@@ -101,7 +101,7 @@ def test_edit_validate_and_an_outside_change(
         dialog.form.temperature.setValue(0.7)
         assert dialog.save_button.isEnabled()
         click(qtbot, dialog.save_button)
-        await until(lambda: "Saved" in dialog.info_label.text(), "saved")
+        await until(lambda: "Saved" in dialog.info_label.text() and not dialog.busy, "saved")
         assert path.read_bytes() == original.replace(b'"value": 0.2', b'"value": 0.7')
 
         # LM Studio writes the preset while we edit top-k.
@@ -136,7 +136,11 @@ def test_edit_validate_and_an_outside_change(
         assert dialog.form.top_k.value() == 20
         click(qtbot, dialog.save_button)
         await until(
-            lambda: "Saved" in dialog.info_label.text() and not dialog.conflicts_box.isVisible(),
+            lambda: (
+                "Saved" in dialog.info_label.text()
+                and not dialog.conflicts_box.isVisible()
+                and not dialog.busy
+            ),
             "merged save",
         )
         saved = {i["key"]: i["value"] for i in json.loads(path.read_bytes())["operation"]["fields"]}
@@ -303,7 +307,7 @@ def test_fields_not_set_read_so_stay_out_of_the_file_and_can_be_cleared(
         type_number(qtbot, dialog.form.temperature, "0.5")
         assert dialog.save_button.isEnabled()
         qtbot.keyClick(dialog.form.temperature, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-        await until(lambda: "Saved" in dialog.info_label.text(), "saved")
+        await until(lambda: "Saved" in dialog.info_label.text() and not dialog.busy, "saved")
         assert path.read_bytes() == original.replace(b'"value": 0.7', b'"value": 0.5')
 
         # Set gives a field a value (from LM Studio's default); Clear takes one out

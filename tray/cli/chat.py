@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
@@ -117,7 +117,7 @@ async def cmd_chat(ctx: Context, args: argparse.Namespace) -> Result:
     )
     doc: dict[str, Any] = {"model": model, "question": question, "answer": "", "reasoning": ""}
 
-    async def updates() -> AsyncIterator[ChatUpdate]:
+    async def updates() -> AsyncGenerator[ChatUpdate, None]:
         try:
             ready = await chat.prepare(model)
         except TrayError as exc:  # the server is down, a token is needed, no such model…

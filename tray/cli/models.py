@@ -209,7 +209,7 @@ async def cmd_unload(ctx: Context, args: argparse.Namespace) -> Result:
     manager = _manager(ctx)
     if not args.all:
         await manager.eject(args.identifier)
-        doc = {"unloaded": [args.identifier], "restore_point": None}
+        doc: dict[str, Any] = {"unloaded": [args.identifier], "restore_point": None}
         return doc | {"message": f"Ejected {args.identifier}."}, EXIT_OK
     ps = None
     if manager.uses_lms and ctx.runner is not None:
@@ -239,7 +239,7 @@ async def cmd_unload(ctx: Context, args: argparse.Namespace) -> Result:
 async def cmd_restore(ctx: Context, args: argparse.Namespace) -> Result:
     manager = _manager(ctx)
     if manager.restore_point() is None:
-        doc = {
+        doc: dict[str, Any] = {
             "restored": [],
             "message": "There is nothing to restore: no `models unload --all` (or Eject all) "
             "has saved a set of models for this server profile since the last restore.",

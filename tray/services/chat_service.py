@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 
 from tray.core.backends import Capabilities
@@ -75,7 +75,7 @@ class QuickChatService:
 
     async def ask(
         self, question: str, model: str, options: ChatOptions | None = None
-    ) -> AsyncIterator[ChatUpdate]:
+    ) -> AsyncGenerator[ChatUpdate, None]:
         """The updates of one answer, ending with `Finished`, `Failed` or `Stopped`."""
         if self.busy:
             self.stop()

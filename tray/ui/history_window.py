@@ -294,7 +294,7 @@ class HistoryWindow(QDialog):
 
     # --- tasks ------------------------------------------------------------------------
 
-    def _start(self, coro: Coroutine[Any, Any, None], doing: str, *, fresh: bool = False) -> None:
+    def _start(self, coro: Coroutine[Any, Any, object], doing: str, *, fresh: bool = False) -> None:
         """Run a history call; `fresh`: it is the user's next step, so an older message
         (an error above all) goes."""
         if fresh:

@@ -158,9 +158,9 @@ class ModelsSection:
     def _render_rows(self, rows: Sequence[LoadedModelRow]) -> None:
         wanted = {r.identifier: r for r in rows}
         for identifier in [i for i in self._entries if i not in wanted]:
-            entry = self._entries.pop(identifier)
-            self.menu.removeAction(entry.menu.menuAction())
-            entry.menu.deleteLater()
+            gone = self._entries.pop(identifier)
+            self.menu.removeAction(gone.menu.menuAction())
+            gone.menu.deleteLater()
         for row in rows:
             entry = self._entries.get(row.identifier)
             if entry is None:

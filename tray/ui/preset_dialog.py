@@ -199,7 +199,7 @@ class PresetDialog(QDialog):
 
     def _render_list(self, keep: str | None = None) -> None:
         keep = keep or self._current
-        chosen = self.list_pane.render(self._summaries, keep)
+        chosen = self.list_pane.show_presets(self._summaries, keep)
         if chosen is None and self.preset_list.count() and keep is None:
             chosen = self.preset_list.item(0)
         if chosen is not None:

@@ -102,7 +102,9 @@ class PresetListPane(QWidget):
         if item is not None:
             self.chosen.emit(item.data(_FILE_ROLE))
 
-    def render(self, summaries: list[PresetSummary], keep: str | None) -> QListWidgetItem | None:
+    def show_presets(
+        self, summaries: list[PresetSummary], keep: str | None
+    ) -> QListWidgetItem | None:
         """List `summaries` that match the search, without telling anyone; return the item
         of `keep` (a file name) if it is listed."""
         self._summaries = summaries
@@ -136,7 +138,7 @@ class PresetListPane(QWidget):
         self.list.blockSignals(True)
         try:
             if item is None:
-                self.list.setCurrentItem(None)  # type: ignore[arg-type]
+                self.list.setCurrentItem(None)  # type: ignore[call-overload]
                 self.list.clearSelection()
             else:
                 self.list.setCurrentItem(item)

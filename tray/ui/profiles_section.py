@@ -106,13 +106,15 @@ class ProfilesSection:
             self.menu.removeAction(action)
             action.deleteLater()
         for profile in settings.profiles:
-            action = self._profile_actions.get(profile.id)
-            if action is None:
+            known = self._profile_actions.get(profile.id)
+            if known is None:
                 action = QAction(self.menu)
                 action.setCheckable(True)
                 action.triggered.connect(lambda _=False, pid=profile.id: self._switch(pid))
                 self._group.addAction(action)
                 self._profile_actions[profile.id] = action
+            else:
+                action = known
             action.setText(_menu_text(profile_label(profile)))
             action.setToolTip(profile.base_url or "This machine's LM Studio")
             # Re-inserting in settings order keeps the menu in the order of the list.

@@ -218,9 +218,9 @@ class SettingsDialog(QDialog):
             self._settings.update(change)
         except (TrayError, ValidationError) as exc:
             if isinstance(exc, ValidationError):
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                text = f"Not saved: {where} — {first['msg']}."
+                error = exc.errors()[0]
+                where = ".".join(str(p) for p in error["loc"])
+                text = f"Not saved: {where} — {error['msg']}."
             else:
                 text = exc.message
             show_error(self.save_error, text)
