@@ -87,6 +87,10 @@ def run_tray(args: argparse.Namespace) -> int:
     from tray.ui.startup_icon import show_starting_icon
 
     early = show_starting_icon(demo=args.demo)
+    # Garbage holding Qt objects must be freed on the Qt thread: see main_thread_gc.
+    from tray.ui.main_thread_gc import MainThreadCollector
+
+    MainThreadCollector(app)
 
     # httpx's own command-line client (httpx._main), which the tray never uses, imports
     # click, rich and pygments whenever they happen to be installed: 8 MB for nothing.

@@ -10,6 +10,7 @@ display they run on Qt's offscreen platform.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ import pytest
 import qasync
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
+from tray.ui.main_thread_gc import MainThreadCollector
 from tray.ui.tasks import finalize_async_generators_on
 from tray.ui.tray_icon import TrayIcon
 
@@ -82,6 +84,15 @@ def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     asyncio.set_event_loop(None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _collect_garbage_on_the_qt_thread(qapp: QApplication) -> Iterator[None]:
+    """As the app does (tray/ui/main_thread_gc.py): a cycle holding a Qt object, freed by a
+    collection that happened to run in a worker thread, is destroyed on the wrong thread."""
+    collector = MainThreadCollector(qapp)
+    yield
+    collector.stop()
+
+
 @pytest.fixture(autouse=True)
 def _no_windows_outlive_a_test() -> Iterator[None]:
     """Close what a test left open (dialogs, message boxes): a stale window answering for
@@ -95,6 +106,7 @@ def _no_windows_outlive_a_test() -> Iterator[None]:
             widget.close()
             widget.deleteLater()
     app.processEvents()
+    gc.collect()  # a finished test's garbage goes now, on this thread
 
 
 @pytest.fixture
