@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -30,7 +31,14 @@ from tray.core.errors import (
 )
 from tray.core.lms_output import LmsCommand
 from tray.core.load_profiles import LmsLoadArgs
-from tray.services.lms_runner import LmsProbe, LmsRunner, find_lms
+from tray.services.lms_runner import (
+    CREATE_NEW_PROCESS_GROUP,
+    CREATE_NO_WINDOW,
+    LmsProbe,
+    LmsRunner,
+    _own_process_group,
+    find_lms,
+)
 from tray.simulator import Simulator, install_fake_lms, write_install_location
 
 SMALL = "qwen/qwen3-4b"
@@ -419,3 +427,13 @@ def _gone(pid: int) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def test_lms_on_windows_starts_in_its_own_group_without_a_console_window() -> None:
+    """lms.exe is a console program: a tray with no console would flash one per call.
+    (Built here, run only on Windows: the flags are checked, not their effect.)"""
+    flags = _own_process_group("win32")["creationflags"]
+    assert flags & CREATE_NO_WINDOW and flags & CREATE_NEW_PROCESS_GROUP
+    # the values Python itself uses on Windows
+    assert getattr(subprocess, "CREATE_NO_WINDOW", CREATE_NO_WINDOW) == 0x08000000
+    assert _own_process_group("linux") == {"start_new_session": True}

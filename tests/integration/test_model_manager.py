@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tray.core.errors import IdentifierInUse, LmsModelNotFound, LmStudioError
+from tray.core.errors import (
+    IdentifierInUse,
+    LmsLoadedAnotherModel,
+    LmsModelNotFound,
+    LmStudioError,
+)
 from tray.core.inventory import LoadedModelRow, build_inventory
 from tray.core.load_profiles import LmsLoadArgs, LoadProfile
 from tray.core.restore import RestorePoint
@@ -368,3 +373,67 @@ async def test_restore_without_lms_does_not_copy_a_model_loaded_under_another_na
     (outcome,) = await without.restore()
     assert outcome.already_loaded
     assert instances_of(sim, SMALL) == [SMALL]
+
+
+# --- loading exactly the model asked for -------------------------------------------------
+
+NEWER = "qwen/qwen3-4b-2507"  # its key and its path both contain SMALL's
+
+
+def add_newer_qwen(sim: Simulator) -> None:
+    with sim.state.locked():
+        sim.state.catalog[NEWER] = sim.state.catalog[SMALL].model_copy(
+            update={
+                "key": NEWER,
+                "display_name": "Qwen3 4B Instruct 2507",
+                "path": "lmstudio-community/Qwen3-4B-Instruct-2507-GGUF/"
+                "Qwen3-4B-Instruct-2507-Q4_K_M.gguf",
+            }
+        )
+
+
+@pytest.fixture
+def older_runner(sim: Simulator, tmp_path: Path) -> LmsRunner:
+    """An lms from before 2026-02: `lms load <key>` matches model paths (FORMATS §1.6)."""
+    env = {**os.environ, "HOME": str(tmp_path), "LMSTUDIO_SIM_LMS": "older"}
+    return LmsRunner(sim.install_fake_lms(), env=env)
+
+
+async def test_lms_by_key_alone_can_load_another_model(
+    older_runner: LmsRunner, sim: Simulator
+) -> None:
+    """Why the app never loads by key: lms loads the most recently loaded fuzzy match."""
+    add_newer_qwen(sim)
+    await older_runner.load(NEWER)
+    await older_runner.unload(NEWER)
+    outcome = await older_runner.load(SMALL)
+    assert outcome.identifier == NEWER
+
+
+async def test_load_loads_exactly_the_model_asked_for(
+    client: LmStudioClient, older_runner: LmsRunner, sim: Simulator, state_dir: Path
+) -> None:
+    add_newer_qwen(sim)
+    await older_runner.load(NEWER)  # the most recently loaded match for SMALL's key
+    manager = ModelManager(client, older_runner, state_dir=state_dir, profile_id="p")
+    result = await manager.load(SMALL)
+    assert (result.model_key, result.identifier) == (SMALL, SMALL)
+    assert sorted(settings_of(sim)) == [SMALL, NEWER]
+
+
+@pytest.mark.parametrize("older", [False, True])
+async def test_a_load_that_brings_another_model_is_undone_and_named(
+    client: LmStudioClient, sim: Simulator, state_dir: Path, tmp_path: Path, older: bool
+) -> None:
+    """A key lms ls does not list is given to lms as is; its loose match loads another
+    model, which the app ejects again and names."""
+    env = {**os.environ, "HOME": str(tmp_path)} | ({"LMSTUDIO_SIM_LMS": "older"} if older else {})
+    manager = ModelManager(
+        client, LmsRunner(sim.install_fake_lms(), env=env), state_dir=state_dir, profile_id="p"
+    )
+    with pytest.raises(LmsLoadedAnotherModel) as caught:
+        await manager.load("qwen/qwen3")
+    assert caught.value.message.startswith(
+        "lms loaded “qwen/qwen3-4b” when “qwen/qwen3” was asked for, so it was ejected again."
+    )
+    assert sim.state.loaded_identifiers() == []

@@ -44,9 +44,14 @@ def make_sim(tmp_path: Path, **options: bool) -> Simulator:
     return Simulator(tmp_path / ".lmstudio", tokens_per_second=2000, **options)  # type: ignore[arg-type]
 
 
-def controller_for(tmp_path: Path, settings: SettingsService) -> ServerController:
+def controller_for(
+    tmp_path: Path, settings: SettingsService, *, older_lms: bool = False
+) -> ServerController:
     lms = tmp_path / ".lmstudio" / "bin" / "lms"
-    runner = LmsRunner(lms, env={**os.environ, "HOME": str(tmp_path)}, timeout=20)
+    env = {**os.environ, "HOME": str(tmp_path)}
+    if older_lms:  # no `lms daemon` group (before lms 5793881, 2025-11)
+        env["LMSTUDIO_SIM_LMS"] = "older"
+    runner = LmsRunner(lms, env=env, timeout=20)
     return ServerController(runner, settings, LOCAL_PROFILE_ID, home=tmp_path / ".lmstudio")
 
 
@@ -161,6 +166,19 @@ async def test_stop_restart_and_stop_when_not_running(
     # Restart of a stopped server just starts it.
     assert (await controller.restart()).port == port
     assert stopped_sim.api_server_running
+
+
+async def test_stop_and_restart_with_an_lms_that_has_no_daemon_group(
+    tmp_path: Path, settings: SettingsService, stopped_sim: Simulator
+) -> None:
+    controller = controller_for(tmp_path, settings, older_lms=True)
+    port = free_port()
+    await controller.start(ServerStartOptions(port=port))
+    assert (await controller.plan_stop()).action is StopAction.STOP
+    assert (await controller.restart()).port == port and stopped_sim.api_server_running
+    assert (await controller.stop()).was_running is True
+    assert not stopped_sim.api_server_running
+    assert (await controller.stop()).was_running is False
 
 
 async def test_a_server_the_lm_studio_app_runs_is_not_stopped_without_a_yes(

@@ -23,6 +23,7 @@ from tray.core.lms_output import (
     DaemonState,
     LmsCommand,
     LmsResult,
+    LoadProgressReader,
     ModelStatus,
     ModelType,
     clean_output,
@@ -238,7 +239,7 @@ def test_estimate_in_mib_with_dotted_thousands() -> None:
 
 
 def test_estimate_of_unknown_model() -> None:
-    with pytest.raises(LmsModelNotFound, match='matches path "nope/nothing"'):
+    with pytest.raises(LmsModelNotFound, match='matches model key "nope/nothing"'):
         read_estimate(stderr("load-model-not-found.txt", exit_code=1))
 
 
@@ -252,17 +253,43 @@ def test_estimate_without_sizes_is_an_output_error() -> None:
 # --- load ------------------------------------------------------------------------------
 
 
-def test_load_success_through_spinner_and_colours() -> None:
-    outcome = read_load(stderr("load-success.txt"))
+def test_load_success_with_the_spinner_on_stdout() -> None:
+    result = LmsResult(
+        command=("load",),
+        exit_code=0,
+        stdout=fixture("load-success.stdout.txt"),
+        stderr=fixture("load-success.txt"),
+    )
+    outcome = read_load(result)
     assert outcome.identifier == "qwen/qwen3-4b"
     assert outcome.elapsed_seconds == pytest.approx(9.1)
     assert outcome.size_bytes == round(2.33 * GIB)
+    assert outcome.device is None
 
 
-def test_load_success_over_several_lines() -> None:
+def test_load_success_over_several_lines_after_a_warning() -> None:
     outcome = read_load(stderr("load-success-long.txt"))
     assert (outcome.identifier, outcome.elapsed_seconds) == ("my model:2", 3605.0)
     assert outcome.size_bytes == 19_740_000_000
+
+
+def test_load_success_on_an_lm_link_device() -> None:
+    """lms names the device when the model loaded on another machine (LM Link)."""
+    outcome = read_load(stderr("load-success-link.txt"))
+    assert (outcome.identifier, outcome.device) == ("openai/gpt-oss-20b", "Studio Mac")
+    assert outcome.elapsed_seconds == pytest.approx(62.34)
+    assert outcome.size_bytes == round(11.27 * GIB)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("load-success.stdout.txt", [0.0, 0.12, 0.57, 1.0]),
+        ("load-success-older.stdout.txt", []),  # older lms shows no percentage
+    ],
+)
+def test_progress_from_lms_spinner_on_stdout(name: str, expected: list[float]) -> None:
+    assert LoadProgressReader().feed(fixture(name)) == expected
 
 
 @pytest.mark.parametrize(
@@ -272,7 +299,13 @@ def test_load_success_over_several_lines() -> None:
             "load-model-not-found.txt",
             LmsModelNotFound,
             "Model not found",
-            'No model found that matches path "nope/nothing".',
+            'No model found that matches model key "nope/nothing".',
+        ),
+        (
+            "load-model-not-found-exact.txt",
+            LmsModelNotFound,
+            "Model not found",
+            'No model found with path being exactly "nope/nothing.gguf".',
         ),
         (
             "load-model-not-found-boxed.txt",
@@ -435,6 +468,11 @@ def test_clean_output_removes_terminal_decoration() -> None:
         'Model not found\n\nNo model found that matches path "nope/nothing".'
     )
     assert clean_output("\x1b[33mWarning:\x1b[39m Load cancelled.\r\n") == "Load cancelled."
+    # lms's logger prefixes warnings with `W ` (coloured on a terminal), errors `Error:`
+    assert clean_output("\x1b[93mW\x1b[39m Load cancelled.\n") == "Load cancelled."
+    assert clean_output("W Load cancelled.\nError: x\nWe keep this.") == (
+        "Load cancelled.\nx\nWe keep this."
+    )
 
 
 def test_clean_output_never_keeps_a_token() -> None:

@@ -265,6 +265,12 @@ class LmsOutputError(LmsCommandFailed):
     title = "Unexpected output from lms"
 
 
+class LmsLoadedAnotherModel(LmsCommandFailed):
+    """`lms load` loaded a model other than the one asked for (it matches names loosely)."""
+
+    title = "Another model was loaded"
+
+
 class ServerOwnedByApp(LmsError):
     """The LM Studio app (not the headless daemon) runs the server: stopping it from here
     stops it under the user's feet in LM Studio, so we ask first. `message` states it as

@@ -236,6 +236,7 @@ class LoadOutcome(BaseModel):
     identifier: str | None  # what the API's `model` field takes; None if lms did not say
     elapsed_seconds: float
     size_bytes: int | None = None
+    device: str | None = None  # the LM Link device it loaded on; None: this computer
 
 
 class UnloadOutcome(BaseModel):
@@ -266,8 +267,13 @@ class ServerStopOutcome(BaseModel):
 
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 _BOX_EDGES = re.compile(r"^[\s\u2500-\u257f]+|[\s\u2500-\u257f]+$")
-_SPINNER_LINE = re.compile(r"^[\u2800-\u28ff]|^Loading \S.* [0-9]{1,3}(?:\.[0-9]+)?%$")
-_PREFIX = re.compile(r"^(?:Error|Warning|Warn)\s*:\s*", re.IGNORECASE)
+_SPINNER_LINE = re.compile(
+    r"^[\u2800-\u28ff]|^Loading \S.*(?: [0-9]{1,3}(?:\.[0-9]+)?%| [\u2800-\u28ff])$"
+)
+# lms's logger (lmstudio-js SimpleLogger as lms's createLogger sets it up, lms
+# src/logLevel.ts @ 07b7252d): warnings as `W <text>`, errors as `Error: <text>`, info
+# without a prefix. `Warning:` is what older notes show; tolerate both.
+_PREFIX = re.compile(r"^(?:(?i:error|warning|warn)\s*:\s*|W (?=\S))")
 _STACK_LINE = re.compile(r"^at \S")
 _MAX_MESSAGE = 600
 
@@ -343,7 +349,9 @@ _NOT_RUNNING = re.compile(
 _NOT_RUNNING_HINT = "Open LM Studio (or run `lms daemon up`) and try again."
 
 _LOAD_FAILURES = (
-    _rule(r"^No model found (?:that matches|with) path.*$", LmsModelNotFound),
+    # `that matches model key "…"` (lms ≥ 2026-02), `that matches path "…"` (older),
+    # `with path being exactly "…"` (--exact)
+    _rule(r"^No model found (?:that matches|with) (?:model key|path).*$", LmsModelNotFound),
     _rule(r"^Model not found$", LmsModelNotFound),
     _rule(r"^.*\bNot a number\b.*$", LmsCommandFailed, "Invalid load option"),
     _rule(r"^.*Number out of range.*$", LmsCommandFailed, "Invalid load option"),
@@ -502,18 +510,24 @@ def read_estimate(result: LmsResult) -> LoadEstimate:
 
 
 _LOADED = re.compile(
-    rf"Model loaded successfully in (?P<elapsed>{_ELAPSED.pattern})\.(?:\s*\((?P<size>[^)\n]*)\))?"
+    r"Model loaded successfully (?:on (?P<device>.+?) )?"  # `on <device>`: LM Link
+    rf"in (?P<elapsed>{_ELAPSED.pattern})\.(?:\s*\((?P<size>[^)\n]*)\))?"
 )
 _IDENTIFIER = re.compile(r'use the identifier "(?P<id>.+)"')
 
 
-_PROGRESS = re.compile(r"Loading \S.*? (?P<pct>[0-9]{1,3}(?:\.[0-9]+)?)%\s*$")
+# lms's Spinner (src/Spinner.ts @ 07b7252d) redraws `\r<text> <frame>` on stdout, the frame
+# last; <text> is `Loading <key>[ on <device>] NN%` (lms ≥ 2026-02) or `Loading <path>`
+# with no percentage (older). Older notes show the frame first; accept both.
+_PROGRESS = re.compile(
+    r"Loading \S.*? (?P<pct>[0-9]{1,3}(?:\.[0-9]+)?)%(?:\s*[\u2800-\u28ff])?\s*$"
+)
 _FRAME_END = re.compile(r"[\r\n]")
 
 
 class LoadProgressReader:
-    """Reads `lms load`'s spinner (`⠋ Loading <key> 57%`, redrawn after each `\\r`) from
-    stderr as it arrives, in pieces that may split a frame anywhere.
+    """Reads `lms load`'s spinner (`Loading <key> 57% ⠋`, redrawn after each `\\r`) as it
+    arrives, in pieces that may split a frame anywhere.
 
     `feed` returns the new progress fractions (0–1) of the frames the text completed,
     only ever increasing: a frame is complete once the next `\\r` or newline arrives, so a
@@ -539,7 +553,8 @@ class LoadProgressReader:
 
 
 def read_load(result: LmsResult) -> LoadOutcome:
-    """`lms load -y …`: `Model loaded successfully in 9.10s. (4.68 GiB)` and the identifier."""
+    """`lms load -y …`: `Model loaded successfully [on <device> ]in 9.10s.`, the size on the
+    next line, and the identifier (src/subcommands/load.ts @ 07b7252d)."""
     cleaned = clean_output(result.stderr)
     loaded = _LOADED.search(" ".join(cleaned.split()))
     if loaded is None:
@@ -554,6 +569,7 @@ def read_load(result: LmsResult) -> LoadOutcome:
         identifier=identifier["id"] if identifier else None,
         elapsed_seconds=parse_elapsed(loaded["elapsed"]),
         size_bytes=size_bytes,
+        device=loaded["device"],
     )
 
 

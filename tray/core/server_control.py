@@ -155,14 +155,15 @@ class StopPlan(BaseModel):
     question: str | None = None  # the question to put to the user, for CONFIRM
 
 
-def plan_stop(server: LmsServerStatus, daemon: LmsDaemonStatus) -> StopPlan:
+def plan_stop(server: LmsServerStatus, daemon: LmsDaemonStatus | None) -> StopPlan:
     """What Stop must do, from `lms server status` and `lms daemon status` (neither wakes
     LM Studio). `isDaemon: false` means the LM Studio app itself runs the server
     (FORMATS §1.11): stopping it is allowed, but not behind the user's back. An older
-    `lms` that does not say (`is_daemon` None) is taken to be the headless daemon."""
-    if not daemon.running or not server.running:
+    `lms` that does not say (`is_daemon` None), or has no `daemon` group at all (`daemon`
+    None), is taken to be the headless daemon: the server's own status decides."""
+    if not server.running or (daemon is not None and not daemon.running):
         return StopPlan(action=StopAction.NOTHING, reason="The server is not running.")
-    if daemon.is_daemon is False:
+    if daemon is not None and daemon.is_daemon is False:
         where = f"on port {server.port} " if server.port is not None else ""
         pid = f" (PID {daemon.pid})" if daemon.pid is not None else ""
         return StopPlan(

@@ -68,6 +68,8 @@ _PLAIN_OUTPUT_ENV = {"FORCE_COLOR": "0", "NO_COLOR": "1", "LMS_NO_FANCY_ERRORS":
 GpuOffload = GpuSetting  # what `--gpu` takes: a ratio 0–1, "off" or "max"
 LoadProgress = Callable[[float], None]  # a fraction 0–1, only ever increasing
 _T = TypeVar("_T")
+# What sees lms's output as it arrives: (for stdout, for stderr).
+_Feeds = tuple[Callable[[bytes], None] | None, Callable[[bytes], None] | None]
 
 
 def _lms_names() -> tuple[str, ...]:
@@ -174,21 +176,28 @@ class LmsRunner:
         model_key: str,
         args: LmsLoadArgs | None = None,
         *,
+        path: str | None = None,
         progress: LoadProgress | None = None,
     ) -> LoadOutcome:
-        """Load a model with `args`; `progress` gets lms's spinner percentages as printed."""
+        """Load a model with `args`; `progress` gets lms's spinner percentages as printed.
+
+        With `path` (the model's `path` from `lms ls --json`) lms loads exactly that model
+        (`--exact`). By key alone lms picks by a fuzzy match — against paths in older
+        builds, keys in newer ones, the most recently loaded match first (FORMATS §1.6)
+        — so a key can load another model whose name contains it; the caller checks."""
         flags = (args or LmsLoadArgs()).flags()
+        target = ("--exact", "--", path) if path else ("--", model_key)
         # `-y`: without it lms opens an interactive picker on 0 or several fuzzy matches;
         # `--` so that a model key can never be read as an option.
+        feeds = _progress_feeds(progress) if progress is not None else (None, None)
         return await self._call(
             read_load,
             LmsCommand.LOAD,
             "-y",
             *flags,
-            "--",
-            model_key,
+            *target,
             time_limit=self._load_timeout + LMS_WAKE_SECONDS,
-            on_stderr=_progress_feed(progress) if progress is not None else None,
+            on_output=feeds,
         )
 
     async def unload(self, identifier: str) -> UnloadOutcome:
@@ -218,11 +227,11 @@ class LmsRunner:
         command: LmsCommand,
         *args: str,
         time_limit: float | None = None,
-        on_stderr: Callable[[bytes], None] | None = None,
+        on_output: _Feeds = (None, None),
     ) -> _T:
         if time_limit is None:
             time_limit = self._timeout + (LMS_WAKE_SECONDS if command.wakes_lm_studio else 0.0)
-        result = await self._run(command, *args, time_limit=time_limit, on_stderr=on_stderr)
+        result = await self._run(command, *args, time_limit=time_limit, on_output=on_output)
         try:
             return read(result)
         except Exception as exc:
@@ -234,10 +243,10 @@ class LmsRunner:
         command: LmsCommand,
         *args: str,
         time_limit: float,
-        on_stderr: Callable[[bytes], None] | None = None,
+        on_output: _Feeds = (None, None),
     ) -> LmsResult:
         """Run `lms <command> <args>` to the end; the raw result, whatever it says.
-        `on_stderr` sees stderr's bytes as they arrive (for progress)."""
+        `on_output` (for stdout, for stderr) sees the bytes as they arrive (progress)."""
         argv = (*command.words, *args)
         display = " ".join(("lms", *argv))
         if not _is_executable(self.executable):
@@ -277,8 +286,8 @@ class LmsRunner:
         try:
             async with asyncio.timeout(time_limit):
                 (stdout, out_over), (stderr, err_over), code = await asyncio.gather(
-                    _read_capped(proc.stdout),
-                    _read_capped(proc.stderr, on_stderr),
+                    _read_capped(proc.stdout, on_output[0]),
+                    _read_capped(proc.stderr, on_output[1]),
                     proc.wait(),
                 )
         except BaseException as exc:
@@ -322,20 +331,30 @@ class LmsProbe:
         return await self._runner.daemon_status()
 
 
-def _progress_feed(progress: LoadProgress) -> Callable[[bytes], None]:
-    """stderr bytes → the spinner's percentages → `progress`. A failing callback (a view
-    that went away) must not fail the load itself."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    reader = LoadProgressReader()
+def _progress_feeds(progress: LoadProgress) -> _Feeds:
+    """stdout and stderr bytes → the spinner's percentages → `progress`, only ever
+    increasing. lms's spinner writes to stdout (FORMATS §1.3); stderr is read too, as
+    older notes put it there. A failing callback (a view that went away) must not fail
+    the load itself."""
+    shown: list[float] = []
 
-    def feed(chunk: bytes) -> None:
-        for value in reader.feed(decoder.decode(chunk)):
-            try:
-                progress(value)
-            except Exception:
-                logger.exception("the load progress callback failed")
+    def feed_for() -> Callable[[bytes], None]:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        reader = LoadProgressReader()
 
-    return feed
+        def feed(chunk: bytes) -> None:
+            for value in reader.feed(decoder.decode(chunk)):
+                if shown and value <= shown[-1]:
+                    continue
+                shown.append(value)
+                try:
+                    progress(value)
+                except Exception:
+                    logger.exception("the load progress callback failed")
+
+        return feed
+
+    return feed_for(), feed_for()
 
 
 async def _read_capped(
@@ -354,10 +373,17 @@ async def _read_capped(
     return bytes(data), over
 
 
-def _own_process_group() -> dict[str, Any]:
-    # lms (a Node/Bun program) may start helpers; its own session lets us kill them all.
-    if sys.platform == "win32":
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+# Win32 process creation flags (values from the Windows SDK, as in Python's subprocess).
+CREATE_NEW_PROCESS_GROUP = 0x00000200
+CREATE_NO_WINDOW = 0x08000000
+
+
+def _own_process_group(platform: str = sys.platform) -> dict[str, Any]:
+    """lms (a Node/Bun program) may start helpers; its own session (process group on
+    Windows) lets us kill them all. On Windows lms.exe is a console program: without
+    CREATE_NO_WINDOW a tray with no console would flash a console window on every call."""
+    if platform == "win32":
+        return {"creationflags": CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW}
     return {"start_new_session": True}
 
 

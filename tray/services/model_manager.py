@@ -26,7 +26,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from tray.core.api import LoadConfig, LoadRequest, ModelInfo
-from tray.core.errors import FileParseError, LmStudioError, ServerUnreachable, TrayError
+from tray.core.errors import (
+    FileParseError,
+    LmsLoadedAnotherModel,
+    LmStudioError,
+    ServerUnreachable,
+    TrayError,
+)
 from tray.core.gpu import GpuReport
 from tray.core.instances import (
     LiveInstance,
@@ -50,7 +56,7 @@ from tray.core.load_profiles import (
     preflight as compute_preflight,
 )
 from tray.core.restore import LoadedResult, RestoreModel, RestoreOutcome, RestorePoint
-from tray.core.words import plural
+from tray.core.words import plural, quoted
 from tray.services.files import atomic_write, read_json
 from tray.services.lms_runner import GpuOffload, LmsRunner, LoadProgress
 from tray.services.lmstudio_client import LmStudioClient
@@ -481,7 +487,8 @@ class ModelManager:
         progress: LoadProgress | None,
     ) -> LoadedResult:
         started = time.monotonic()
-        outcome = await runner.load(model_key, args, progress=progress)
+        path = await self._path_of(runner, model_key)
+        outcome = await runner.load(model_key, args, path=path, progress=progress)
         ident = outcome.identifier or args.identifier
         # lms does not say what context it allocated; the HTTP API's instance list does.
         allocated: int | None = None
@@ -497,6 +504,10 @@ class ModelManager:
             model, instance_id, allocated = found
             key, ident = model.key, instance_id
             size = size if size is not None else model.size_bytes
+        elif ident is not None:
+            key = await self._key_of(runner, ident) or key
+        if _base_key(key) != _base_key(model_key) and ident is not None:
+            await self._undo_wrong_load(runner, asked=model_key, loaded=key, identifier=ident)
         return LoadedResult(
             model_key=key,
             identifier=ident or model_key,
@@ -507,9 +518,54 @@ class ModelManager:
             load_seconds=outcome.elapsed_seconds or time.monotonic() - started,
         )
 
+    async def _path_of(self, runner: LmsRunner, model_key: str) -> str | None:
+        """The model's path for `lms load --exact` (None: not listed, or `lms ls` failed;
+        then lms gets the key, and what it loads is checked afterwards)."""
+        try:
+            models = await runner.ls()
+        except TrayError as exc:
+            log.info("lms ls failed; loading %s by its key: %s", model_key, exc.message)
+            return None
+        mine = [m for m in models if _base_key(m.model_key) == _base_key(model_key) and m.path]
+        # A model on this computer before the same model on an LM Link device.
+        mine.sort(key=lambda m: m.device_identifier is not None)
+        return mine[0].path if mine else None
+
+    async def _key_of(self, runner: LmsRunner, identifier: str) -> str | None:
+        """Which model the instance `identifier` is, from `lms ps` (the HTTP API is off)."""
+        try:
+            loaded = await runner.ps()
+        except TrayError as exc:
+            log.info("lms ps failed; cannot check what was loaded: %s", exc.message)
+            return None
+        return next((m.model_key for m in loaded if m.identifier == identifier), None)
+
+    async def _undo_wrong_load(
+        self, runner: LmsRunner, *, asked: str, loaded: str, identifier: str
+    ) -> None:
+        """lms loaded another model than `asked`: eject it again (we loaded it, nobody
+        asked for it) and say so with both names."""
+        said = f"lms loaded {quoted(loaded)} when {quoted(asked)} was asked for"
+        try:
+            await runner.unload(identifier)
+        except TrayError as exc:
+            raise LmsLoadedAnotherModel(
+                f"{said}. It is still loaded as {quoted(identifier)} ({exc.message}): eject "
+                "it from the tray menu if you do not need it."
+            ) from exc
+        raise LmsLoadedAnotherModel(
+            f"{said}, so it was ejected again. Check that {quoted(asked)} is downloaded "
+            "(`lmstudio-tray models`), then load it again."
+        )
+
     def _forget(self, identifier: str) -> None:
         self._requested.pop(identifier, None)
         self._gpu.pop(identifier, None)
+
+
+def _base_key(key: str) -> str:
+    """A model key without its variant (`qwen/qwen3-4b@q4_k_m` → `qwen/qwen3-4b`)."""
+    return key.split("@", 1)[0].casefold()
 
 
 def _find_instance(

@@ -26,7 +26,7 @@ from tray.core.errors import (
     PortInUse,
     ServerOwnedByApp,
 )
-from tray.core.lms_output import ServerStartOutcome, ServerStopOutcome
+from tray.core.lms_output import LmsDaemonStatus, ServerStartOutcome, ServerStopOutcome
 from tray.core.server_control import (
     DEFAULT_PORT,
     StopAction,
@@ -130,10 +130,17 @@ class ServerController:
 
     async def plan_stop(self) -> StopPlan:
         """What Stop would do now; asks only what never wakes LM Studio."""
-        server, daemon = await asyncio.gather(
-            self._runner.server_status(), self._runner.daemon_status()
-        )
+        server, daemon = await asyncio.gather(self._runner.server_status(), self._daemon())
         return plan_stop(server, daemon)
+
+    async def _daemon(self) -> LmsDaemonStatus | None:
+        """`lms daemon status`, or None when this lms cannot say: the `daemon` group only
+        exists since late 2025 (lms 5793881); an older lms fails with "unknown command"."""
+        try:
+            return await self._runner.daemon_status()
+        except LmsCommandFailed as exc:
+            log.info("lms daemon status failed; who runs the server is unknown: %s", exc.message)
+            return None
 
     async def stop(self, *, confirmed: bool = False) -> ServerStopOutcome:
         """Stop the server. Raises ServerOwnedByApp when the LM Studio app runs it and the

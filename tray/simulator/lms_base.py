@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 __all__ = [
+    "SIM_LMS_ENV",
     "Cli",
     "CommanderParser",
     "Daemon",
@@ -28,6 +29,7 @@ __all__ = [
     "gpu_ratio",
     "json_line",
     "make_logger",
+    "older_lms",
     "parser_for",
     "refined_number",
     "stdout_line",
@@ -36,6 +38,16 @@ __all__ = [
 
 CLI_COMMIT = "8d2c1f5"
 SIM_HOME_ENV = "LMSTUDIO_SIM_HOME"
+# "older": an lms from before 2026-02 (lms commit 066002e): `lms load` matches paths, its
+# spinner shows the path without a percentage, and there is no `daemon` group (added in
+# 5793881, 2025-11).
+SIM_LMS_ENV = "LMSTUDIO_SIM_LMS"
+
+
+def older_lms() -> bool:
+    return os.environ.get(SIM_LMS_ENV) == "older"
+
+
 DEFAULT_SERVER_PORT = 1234
 WAKE_TIMEOUT_SECONDS = 10.0
 STATUS_TIMEOUT_SECONDS = 3.0
@@ -61,7 +73,10 @@ class RpcError(Exception):
 
 
 class Logger:
-    """`lms`'s logger: every level goes to stderr."""
+    """`lms`'s logger: every level goes to stderr, warnings as `W <text>`, errors as
+    `Error: <text>`, info bare (lms src/logLevel.ts `createLogger` over lmstudio-js
+    SimpleLogger @ 07b7252d / 6ec11db1); titled errors are printed without a prefix
+    (`errorWithoutPrefix`)."""
 
     LEVELS = ("debug", "info", "warn", "error", "none")
 
@@ -80,10 +95,10 @@ class Logger:
         self._emit("info", text)
 
     def warn(self, text: str) -> None:
-        self._emit("warn", text)
+        self._emit("warn", f"W {text}")
 
     def error(self, text: str) -> None:
-        self._emit("error", text)
+        self._emit("error", f"Error: {text}")
 
     def titled_error(self, title: str, text: str) -> None:
         # makeTitledPrettyError without a fancy terminal: title, blank line, content.
@@ -206,7 +221,7 @@ class Cli:
         self.home = lmstudio_home()
         self.internal = self.home / ".internal"
 
-    def _read_json(self, name: str) -> Any:
+    def read_json(self, name: str) -> Any:
         try:
             return json.loads((self.internal / name).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -214,7 +229,7 @@ class Cli:
 
     def find_daemon(self) -> Daemon | None:
         """The daemon named by http-server.json, if it answers /lms-status."""
-        info = self._read_json("http-server.json")
+        info = self.read_json("http-server.json")
         if not isinstance(info, dict) or not isinstance(info.get("port"), int):
             return None
         try:
@@ -237,7 +252,7 @@ class Cli:
             return daemon
         location = None
         for name in ("llmster-install-location.json", "app-install-location.json"):
-            candidate = self._read_json(name)
+            candidate = self.read_json(name)
             if isinstance(candidate, dict) and isinstance(candidate.get("argv"), list):
                 location = candidate
                 break
@@ -280,7 +295,7 @@ class Cli:
         subprocess.Popen(argv, **options)
 
     def server_config(self) -> dict[str, Any] | None:
-        config = self._read_json("http-server-config.json")
+        config = self.read_json("http-server-config.json")
         if isinstance(config, dict) and isinstance(config.get("port"), int):
             return config
         return None

@@ -24,6 +24,7 @@ from tray.simulator.lms_base import (
     format_time_lean,
     json_line,
     make_logger,
+    older_lms,
     parser_for,
     refined_number,
     stdout_line,
@@ -355,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         stdout_line(f"CLI commit: {CLI_COMMIT}")
         return 0
     handler = HANDLERS.get(argv[0])
+    if argv[0] == "daemon" and older_lms():
+        handler = None  # the group came with lms 5793881 (2025-11)
     if handler is None:
         sys.stderr.write(f"error: unknown command '{argv[0]}'\n")
         return 1
