@@ -30,10 +30,16 @@ def test_start_stop_restart_json(cli: Cli, sim: Simulator) -> None:
     doc = cli.json("server", "start", "--port", str(port), "--cors")
     started = doc["started"]
     assert (started["port"], started["url"]) == (port, f"http://127.0.0.1:{port}")
-    assert started["options"] == {"port": port, "bind": None, "cors": True}
+    # the bind LM Studio's own settings name (nothing was chosen for it)
+    assert started["options"] == {"port": port, "bind": "127.0.0.1", "cors": True}
     assert any("CORS is enabled" in w for w in started["warnings"])
     assert sim.api_server_running and cors_setting(sim)
-    assert cli.remembered() == {"port": port, "bind": None, "cors": True}
+    assert cli.remembered() == {
+        "port": port,
+        "bind": "127.0.0.1",
+        "cors": True,
+        "remembered": True,
+    }
 
     # Restart with nothing given: the remembered options, CORS included.
     doc = cli.json("server", "restart")
@@ -128,5 +134,15 @@ def test_remembered_per_profile(cli: Cli, sim: Simulator) -> None:
     cli.json("server", "start", "--profile", "other", "--port", str(port))
     assert cors_setting(sim)  # the profile's remembered CORS choice was passed
     raw = json.loads(cli.settings.read_text())
-    assert raw["profiles"][0]["server_start"] == {"port": None, "bind": None, "cors": False}
-    assert raw["profiles"][1]["server_start"] == {"port": port, "bind": None, "cors": True}
+    assert raw["profiles"][0]["server_start"] == {
+        "port": None,
+        "bind": None,
+        "cors": False,
+        "remembered": False,
+    }
+    assert raw["profiles"][1]["server_start"] == {
+        "port": port,
+        "bind": None,
+        "cors": True,
+        "remembered": True,
+    }

@@ -87,8 +87,13 @@ async def test_start_on_a_free_port_and_remember_the_options(
     # lms was given --cors: LM Studio's own settings now say so.
     assert json.loads(stopped_sim.server_config_path.read_text())["cors"] is True
     assert await controller.port_in_use(port, None) == LM_STUDIO
-    assert controller.options == ServerStartOptions(port=port, cors=True)
-    assert saved_profile(settings) == {"port": port, "bind": None, "cors": True}
+    assert controller.options == ServerStartOptions(port=port, cors=True, remembered=True)
+    assert saved_profile(settings) == {
+        "port": port,
+        "bind": None,
+        "cors": True,
+        "remembered": True,
+    }
 
 
 async def test_start_without_options_uses_the_remembered_ones(
@@ -109,6 +114,35 @@ async def test_cors_off_is_passed_on_every_start(
     await controller.restart(ServerStartOptions(port=port, cors=False))
     assert json.loads(stopped_sim.server_config_path.read_text())["cors"] is False
     assert controller.options.cors is False
+
+
+async def test_until_the_user_chooses_start_keeps_lm_studios_cors_and_network_settings(
+    controller: ServerController, stopped_sim: Simulator
+) -> None:
+    """Real `lms server start` turns CORS off without --cors and serves on 127.0.0.1
+    without --bind: the first Start must pass on what LM Studio was set to."""
+    port = free_port()
+    lm_studio_settings = {"port": port, "cors": True, "networkInterface": "0.0.0.0"}
+    stopped_sim.server_config_path.write_text(json.dumps(lm_studio_settings))
+
+    outcome = await controller.start()
+    assert outcome.accepts_network
+    config = json.loads(stopped_sim.server_config_path.read_text())
+    assert (config["cors"], config["networkInterface"]) == (True, "0.0.0.0")
+    assert controller.options.remembered is False  # still following LM Studio
+    assert (await controller.restart()).accepts_network
+
+    # once the user has chosen, the choice holds whatever LM Studio's file says
+    await controller.restart(ServerStartOptions(port=port, cors=False))
+    assert controller.options.remembered is True
+    stopped_sim.server_config_path.write_text(json.dumps(lm_studio_settings))
+    outcome = await controller.restart()
+    config = json.loads(stopped_sim.server_config_path.read_text())
+    assert (config["cors"], config["networkInterface"], outcome.accepts_network) == (
+        False,
+        "127.0.0.1",
+        False,
+    )
 
 
 async def test_start_on_the_network_says_so(

@@ -143,64 +143,86 @@ def test_actions_follow_the_status(qapp: QApplication) -> None:
 
 
 def test_options_dialog_saves_to_the_profile(
-    qapp: QApplication,
+    loop: asyncio.AbstractEventLoop,
     qtbot: QtBot,
     tmp_path: Path,
     settings: SettingsService,
     publish_screenshot: Callable[..., Path],
 ) -> None:
     controller = controller_for(tmp_path, settings)
+    # Nothing chosen in the tray yet: the dialog shows what Start would use, which is
+    # LM Studio's own CORS and network setting.
+    internal = tmp_path / ".lmstudio" / ".internal"
+    internal.mkdir(parents=True)
+    (internal / "http-server-config.json").write_text(
+        json.dumps({"port": 1234, "cors": True, "networkInterface": "0.0.0.0"})
+    )
     section = make_section(lambda: controller, Calls())
     section.render(
         ServerStatus(url=URL, state=ServerState.STOPPED, profile_name="This machine"), LMS
     )
-    section.options.trigger()
-    dialog = section.options_dialog
-    assert isinstance(dialog, ServerOptionsDialog)
-    qtbot.waitExposed(dialog)
-    assert not dialog.isModal() or dialog.windowModality() is not None  # opened, not exec'd
-    save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
 
-    # An address that is none: Save is off and the sentence says why.
-    dialog.bind.setCurrentIndex(2)
-    dialog.custom_bind.setText("my laptop")
-    assert not save.isEnabled()
-    assert "not an IP address" in dialog.problem.text() and dialog.problem.isVisible()
+    async def opened() -> ServerOptionsDialog:
+        section.options_dialog = None
+        section.options.trigger()
+        await until(lambda: section.options_dialog is not None, "the options dialog")
+        dialog = section.options_dialog
+        assert isinstance(dialog, ServerOptionsDialog)
+        qtbot.waitExposed(dialog)
+        return dialog
 
-    # All interfaces: allowed, with the warning line.
-    dialog.bind.setCurrentIndex(1)
-    dialog.port.setValue(4321)
-    dialog.cors.setChecked(True)
-    assert save.isEnabled() and not dialog.problem.isVisible()
-    assert dialog.exposed_note.isVisible() and dialog.exposed_note.text() == EXPOSED_TEXT
-    qtbot.waitUntil(lambda: dialog.exposed_note.isVisible())
-    shot = tmp_path / "server-options.png"
-    assert dialog.grab().save(str(shot))
-    publish_screenshot(shot)
+    async def scenario() -> None:
+        dialog = await opened()
+        assert (dialog.bind.currentIndex(), dialog.cors.isChecked()) == (1, True)
+        save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
 
-    save.click()
-    qtbot.waitUntil(lambda: not dialog.isVisible())
-    expected = ServerStartOptions(port=4321, bind="0.0.0.0", cors=True)
-    assert controller.options == expected
-    raw = json.loads(settings.store.path.read_text(encoding="utf-8"))
-    assert raw["profiles"][0]["server_start"] == {"port": 4321, "bind": "0.0.0.0", "cors": True}
+        # An address that is none: Save is off and the sentence says why.
+        dialog.bind.setCurrentIndex(2)
+        dialog.custom_bind.setText("my laptop")
+        assert not save.isEnabled()
+        assert "not an IP address" in dialog.problem.text() and dialog.problem.isVisible()
 
-    # Reopened, it shows what was saved; "As in LM Studio" is no port at all.
-    section.options.trigger()
-    again = section.options_dialog
-    assert again is not None and again is not dialog
-    qtbot.waitExposed(again)
-    assert (again.port.value(), again.bind.currentIndex(), again.cors.isChecked()) == (
-        4321,
-        1,
-        True,
-    )
-    again.port.setValue(0)
-    again.bind.setCurrentIndex(0)
-    assert again.port.text() == "As in LM Studio"
-    assert not again.exposed_note.isVisible()
-    again.buttons.button(QDialogButtonBox.StandardButton.Save).click()
-    assert controller.options == ServerStartOptions(port=None, bind="127.0.0.1", cors=True)
+        # All interfaces: allowed, with the warning line.
+        dialog.bind.setCurrentIndex(1)
+        dialog.port.setValue(4321)
+        dialog.cors.setChecked(True)
+        assert save.isEnabled() and not dialog.problem.isVisible()
+        assert dialog.exposed_note.isVisible() and dialog.exposed_note.text() == EXPOSED_TEXT
+        qtbot.waitUntil(lambda: dialog.exposed_note.isVisible())
+        shot = tmp_path / "server-options.png"
+        assert dialog.grab().save(str(shot))
+        publish_screenshot(shot)
+
+        save.click()
+        qtbot.waitUntil(lambda: not dialog.isVisible())
+        expected = ServerStartOptions(port=4321, bind="0.0.0.0", cors=True, remembered=True)
+        assert controller.options == expected
+        raw = json.loads(settings.store.path.read_text(encoding="utf-8"))
+        assert raw["profiles"][0]["server_start"] == {
+            "port": 4321,
+            "bind": "0.0.0.0",
+            "cors": True,
+            "remembered": True,
+        }
+
+        # Reopened, it shows what was saved; "As in LM Studio" is no port at all.
+        again = await opened()
+        assert again is not dialog
+        assert (again.port.value(), again.bind.currentIndex(), again.cors.isChecked()) == (
+            4321,
+            1,
+            True,
+        )
+        again.port.setValue(0)
+        again.bind.setCurrentIndex(0)
+        assert again.port.text() == "As in LM Studio"
+        assert not again.exposed_note.isVisible()
+        again.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+        assert controller.options == ServerStartOptions(
+            port=None, bind="127.0.0.1", cors=True, remembered=True
+        )
+
+    run(loop, scenario())
 
 
 # --- start, stop, and the server the LM Studio app owns ------------------------------

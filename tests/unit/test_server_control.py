@@ -13,6 +13,7 @@ from tray.core.lms_output import (
     ServerStartOutcome,
     ServerStopOutcome,
 )
+from tray.core.server_config import HttpServerConfig
 from tray.core.server_control import (
     BindChoice,
     ServerActions,
@@ -23,6 +24,7 @@ from tray.core.server_control import (
     connect_host,
     plan_stop,
     port_in_use_message,
+    seeded_options,
     server_actions,
     server_url,
     show_exposure_warning,
@@ -209,3 +211,51 @@ def test_sentences() -> None:
         "Stopped the server on port 1234."
     )
     assert stop_message(ServerStopOutcome(was_running=False)) == "The server was not running."
+
+
+# --- what Start uses until the user chooses ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("remembered", "config", "expected"),
+    [
+        # nothing chosen yet: LM Studio's own CORS and network settings are passed on
+        (
+            ServerStartOptions(),
+            HttpServerConfig.model_validate({"cors": True, "networkInterface": "0.0.0.0"}),
+            (None, "0.0.0.0", True),
+        ),
+        (ServerStartOptions(), HttpServerConfig.model_validate({}), (None, None, False)),
+        (ServerStartOptions(), None, (None, None, False)),
+        # the user's choice holds whatever LM Studio's file says
+        (
+            ServerStartOptions(port=8080, cors=False, remembered=True),
+            HttpServerConfig.model_validate({"cors": True, "networkInterface": "0.0.0.0"}),
+            (8080, None, False),
+        ),
+    ],
+)
+def test_start_options_follow_lm_studio_until_chosen(
+    remembered: ServerStartOptions,
+    config: HttpServerConfig | None,
+    expected: tuple[int | None, str | None, bool],
+) -> None:
+    used = seeded_options(remembered, config)
+    assert (used.port, used.bind, used.cors) == expected
+
+
+@pytest.mark.parametrize(
+    ("saved", "remembered"),
+    [
+        ({}, False),
+        ({"port": None, "bind": None, "cors": False}, False),  # what every save wrote
+        ({"cors": True}, True),
+        ({"port": 8080}, True),
+        ({"bind": "0.0.0.0", "cors": False}, True),
+        ({"cors": True, "remembered": False}, False),
+    ],
+)
+def test_options_saved_before_the_flag_count_as_chosen_when_not_the_defaults(
+    saved: dict[str, object], remembered: bool
+) -> None:
+    assert ServerStartOptions.model_validate(saved).remembered is remembered

@@ -57,14 +57,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
 
 
-def _options(ctx: Context, args: argparse.Namespace) -> ServerStartOptions:
-    remembered = ctx.env.profile.server_start
-    given = {
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    return {
         k: v
         for k, v in (("port", args.port), ("bind", args.bind), ("cors", args.cors))
         if v is not None
     }
-    options = remembered.model_copy(update=given)
+
+
+async def _options(controller: ServerController, given: dict[str, Any]) -> ServerStartOptions:
+    """The remembered options (until the user has chosen: LM Studio's own CORS and network
+    settings) with what the command line gives; checked before anything is stopped."""
+    options = (await controller.start_options()).model_copy(update=given)
     problems = validate_start_options(options)
     if problems:
         raise UsageError(" ".join(problems))
@@ -72,12 +76,13 @@ def _options(ctx: Context, args: argparse.Namespace) -> ServerStartOptions:
 
 
 async def cmd_server(ctx: Context, args: argparse.Namespace) -> Result:
-    options = _options(ctx, args) if args.action != "stop" else None
     if ctx.runner is None:
         raise lms_not_found(configured=ctx.env.lms_configured, home=ctx.env.home.path)
     controller = ServerController(
         ctx.runner, ctx.settings_service, ctx.env.profile.id, home=ctx.env.home.path
     )
+    given = _given(args)
+    options = await _options(controller, given) if args.action != "stop" else None
     doc: dict[str, Any] = {"action": args.action, "profile": ctx.env.profile.id}
     try:
         if args.action in ("stop", "restart"):
@@ -90,11 +95,12 @@ async def cmd_server(ctx: Context, args: argparse.Namespace) -> Result:
             port=exc.port,
         ) from None
     if options is not None:
-        started = await controller.start(options)
+        # Options given on the command line are remembered; none: as Start in the tray.
+        started = await controller.start(options if given else None)
         doc["started"] = {
             **started.model_dump(mode="json"),
             "url": server_url(started.port, options.bind),
-            "options": options.model_dump(mode="json"),
+            "options": options.model_dump(mode="json", exclude={"remembered"}),
             "message": start_message(started),
         }
     return doc, EXIT_OK

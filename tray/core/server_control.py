@@ -20,6 +20,7 @@ from tray.core.lms_output import (
     ServerStartOutcome,
     ServerStopOutcome,
 )
+from tray.core.server_config import HttpServerConfig
 from tray.core.settings import ServerStartOptions
 from tray.core.status import ServerState, ServerStatus, is_loopback_host, listen_place
 
@@ -39,6 +40,7 @@ __all__ = [
     "exposure_help",
     "plan_stop",
     "port_in_use_message",
+    "seeded_options",
     "server_actions",
     "server_url",
     "show_exposure_warning",
@@ -179,6 +181,23 @@ def plan_stop(server: LmsServerStatus, daemon: LmsDaemonStatus | None) -> StopPl
 
 
 # --- start options ---------------------------------------------------------------------
+
+
+def seeded_options(
+    remembered: ServerStartOptions, config: HttpServerConfig | None
+) -> ServerStartOptions:
+    """What Start uses. Real `lms server start` turns CORS off without `--cors` and serves
+    on 127.0.0.1 without `--bind` (FORMATS §1.8), so until the user has chosen, LM Studio's
+    own settings (`http-server-config.json`: `cors`, `networkInterface`) are passed on: the
+    tray's first Start must not silently switch off CORS or serving on the network."""
+    if remembered.remembered or config is None:
+        return remembered
+    return remembered.model_copy(
+        update={
+            "bind": config.network_interface or remembered.bind,
+            "cors": bool(config.cors) if config.cors is not None else remembered.cors,
+        }
+    )
 
 
 class BindChoice(StrEnum):

@@ -46,6 +46,29 @@ class ServerStartOptions(BaseModel):
     port: int | None = Field(default=None, ge=0, le=65535)
     bind: str | None = None
     cors: bool = False
+    remembered: bool = Field(
+        default=False,
+        description="the user (or a start) chose these; False: follow LM Studio's own "
+        "server settings (`cors`, `networkInterface`) until then",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _chosen_before_the_flag(cls, data: object) -> object:
+        """Settings from before `remembered` existed: options that differ from the
+        defaults were a choice (every start saved its options then)."""
+        if isinstance(data, dict) and "remembered" not in data:
+            chosen = (
+                data.get("port") is not None or data.get("bind") is not None or data.get("cors")
+            )
+            return {**data, "remembered": bool(chosen)}
+        return data
+
+    def same_choice(self, other: ServerStartOptions) -> bool:
+        """The same port, bind and CORS (whether remembered or not)."""
+        return self.model_dump(exclude={"remembered"}) == other.model_dump(
+            exclude={"remembered"}
+        )
 
 
 class ServerProfile(BaseModel):

@@ -34,6 +34,7 @@ from tray.core.server_control import (
     connect_host,
     plan_stop,
     port_in_use_message,
+    seeded_options,
     server_url,
     validate_start_options,
 )
@@ -89,13 +90,29 @@ class ServerController:
         """The options the last start used (or the user saved), for this profile."""
         return self._settings.settings.profile(self._profile_id).server_start.model_copy()
 
+    async def start_options(self) -> ServerStartOptions:
+        """What Start uses: the remembered options, or — until the user has chosen —
+        LM Studio's own CORS and network settings (see `seeded_options`)."""
+        remembered = self.options
+        if remembered.remembered or self._home is None:
+            return remembered
+        home = self._home
+        try:
+            config = await asyncio.to_thread(read_server_config, home)
+        except FileParseError as exc:
+            log.info("LM Studio's server settings could not be read: %s", exc.message)
+            config = None
+        return seeded_options(remembered, config)
+
     def remember(self, options: ServerStartOptions) -> None:
-        """Save `options` in the profile. Raises ConfigError for invalid options,
-        FileWriteError when the settings could not be saved."""
+        """Save `options` in the profile (from now on they, not LM Studio's own settings,
+        are what Start uses). Raises ConfigError for invalid options, FileWriteError when
+        the settings could not be saved."""
         _check(options)
+        chosen = options.model_copy(update={"remembered": True})
 
         def change(settings: Settings) -> None:
-            settings.profile(self._profile_id).server_start = options.model_copy()
+            settings.profile(self._profile_id).server_start = chosen
 
         self._settings.update(change)
 
@@ -107,7 +124,7 @@ class ServerController:
         Raises PortInUse when another program holds the port, ConfigError for invalid
         options, and the runner's errors (LmsNotFound, LmStudioNotRunning, …) otherwise.
         """
-        chosen = (options or self.options).model_copy()
+        chosen = (options or await self.start_options()).model_copy()
         _check(chosen)
         port = chosen.port if chosen.port is not None else await self._lms_default_port()
         if await self.port_in_use(port, chosen.bind) == OTHER_PROGRAM:
@@ -124,7 +141,9 @@ class ServerController:
                 ) from exc
             raise
         log.info("server started on port %d (bind %s)", outcome.port, chosen.bind or "default")
-        if chosen != self.options:
+        if options is not None and not (
+            self.options.remembered and chosen.same_choice(self.options)
+        ):
             self.remember(chosen)
         return outcome
 
@@ -167,7 +186,7 @@ class ServerController:
     ) -> ServerStartOutcome:
         """Stop (asking as `stop` does) and start again with `options` (None: remembered).
         `on_stopped` is called between the two (the tray shows "starting" from then on)."""
-        chosen = (options or self.options).model_copy()
+        chosen = (options or await self.start_options()).model_copy()
         _check(chosen)  # before stopping: a bad option must not leave the server down
         await self.stop(confirmed=confirmed)
         if on_stopped is not None:

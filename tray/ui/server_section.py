@@ -208,7 +208,7 @@ class ServerSection:
         if op is ServerOp.RESTART:
             options = None
             if bind is not None:
-                options = controller.options.model_copy(update={"bind": bind})
+                options = (await controller.start_options()).model_copy(update={"bind": bind})
             await controller.restart(options, confirmed=confirmed, on_stopped=self._on_starting)
         else:
             await controller.stop(confirmed=confirmed)
@@ -221,9 +221,16 @@ class ServerSection:
             self.options_dialog.raise_()
             self.options_dialog.activateWindow()
             return
+        spawn(self._open_options(controller), doing="Opening the server options")
+
+    async def _open_options(self, controller: ServerController) -> None:
+        # What Start would use: until the user saves options, LM Studio's own settings.
+        options = await controller.start_options()
+        if self.options_dialog is not None and self.options_dialog.isVisible():
+            return  # a second click while the settings were read
         name = self._status.profile_name if self._status is not None else None
         self.options_dialog = ServerOptionsDialog(
-            controller.options, on_save=controller.remember, profile_name=name, demo=self._demo
+            options, on_save=controller.remember, profile_name=name, demo=self._demo
         )
         self.options_dialog.open()
 
