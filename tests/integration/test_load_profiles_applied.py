@@ -185,19 +185,54 @@ def test_defaults_round_trip_in_either_scheme(
     assert json.loads(history.read(path, versions[1].commit).decode("utf-8-sig")) == ORIGINAL
 
 
-def test_defaults_without_a_file_write_both_schemes_with_a_bom_on_windows(
+def test_defaults_without_a_file_create_one_named_after_the_model_file(
     tmp_path: Path, history: FileHistory
 ) -> None:
+    """LM Studio names the file after the model file: one file, with a BOM on Windows."""
     home = tmp_path / ".lmstudio"
     defaults = LmStudioDefaults(home, history, windows=True)
     written = defaults.write(SMALL, LoadProfile(parallel=2), model_path=SMALL_PATH)
-    assert written == [
-        home / DEFAULTS_DIR / f"{SMALL}.json",
-        home / DEFAULTS_DIR / f"{SMALL_PATH}.json",
-    ]
-    for path in written:
-        assert path.read_bytes().startswith(b"\xef\xbb\xbf")
-    assert defaults.read(SMALL) == LoadProfile(parallel=2)
+    assert written == [home / DEFAULTS_DIR / f"{SMALL_PATH}.json"]
+    assert written[0].read_bytes().startswith(b"\xef\xbb\xbf")
+    assert not (home / DEFAULTS_DIR / f"{SMALL}.json").exists()  # no second scheme
+    assert defaults.read(SMALL, SMALL_PATH) == LoadProfile(parallel=2)
+    assert defaults.read(SMALL) == LoadProfile(parallel=2)  # found without lms too
+
+
+NEWER_PATH = "lmstudio-community/Qwen3-4B-Instruct-2507-GGUF/Qwen3-4B-Instruct-2507-Q4_K_M.gguf"
+GEMMA_PATH = "lmstudio-community/gemma-3-12b-it-GGUF/gemma-3-12b-it-Q4_K_M.gguf"
+
+
+def test_without_lms_the_file_named_after_the_model_file_is_found_and_no_other_made(
+    tmp_path: Path, history: FileHistory
+) -> None:
+    home = tmp_path / ".lmstudio"
+    mine = _lmstudio_file(home, f"{SMALL_PATH}.json", ORIGINAL, bom=False)
+    other = _lmstudio_file(home, f"{NEWER_PATH}.json", ORIGINAL, bom=False)  # another model
+    gemma = _lmstudio_file(home, f"{GEMMA_PATH}.json", ORIGINAL, bom=False)
+    defaults = LmStudioDefaults(home, history, windows=False)
+
+    assert defaults.write(SMALL, LoadProfile(parallel=3)) == [mine]
+    assert defaults.write("google/gemma-3-12b", LoadProfile(parallel=2)) == [gemma]
+    assert defaults.read(SMALL) == LoadProfile(context_length=4096, parallel=3)
+    assert json.loads(other.read_text()) == ORIGINAL
+    assert sorted(p.name for p in (home / DEFAULTS_DIR).rglob("*.json")) == sorted(
+        p.name for p in (mine, other, gemma)
+    )
+
+
+def test_without_lms_two_files_that_could_be_the_model_are_not_guessed_between(
+    tmp_path: Path, history: FileHistory
+) -> None:
+    home = tmp_path / ".lmstudio"
+    q4 = _lmstudio_file(home, f"{SMALL_PATH}.json", ORIGINAL, bom=False)
+    q8 = _lmstudio_file(home, f"{SMALL_PATH.replace('Q4_K_M', 'Q8_0')}.json", ORIGINAL, bom=False)
+    defaults = LmStudioDefaults(home, history, windows=False)
+    with pytest.raises(ConfigError, match="Several of LM Studio's per-model default files"):
+        defaults.write(SMALL, LoadProfile(parallel=3))
+    assert json.loads(q4.read_text()) == json.loads(q8.read_text()) == ORIGINAL
+    # with the path lms gives, the one file is written
+    assert defaults.write(SMALL, LoadProfile(parallel=3), model_path=SMALL_PATH) == [q4]
 
 
 def test_defaults_refuse_paths_outside_the_folder(tmp_path: Path) -> None:
@@ -301,9 +336,7 @@ async def test_writing_lm_studio_defaults_lets_lms_apply_flash_attention(
     assert result.path == "lms"
     assert result.unapplied == ()
     assert result.via_defaults == ("flash_attention",)
-    assert sorted(result.defaults_written) == sorted(
-        str(sim.home / DEFAULTS_DIR / n) for n in (f"{SMALL}.json", f"{SMALL_PATH}.json")
-    )
+    assert result.defaults_written == (str(sim.home / DEFAULTS_DIR / f"{SMALL_PATH}.json"),)
     assert defaults.read(SMALL) == LoadProfile(gpu_offload="max", flash_attention=True)
 
 

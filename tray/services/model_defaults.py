@@ -2,10 +2,13 @@
 (`<home>/.internal/user-concrete-model-default-config/`, FORMATS.md §2.5): the only module
 that writes them, and only for a profile whose `write_lmstudio_defaults` is on.
 
-Two file naming schemes are seen in the wild and it is not known which LM Studio version
-reads which: by model key (`<publisher>/<model>.json`) and by model file path
-(`<publisher>/<repo>/<file>.gguf.json`). We update every one of them that exists, and
-create both (the path scheme only when the model's path is known) when none does.
+LM Studio names these files after the model *file* (`<publisher>/<repo>/<file>.gguf.json`,
+the `path` `lms ls --json` gives); a file named after the model key
+(`<publisher>/<model>.json`) has also been seen (FORMATS §2.5). So: the model's file is
+found by its path when `lms` told it, else by searching the folder for a file named after
+one of the model's files; a key-named file that exists is updated too. A new file is
+created only when none exists — under the path when it is known, else under the key —
+never a second one next to the real one.
 
 Writes keep everything we do not edit (`preset`, `operation`, unknown keys and fields), keep
 a UTF-8 BOM when the file had one (and add one on Windows for a new file, as LM Studio's
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,6 +36,7 @@ log = logging.getLogger(__name__)
 
 DEFAULTS_DIR = Path(".internal") / "user-concrete-model-default-config"
 _BOM = b"\xef\xbb\xbf"
+_FORMAT_SUFFIX = re.compile(r"-(?:gguf|mlx(?:-[0-9]+bit)?)$")
 
 
 class LmStudioDefaults:
@@ -44,27 +49,65 @@ class LmStudioDefaults:
         self._history = history
         self._windows = sys.platform == "win32" if windows is None else windows
 
-    def candidates(self, model_key: str, model_path: str | None = None) -> list[Path]:
-        """The file of each naming scheme (key first), inside the folder only."""
-        names = [f"{model_key}.json"]
-        if model_path:
-            names.append(f"{model_path}.json")
-        out: list[Path] = []
-        for name in names:
-            parts = PurePosixPath(name.replace("\\", "/")).parts
-            if not parts or any(p in ("..", "") or p.startswith("/") for p in parts):
-                raise ConfigError(f"{quoted(name)} is not a model key or path LM Studio would use.")
-            path = self.root.joinpath(*parts)
-            if path not in out:
-                out.append(path)
-        return out
+    def _inside(self, name: str) -> Path:
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        if not parts or any(p in ("..", "") or p.startswith("/") for p in parts):
+            raise ConfigError(f"{quoted(name)} is not a model key or path LM Studio would use.")
+        return self.root.joinpath(*parts)
 
-    def existing(self, model_key: str, model_path: str | None = None) -> list[Path]:
-        return [p for p in self.candidates(model_key, model_path) if p.is_file()]
+    def key_file(self, model_key: str) -> Path:
+        return self._inside(f"{model_key}.json")
+
+    def path_file(self, model_path: str) -> Path:
+        return self._inside(f"{model_path}.json")
+
+    def search(self, model_key: str) -> list[Path]:
+        """Files named after a model file of `model_key`, for when `lms` cannot tell the
+        model's path: `<publisher>/<repo>/<file>.json` whose repo, without its format
+        suffix (`-GGUF`, `-MLX-4bit`), is the key's model name, or that name with `-it` or
+        `-instruct` (`gemma-3-12b` → `gemma-3-12b-it-GGUF`). A longer name is another
+        model (`qwen3-4b` is not `Qwen3-4B-Instruct-2507-GGUF`)."""
+        name = model_key.split("@", 1)[0].rsplit("/", 1)[-1].casefold()
+        if not name or not self.root.is_dir():
+            return []
+        wanted = {name, f"{name}-it", f"{name}-instruct"}
+        found: list[Path] = []
+        for path in sorted(self.root.rglob("*.json")):
+            relative = path.relative_to(self.root).parts
+            if len(relative) < 3:  # `<publisher>/<model>.json`: the key scheme
+                continue
+            if _FORMAT_SUFFIX.sub("", relative[-2].casefold()) in wanted:
+                found.append(path)
+        return found
+
+    def find(self, model_key: str, model_path: str | None = None) -> list[Path]:
+        """The model's default files that exist: the one named after its file (by its
+        path, or found by searching), then one named after its key."""
+        found: list[Path] = []
+        if model_path:
+            by_path = self.path_file(model_path)
+            if by_path.is_file():
+                found.append(by_path)
+        else:
+            matches = self.search(model_key)
+            if len(matches) > 1:
+                listed = ", ".join(str(p.relative_to(self.root)) for p in matches)
+                raise ConfigError(
+                    f"Several of LM Studio's per-model default files could be those of "
+                    f"{quoted(model_key)} ({listed}), and without `lms` the model's file is "
+                    "not known. Install lms (it ships with LM Studio) or set the defaults in "
+                    "LM Studio (My Models → ⚙).",
+                    title="LM Studio defaults not written",
+                )
+            found += matches
+        by_key = self.key_file(model_key)
+        if by_key.is_file():
+            found.append(by_key)
+        return found
 
     def read(self, model_key: str, model_path: str | None = None) -> LoadProfile | None:
         """The load settings LM Studio keeps for the model (the first existing file)."""
-        for path in self.existing(model_key, model_path):
+        for path in self.find(model_key, model_path):
             document = _parse(path, read_bytes(path))[0]
             load = document.get("load")
             fields = load.get("fields") if isinstance(load, dict) else None
@@ -75,7 +118,9 @@ class LmStudioDefaults:
         self, model_key: str, profile: LoadProfile, *, model_path: str | None = None
     ) -> list[Path]:
         """Write the profile's fields into the model's default file(s); returns them."""
-        targets = self.existing(model_key, model_path) or self.candidates(model_key, model_path)
+        targets = self.find(model_key, model_path) or [
+            self.path_file(model_path) if model_path else self.key_file(model_key)
+        ]
         for path in targets:
             self._write_one(path, model_key, profile)
         return targets
