@@ -302,8 +302,10 @@ class Cli:
 
     @staticmethod
     def greeting_ok(port: int, host: str | None) -> bool:
-        """checkHttpServer: 200 and `lmstudio === true` within 500 ms."""
-        host = "127.0.0.1" if host in (None, "", "0.0.0.0") else host
+        """checkHttpServer (lms src/createClient.ts @ 07b7252d): 200 and `lmstudio ===
+        true` within 500 ms, at the bind address as given — 0.0.0.0 too, as real lms
+        does (which reaches this machine on Linux and macOS)."""
+        host = "127.0.0.1" if host in (None, "") else host
         try:
             status, body = http_json(
                 f"http://{host}:{port}/lmstudio-greeting", timeout=GREETING_TIMEOUT_SECONDS
