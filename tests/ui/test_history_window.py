@@ -147,7 +147,7 @@ def test_versions_field_diff_restore_compare_and_sharing(
         window.remote_edit.setText(str(bare))
         window.remote_edit.setModified(True)
         click(qtbot, window.push_button)
-        await until(lambda: "Pushed" in window.status_label.text(), "pushed")
+        await until(lambda: "Pushed" in window.status_label.text() and not window.busy, "pushed")
         assert settings.settings.history.remote_url == str(bare)
         other = FileHistory(tmp_path / "other-history")
         other.set_remote(str(bare))
