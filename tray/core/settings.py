@@ -66,9 +66,7 @@ class ServerStartOptions(BaseModel):
 
     def same_choice(self, other: ServerStartOptions) -> bool:
         """The same port, bind and CORS (whether remembered or not)."""
-        return self.model_dump(exclude={"remembered"}) == other.model_dump(
-            exclude={"remembered"}
-        )
+        return self.model_dump(exclude={"remembered"}) == other.model_dump(exclude={"remembered"})
 
 
 class ServerProfile(BaseModel):
