@@ -253,11 +253,13 @@ def test_asking_with_the_server_stopped_loads_nothing_and_answers_once_it_is_sta
             window.model_combo.setCurrentIndex(window.model_combo.findData(model))
             x11("xdotool", "type", "--delay", "5", "Still there?")
             x11("xdotool", "key", "Return")
-            await driver.wait(window.start_server_button.isVisible, "Start server offered")
+            await driver.wait(
+                window.error_bar.start_server_button.isVisible, "Start server offered"
+            )
             assert window.waiting_question == "Still there?"
             assert instances() == [model]  # nothing was loaded
 
-            driver.click_widget(window.start_server_button)
+            driver.click_widget(window.error_bar.start_server_button)
             await driver.wait(
                 lambda: window.answer == "Answered after the start." and not window.busy,
                 "the waiting question answered",

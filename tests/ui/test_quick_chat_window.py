@@ -35,8 +35,9 @@ from tray.services.quick_chat import QuickChat
 from tray.services.settings_store import SettingsService, SettingsStore
 from tray.simulator import Simulator
 from tray.simulator.state import Reply
+from tray.ui.quick_chat_parts import place_near
 from tray.ui.quick_chat_section import QuickChatSection
-from tray.ui.quick_chat_window import SEND_TEXT, STOP_TEXT, QuickChatWindow, place_near
+from tray.ui.quick_chat_window import SEND_TEXT, STOP_TEXT, QuickChatWindow
 
 pytestmark = pytest.mark.ui
 
@@ -232,7 +233,7 @@ def test_a_2000_tokens_per_second_stream_renders_every_token(
         assert task is not None and window.send_button.text() == STOP_TEXT
         if screenshot:
             await until(lambda: window.transcript.blocks_rendered >= 3, "answer streaming")
-            assert window.thinking_button.isVisible() and not window.thinking_text.isVisible()
+            assert window.thinking.button.isVisible() and not window.thinking.text.isVisible()
             assert window.grab().save(str(tmp_path / screenshot))
         await task
         lag = await meter.stop()
@@ -257,10 +258,10 @@ def test_a_2000_tokens_per_second_stream_renders_every_token(
             f"\nrender cost ratio for 8x the tokens: {t8 / t1:.2f}x (budget 9x)"
         )
         assert window.stats_label.isVisible() and "tok/s" in window.stats_label.text()
-        assert window.thinking_button.text().startswith("Thought")
-        window.thinking_button.click()
-        assert window.thinking_text.isVisible()
-        window.thinking_button.click()
+        assert window.thinking.button.text().startswith("Thought")
+        window.thinking.button.click()
+        assert window.thinking.text.isVisible()
+        window.thinking.button.click()
 
         # A realistic answer for the picture: Markdown with a code block to copy.
         window.new_chat()
@@ -321,10 +322,10 @@ def test_errors_show_inline_with_their_fix(
         window.show_near_pointer()
         window.ask("Hello?")
         await until(lambda: not window.busy, "failed")
-        assert window.error_frame.isVisible() and window.start_server_button.isVisible()
-        assert "Start the server: your question is asked" in window.error_label.text()
+        assert window.error_bar.isVisible() and window.error_bar.start_server_button.isVisible()
+        assert "Start the server: your question is asked" in window.error_bar.label.text()
         assert window.grab().save(str(tmp_path / "quick-chat-error.png"))
-        window.start_server_button.click()
+        window.error_bar.start_server_button.click()
         assert down.started == [True]
         window.hide()
 
@@ -332,8 +333,11 @@ def test_errors_show_inline_with_their_fix(
         other.show_near_pointer()
         other.ask("Hello?")
         await until(lambda: not other.busy, "refused")
-        assert other.token_button.isVisible() and not other.start_server_button.isVisible()
-        other.token_button.click()
+        assert (
+            other.error_bar.token_button.isVisible()
+            and not other.error_bar.start_server_button.isVisible()
+        )
+        other.error_bar.token_button.click()
         assert locked.tokens_opened == [True]
         await down.close()
         await locked.close()
@@ -388,14 +392,14 @@ def test_a_question_asked_while_the_server_is_down_waits_and_is_answered_once_it
         assert "server is not running" in window.note_label.text()
         QTest.keyClicks(window.input, "Are you there?")
         QTest.keyClick(window.input, Qt.Key.Key_Return)
-        await until(lambda: window.error_frame.isVisible(), "the server-down error")
-        assert window.start_server_button.isVisible()
+        await until(lambda: window.error_bar.isVisible(), "the server-down error")
+        assert window.error_bar.start_server_button.isVisible()
         assert window.waiting_question == "Are you there?"
-        assert "asked as soon as it is up" in window.error_label.text()
+        assert "asked as soon as it is up" in window.error_bar.label.text()
         assert window.grab().save(str(tmp_path / "quick-chat-waiting.png"))
-        window.start_server_button.click()
+        window.error_bar.start_server_button.click()
         assert world.started == [True]
-        assert window.progress_label.text() == "Waiting for the server to start…"
+        assert window.load_progress.label.text() == "Waiting for the server to start…"
 
         with Simulator(tmp_path / ".lmstudio", api_port=port, tokens_per_second=2000) as sim:
             sim.state.load(QWEN)

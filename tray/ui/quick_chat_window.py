@@ -19,22 +19,18 @@ and asks it once when the next status says the server is up.
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QPoint, QRect, Qt, QTimer
-from PySide6.QtGui import QCursor, QGuiApplication, QKeyEvent, QTextCursor
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QCursor, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMenu,
-    QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QToolButton,
     QVBoxLayout,
@@ -51,7 +47,6 @@ from tray.core.chat_view import (
     ReasoningDelta,
     Stopped,
     ToolLine,
-    ViewError,
     code_blocks,
     view_error,
 )
@@ -59,16 +54,24 @@ from tray.core.conversation import ModelChoice, model_note
 from tray.core.errors import TrayError
 from tray.services.quick_chat import QuickChat
 from tray.ui.markdown_view import MarkdownView
+from tray.ui.quick_chat_parts import (
+    ErrorBar,
+    LoadProgress,
+    Pickers,
+    ThinkingFold,
+    ToolLines,
+    fit_list_to_items,
+    hint_label,
+    place_near,
+)
 from tray.ui.status_text import window_title
 from tray.ui.tasks import spawn
 
 __all__ = [
     "COPY_ANSWER_TEXT",
     "COPY_CODE_TEXT",
-    "ENTER_TOKEN_TEXT",
     "NEW_CHAT_TEXT",
     "SEND_TEXT",
-    "START_SERVER_TEXT",
     "STOP_TEXT",
     "QuickChatWindow",
 ]
@@ -80,11 +83,8 @@ STOP_TEXT = "Stop"
 NEW_CHAT_TEXT = "New chat"
 COPY_ANSWER_TEXT = "Copy answer"
 COPY_CODE_TEXT = "Copy code"
-START_SERVER_TEXT = "Start server"
-ENTER_TOKEN_TEXT = "Enter token…"
 NO_PRESET_TEXT = "No preset"
 FRAME_MS = 16
-POINTER_GAP = 12  # pixels between the pointer and the window's corner
 
 INPUT_PLACEHOLDER = "Ask a question — Enter sends it, Esc hides this window"
 WAITING_FIX = "Start the server: your question is asked as soon as it is up."
@@ -92,20 +92,6 @@ WAITING_FIX = "Start the server: your question is asked as soon as it is up."
 
 def _default_copy(text: str) -> None:
     QGuiApplication.clipboard().setText(text)
-
-
-def place_near(pointer: QPoint, size: tuple[int, int], available: QRect) -> QPoint:
-    """Top-left corner for a window of `size` next to `pointer`, inside `available`
-    (below-right of the pointer, flipped to the other side where it would not fit)."""
-    width, height = size
-    x, y = pointer.x() + POINTER_GAP, pointer.y() + POINTER_GAP
-    if x + width > available.right():
-        x = pointer.x() - POINTER_GAP - width
-    if y + height > available.bottom():
-        y = pointer.y() - POINTER_GAP - height
-    x = max(available.left(), min(x, available.right() - width + 1))
-    y = max(available.top(), min(y, available.bottom() - height + 1))
-    return QPoint(x, y)
 
 
 class QuickChatWindow(QWidget):
@@ -137,9 +123,36 @@ class QuickChatWindow(QWidget):
         self.frames = 0  # rendered frames (tests print render cost per frame)
         self.render_seconds = 0.0
         self._loading = False  # getting the model ready: Stop cancels that wait
-        self._tools: dict[int, str] = {}
-        self._thinking_pieces = 0
 
+        self._set_up_window(demo)
+        layout = self._build_frame()
+        layout.addLayout(self._build_header(demo))
+        layout.addLayout(self._build_pickers())
+        self.note_label = hint_label(wrap=True)
+        self.load_progress = LoadProgress()
+        self.thinking = ThinkingFold()
+        self.thinking.button.toggled.connect(self._relayout)
+        self.tools = ToolLines()
+        self.transcript = MarkdownView(self._copy)
+        self.transcript.setPlaceholderText(
+            "Enter asks, Esc hides. The conversation stays until New chat."
+        )
+        self.error_bar = self._build_error_bar()
+        self.stats_label = hint_label()
+        for part in (self.note_label, self.load_progress, self.thinking, self.tools):
+            layout.addWidget(part)
+        layout.addWidget(self.transcript, 1)
+        layout.addWidget(self.error_bar)
+        layout.addWidget(self.stats_label)
+        layout.addLayout(self._build_input_row())
+
+        self._frame_timer = QTimer(self)
+        self._frame_timer.setSingleShot(True)
+        self._frame_timer.setInterval(FRAME_MS)
+        self._frame_timer.timeout.connect(self._render_pending)
+        chat.subscribe(self._world_changed)
+
+    def _set_up_window(self, demo: bool) -> None:
         self.setWindowTitle(window_title("Quick chat", demo=demo))
         self.setWindowFlags(
             Qt.WindowType.Tool
@@ -149,7 +162,8 @@ class QuickChatWindow(QWidget):
         self.setObjectName("quickChat")
         self.resize(560, 480)
 
-        # Frameless: draw our own border, so the window stands out from what is behind.
+    def _build_frame(self) -> QVBoxLayout:
+        """Frameless: draw our own border, so the window stands out from what is behind."""
         self.frame = QFrame(self)
         self.frame.setObjectName("quickChatFrame")
         self.frame.setStyleSheet(
@@ -162,7 +176,9 @@ class QuickChatWindow(QWidget):
         layout = QVBoxLayout(self.frame)
         layout.setContentsMargins(10, 8, 10, 10)
         layout.setSpacing(6)
+        return layout
 
+    def _build_header(self, demo: bool) -> QHBoxLayout:
         top = QHBoxLayout()
         self.title_label = QLabel("Quick chat" + (" — Demo" if demo else ""))
         self.title_label.setStyleSheet("font-weight: bold;")
@@ -172,97 +188,22 @@ class QuickChatWindow(QWidget):
         top.addWidget(self.title_label)
         top.addStretch(1)
         top.addWidget(self.new_button)
-        layout.addLayout(top)
+        return top
 
-        # The pickers get a row of their own: model keys are long and must be readable.
-        pickers = QHBoxLayout()
-        self.model_combo = QComboBox()
-        self.model_combo.setToolTip("Model: loaded models first")
-        # A key longer than the row is elided in the box (not the popup widened); the
-        # list shows every key whole.
-        self.model_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.model_combo.setMinimumContentsLength(24)
+    def _build_pickers(self) -> Pickers:
+        self.pickers = Pickers()
+        self.model_combo = self.pickers.model_combo
+        self.preset_combo = self.pickers.preset_combo
         self.model_combo.currentIndexChanged.connect(self._model_changed)
-        self.preset_combo = QComboBox()
-        self.preset_combo.setToolTip("Preset: system prompt and sampling")
-        self.preset_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.preset_combo.setMinimumContentsLength(10)
-        pickers.addWidget(self.model_combo, 3)
-        pickers.addWidget(self.preset_combo, 1)
-        layout.addLayout(pickers)
+        return self.pickers
 
-        self.note_label = QLabel()
-        self.note_label.setWordWrap(True)
-        self.note_label.setStyleSheet("color: palette(placeholder-text);")
-        self.note_label.hide()
-        layout.addWidget(self.note_label)
+    def _build_error_bar(self) -> ErrorBar:
+        bar = ErrorBar()
+        bar.start_server_button.clicked.connect(self._on_start_server)
+        bar.token_button.clicked.connect(lambda: self._chat.open_tokens())
+        return bar
 
-        self.progress = QProgressBar()
-        self.progress.setFixedHeight(4)
-        self.progress.setTextVisible(False)
-        self.progress.setRange(0, 1000)
-        self.progress_label = QLabel()
-        self.progress_label.setStyleSheet("color: palette(placeholder-text);")
-        self.progress.hide()
-        self.progress_label.hide()
-        layout.addWidget(self.progress)
-        layout.addWidget(self.progress_label)
-
-        self.thinking_button = QToolButton()
-        self.thinking_button.setCheckable(True)
-        self.thinking_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.thinking_button.setArrowType(Qt.ArrowType.RightArrow)
-        self.thinking_button.setAutoRaise(True)
-        self.thinking_button.toggled.connect(self._toggle_thinking)
-        self.thinking_text = QPlainTextEdit()
-        self.thinking_text.setReadOnly(True)
-        self.thinking_text.setMaximumHeight(110)
-        self.thinking_text.setStyleSheet("color: palette(placeholder-text);")
-        self.thinking_button.hide()
-        self.thinking_text.hide()
-        layout.addWidget(self.thinking_button)
-        layout.addWidget(self.thinking_text)
-
-        self.tools_label = QLabel()
-        self.tools_label.setStyleSheet("font-family: monospace;")
-        self.tools_label.hide()
-        layout.addWidget(self.tools_label)
-
-        self.transcript = MarkdownView(self._copy)
-        self.transcript.setPlaceholderText(
-            "Enter asks, Esc hides. The conversation stays until New chat."
-        )
-        layout.addWidget(self.transcript, 1)
-
-        self.error_frame = QFrame()
-        self.error_frame.setObjectName("quickChatError")
-        self.error_frame.setStyleSheet(
-            "#quickChatError { border: 1px solid #c0392b; border-radius: 4px; }"
-        )
-        error_layout = QHBoxLayout(self.error_frame)
-        error_layout.setContentsMargins(8, 6, 8, 6)
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.start_server_button = QPushButton(START_SERVER_TEXT)
-        self.start_server_button.clicked.connect(self._on_start_server)
-        self.token_button = QPushButton(ENTER_TOKEN_TEXT)
-        self.token_button.clicked.connect(lambda: self._chat.open_tokens())
-        error_layout.addWidget(self.error_label, 1)
-        error_layout.addWidget(self.start_server_button)
-        error_layout.addWidget(self.token_button)
-        self.error_frame.hide()
-        layout.addWidget(self.error_frame)
-
-        self.stats_label = QLabel()
-        self.stats_label.setStyleSheet("color: palette(placeholder-text);")
-        self.stats_label.hide()
-        layout.addWidget(self.stats_label)
-
+    def _build_input_row(self) -> QHBoxLayout:
         bottom = QHBoxLayout()
         self.input = QLineEdit()
         self.input.setPlaceholderText(INPUT_PLACEHOLDER)
@@ -280,17 +221,9 @@ class QuickChatWindow(QWidget):
         self.code_menu = QMenu(self.code_button)
         self.code_button.setMenu(self.code_menu)
         self.code_button.hide()
-        bottom.addWidget(self.input, 1)
-        bottom.addWidget(self.send_button)
-        bottom.addWidget(self.copy_button)
-        bottom.addWidget(self.code_button)
-        layout.addLayout(bottom)
-
-        self._frame_timer = QTimer(self)
-        self._frame_timer.setSingleShot(True)
-        self._frame_timer.setInterval(FRAME_MS)
-        self._frame_timer.timeout.connect(self._render_pending)
-        chat.subscribe(self._world_changed)
+        for widget in (self.input, self.send_button, self.copy_button, self.code_button):
+            bottom.addWidget(widget, 1 if widget is self.input else 0)
+        return bottom
 
     # --- showing -------------------------------------------------------------------
 
@@ -324,7 +257,7 @@ class QuickChatWindow(QWidget):
         if current is not None and current.key in keys:
             self.model_combo.setCurrentIndex(keys.index(current.key))
         self.model_combo.blockSignals(False)
-        _fit_list_to_items(self.model_combo)
+        fit_list_to_items(self.model_combo)
         self._model_changed()
 
         preset = self.preset_combo.currentText()
@@ -334,7 +267,7 @@ class QuickChatWindow(QWidget):
             self.preset_combo.addItem(label, options)
         found = self.preset_combo.findText(preset)
         self.preset_combo.setCurrentIndex(max(0, found))
-        _fit_list_to_items(self.preset_combo)
+        fit_list_to_items(self.preset_combo)
 
     def _world_changed(self) -> None:
         """A new server status, model list or preset list: follow it while shown (not while
@@ -346,16 +279,12 @@ class QuickChatWindow(QWidget):
         if self._waiting is not None and not self.busy:
             if up:
                 self._ask_waiting()
-            elif not self._chat.server_starting and self.progress_label.isVisible():
+            elif not self._chat.server_starting and self.load_progress.isVisible():
                 # The start failed (the tray says why): the question still waits.
-                self.progress.hide()
-                self.progress_label.hide()
-                self.error_frame.show()
-        if not self.isVisible() or self.model_combo.view().isVisible():
-            return
-        if self.preset_combo.view().isVisible():
-            return
-        self.refresh_choices()
+                self.load_progress.hide()
+                self.error_bar.show()
+        if self.isVisible() and not self.pickers.lists_open():
+            self.refresh_choices()
 
     def current_model(self) -> ModelChoice | None:
         index = self.model_combo.currentIndex()
@@ -373,7 +302,7 @@ class QuickChatWindow(QWidget):
             self.refresh_choices()
             choice = self.current_model()
             if choice is None:
-                self._show_error_text(model_note(None))
+                self.error_bar.show_text(model_note(None))
                 return
         self._start_answer(question, again=True)
         self._task = spawn(self._run(question, choice), doing="Asking the model")
@@ -439,7 +368,7 @@ class QuickChatWindow(QWidget):
             return None
         choice = self.current_model()
         if choice is None and self._chat.server_up is not False:
-            self._show_error_text(model_note(None))
+            self.error_bar.show_text(model_note(None))
             return None
         self.input.clear()
         self._waiting = None  # a new question replaces one that waited for the server
@@ -530,17 +459,10 @@ class QuickChatWindow(QWidget):
         self.send_button.setText(STOP_TEXT)
 
     def _reset_answer_area(self) -> None:
-        self.error_frame.hide()
-        self.progress.hide()
-        self.progress_label.hide()
-        self.thinking_text.clear()
-        self.thinking_button.setChecked(False)
-        self.thinking_button.hide()
-        self.thinking_text.hide()
-        self.tools_label.clear()
-        self.tools_label.hide()
-        self._tools = {}
-        self._thinking_pieces = 0
+        for part in (self.error_bar, self.load_progress):
+            part.hide()
+        self.thinking.reset()
+        self.tools.reset()
 
     # --- rendering: once per frame -------------------------------------------------
 
@@ -569,11 +491,9 @@ class QuickChatWindow(QWidget):
             elif isinstance(update, ReasoningDelta):
                 reasoning.append(update.text)
             elif isinstance(update, Progress):
-                self._show_progress(update)
+                self.load_progress.follow(update)
             elif isinstance(update, ToolLine):
-                self._tools[update.index] = update.text
-                self.tools_label.setText("\n".join(self._tools[i] for i in sorted(self._tools)))
-                self.tools_label.show()
+                self.tools.set_line(update.index, update.text)
             else:
                 if blocks or tail is not None:
                     self.transcript.add_blocks(blocks)
@@ -581,42 +501,13 @@ class QuickChatWindow(QWidget):
                     blocks, tail = [], None
                 self._show_end(update)
         if reasoning:
-            self._add_reasoning("".join(reasoning), len(reasoning))
+            self.thinking.add("".join(reasoning), len(reasoning))
         if blocks:
             self.transcript.add_blocks(blocks)
         if tail is not None:
             self.transcript.set_tail(tail)
         self.frames += 1
         self.render_seconds += loop.time() - began
-
-    def _show_progress(self, update: Progress) -> None:
-        if not update.label:
-            self.progress.hide()
-            self.progress_label.hide()
-            return
-        if update.fraction is None:
-            self.progress.setRange(0, 0)  # busy indicator
-        else:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(update.fraction * 1000))
-        self.progress_label.setText(update.label)
-        self.progress.show()
-        self.progress_label.show()
-
-    def _add_reasoning(self, text: str, pieces: int) -> None:
-        cursor = self.thinking_text.textCursor()
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(text)
-        self._thinking_pieces += pieces
-        self.thinking_button.setText(f"Thinking… ({self._thinking_pieces:,} tokens)")
-        self.thinking_button.show()
-
-    def _toggle_thinking(self, shown: bool) -> None:
-        self.thinking_text.setVisible(shown)
-        self.thinking_button.setArrowType(
-            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
-        )
-        self._relayout()
 
     def _relayout(self) -> None:
         # Shown or hidden rows take effect now, not on the next paint: no stale gap.
@@ -626,12 +517,8 @@ class QuickChatWindow(QWidget):
 
     def _show_end(self, update: ChatUpdate) -> None:
         self.send_button.setText(SEND_TEXT)
-        self.progress.hide()
-        self.progress_label.hide()
-        if self.thinking_button.isVisible():
-            self.thinking_button.setText(
-                self.thinking_button.text().replace("Thinking…", "Thought")
-            )
+        self.load_progress.hide()
+        self.thinking.finish()
         self.copy_button.setEnabled(any(self._pieces))
         self._offer_code_blocks()
         if isinstance(update, Finished):
@@ -640,7 +527,7 @@ class QuickChatWindow(QWidget):
         elif isinstance(update, Failed):
             if update.truncated:
                 self.transcript.add_note("(The answer was cut off here.)")
-            self._show_error(update.error)
+            self.error_bar.show_error(update.error)
         elif isinstance(update, Stopped):
             self.transcript.add_note("(Stopped.)")
 
@@ -654,21 +541,8 @@ class QuickChatWindow(QWidget):
             action.triggered.connect(lambda _=False, code=block.code: self._copy(code))
         self.code_button.setVisible(bool(found))
 
-    def _show_error(self, error: ViewError) -> None:
-        title, message, fix = (html.escape(t) for t in (error.title, error.message, error.fix))
-        self.error_label.setText(f"<b>{title}</b><br>{message}<br><i>{fix}</i>")
-        self.start_server_button.setVisible(error.action == "start_server")
-        self.token_button.setVisible(error.action == "enter_token")
-        self.error_frame.show()
-
-    def _show_error_text(self, text: str) -> None:
-        self.error_label.setText(text)
-        self.start_server_button.hide()
-        self.token_button.hide()
-        self.error_frame.show()
-
     def _on_start_server(self) -> None:
-        self.error_frame.hide()
+        self.error_bar.hide()
         if self._waiting is not None:
             self._apply(Progress(label="Waiting for the server to start…", fraction=None))
             self._render_pending()
@@ -676,17 +550,3 @@ class QuickChatWindow(QWidget):
 
     def _copy(self, text: str) -> None:
         self._copy_text(text)
-
-
-def _fit_list_to_items(combo: QComboBox) -> None:
-    """Let a combo's drop-down list be as wide as its longest item (the closed box may
-    elide it), so that no model name is cut off where the user picks it."""
-    view = combo.view()
-    metrics = view.fontMetrics()
-    widest = max(
-        (metrics.horizontalAdvance(combo.itemText(i)) for i in range(combo.count())), default=0
-    )
-    # the item's own margins and the scroll bar that a long list gets
-    view.setMinimumWidth(
-        widest + 4 * metrics.averageCharWidth() + view.verticalScrollBar().sizeHint().width()
-    )
