@@ -119,6 +119,21 @@ class LoadProfilesDialog(QDialog):
         self.setModal(False)
         self.resize(860, 560)
 
+        splitter = QSplitter()
+        splitter.addWidget(self._build_list())
+        splitter.addWidget(self._build_profile_pane())
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([300, 560])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self._build_buttons())
+        self._gpu_mode_changed()
+        self._show_profile(None)
+
+    def _build_list(self) -> QWidget:
+        """The searchable list: the default first, then the models."""
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search models…")
         self.search.setClearButtonEnabled(True)
@@ -130,7 +145,10 @@ class LoadProfilesDialog(QDialog):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.search)
         left_layout.addWidget(self.list)
+        return left
 
+    def _build_profile_pane(self) -> QWidget:
+        """The chosen profile: heading, the fields, LM Studio's own default, the outcome."""
         self.heading = QLabel()
         bold = QFont(self.heading.font())
         bold.setBold(True)
@@ -139,11 +157,36 @@ class LoadProfilesDialog(QDialog):
         self.heading.setWordWrap(True)
         self.explain = QLabel()
         self.explain.setWordWrap(True)
+        self.write_defaults = QCheckBox("Also write LM Studio's own default for this model")
+        self.write_defaults.setToolTip(
+            "LM Studio then uses these settings for loads by any app (JIT loads, lms, its own "
+            "window), and the tray can apply what `lms load` has no flag for. The file it "
+            "replaces is kept in the history."
+        )
+        self.write_defaults.toggled.connect(lambda _: self._changed())
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.heading, self.explain, self._build_fields(), self.write_defaults):
+            right_layout.addWidget(widget)
+        right_layout.addWidget(self.summary)
+        right_layout.addStretch(1)
+        right_layout.addWidget(self.status)
+        return right
+
+    def _build_editors(self) -> dict[str, QWidget]:
+        """One editor per profile field (GPU offload: a mode and a share)."""
         self.context = _spin(1, 10_000_000, step=1024)
         self.context.setSuffix(" tokens")
         self.gpu_mode = QComboBox()
         self.gpu_mode.addItems(list(_GPU_MODES))
+        self.gpu_mode.currentIndexChanged.connect(lambda *_: self._gpu_mode_changed())
         self.gpu_share = QDoubleSpinBox()
         self.gpu_share.setRange(0, 100)
         self.gpu_share.setDecimals(0)
@@ -166,7 +209,13 @@ class LoadProfilesDialog(QDialog):
         self.ttl.setSuffix(" s idle")
         self.identifier = QLineEdit()
         self.identifier.setPlaceholderText("e.g. my-coder")
-        editors: dict[str, QWidget] = {
+        self.identifier.textChanged.connect(lambda *_: self._changed())
+        spins = (self.context, self.gpu_share, self.eval_batch, self.experts)
+        for spin in (*spins, self.parallel, self.ttl):
+            spin.valueChanged.connect(lambda *_: self._changed())
+        for combo in (self.flash, self.kv_on_gpu):
+            combo.currentIndexChanged.connect(lambda *_: self._changed())
+        return {
             "context_length": self.context,
             "gpu_offload": gpu,
             "flash_attention": self.flash,
@@ -177,6 +226,11 @@ class LoadProfilesDialog(QDialog):
             "ttl_seconds": self.ttl,
             "identifier": self.identifier,
         }
+
+    def _build_fields(self) -> QGroupBox:
+        """A row per field: its "set" box, the editor, what applies when not set, and the
+        field's own error under it."""
+        editors = self._build_editors()
         self.rows: dict[str, _Row] = {n: _Row(n, editors[n], self._changed) for n in PROFILE_FIELDS}
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -192,54 +246,11 @@ class LoadProfilesDialog(QDialog):
             cell_layout.addLayout(line)
             cell_layout.addWidget(row.error)
             form.addRow(row.enabled, cell)
-        for signal in (
-            self.context.valueChanged,
-            self.gpu_share.valueChanged,
-            self.eval_batch.valueChanged,
-            self.experts.valueChanged,
-            self.parallel.valueChanged,
-            self.ttl.valueChanged,
-        ):
-            signal.connect(lambda *_: self._changed())
-        for combo in (self.flash, self.kv_on_gpu):
-            combo.currentIndexChanged.connect(lambda *_: self._changed())
-        self.gpu_mode.currentIndexChanged.connect(lambda *_: self._gpu_mode_changed())
-        self.identifier.textChanged.connect(lambda *_: self._changed())
         fields_box = QGroupBox("Load settings (unchecked: not set)")
         fields_box.setLayout(form)
+        return fields_box
 
-        self.write_defaults = QCheckBox("Also write LM Studio's own default for this model")
-        self.write_defaults.setToolTip(
-            "LM Studio then uses these settings for loads by any app (JIT loads, lms, its own "
-            "window), and the tray can apply what `lms load` has no flag for. The file it "
-            "replaces is kept in the history."
-        )
-        self.write_defaults.toggled.connect(lambda _: self._changed())
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.heading)
-        right_layout.addWidget(self.explain)
-        right_layout.addWidget(fields_box)
-        right_layout.addWidget(self.write_defaults)
-        right_layout.addWidget(self.summary)
-        right_layout.addStretch(1)
-        right_layout.addWidget(self.status)
-
-        splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setChildrenCollapsible(False)
-        splitter.setSizes([300, 560])
-
+    def _build_buttons(self) -> QDialogButtonBox:
         buttons = QDialogButtonBox()
         self.save_button = QPushButton("Save")
         self.save_button.setDefault(True)
@@ -250,12 +261,7 @@ class LoadProfilesDialog(QDialog):
         self.save_button.clicked.connect(self.save_clicked)
         self.delete_button.clicked.connect(self.delete_clicked)
         buttons.rejected.connect(self.close)
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(splitter, 1)
-        layout.addWidget(buttons)
-        self._gpu_mode_changed()
-        self._show_profile(None)
+        return buttons
 
     # --- the list ----------------------------------------------------------------------
 
