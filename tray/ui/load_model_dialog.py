@@ -112,10 +112,38 @@ class LoadModelDialog(QDialog):
         self.setModal(False)  # the tray menu stays usable meanwhile
         self.resize(760, 520)
 
+        self.profile_label = QLabel()
+        self.profile_label.setWordWrap(True)
+        self.profile_label.setVisible(profiles is not None)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.progress.setTextVisible(True)
+        self.outcome = QLabel()
+        self.outcome.setWordWrap(True)
+        self.outcome.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.outcome.setVisible(False)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._build_search())
+        layout.addWidget(self._build_table(), 1)
+        layout.addLayout(self._build_options())
+        layout.addWidget(self.profile_label)
+        layout.addWidget(self._build_preflight_box())
+        layout.addWidget(self.progress)
+        layout.addWidget(self.outcome)
+        layout.addWidget(self._build_buttons())
+        self._apply_capabilities()
+
+    def _build_search(self) -> QLineEdit:
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search downloaded models…")
         self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._search_changed)
+        return self.search
 
+    def _build_table(self) -> QTableView:
+        """The downloaded models, sortable, one line each, in columns that do not jump;
+        the search filters them on every column."""
         self.model = QStandardItemModel(0, len(COLUMNS), self)
         self.model.setHorizontalHeaderLabels(list(COLUMNS))
         self.proxy = QSortFilterProxyModel(self)
@@ -123,8 +151,6 @@ class LoadModelDialog(QDialog):
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.proxy.setFilterKeyColumn(-1)
         self.proxy.setSortRole(_SORT_ROLE)
-        self.search.textChanged.connect(self._search_changed)
-
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -147,7 +173,10 @@ class LoadModelDialog(QDialog):
             header.resizeSection(column, width + 28)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(self._double_clicked)
+        return self.table
 
+    def _build_options(self) -> QFormLayout:
+        """What this load uses where no profile says otherwise."""
         self.context = QSpinBox()
         self.context.setRange(0, 10_000_000)
         self.context.setSingleStep(1024)
@@ -165,11 +194,10 @@ class LoadModelDialog(QDialog):
         options.addRow("Context length", self.context)
         options.addRow("GPU offload", self.gpu)
         options.addRow("Unload after", self.ttl)
+        return options
 
-        self.profile_label = QLabel()
-        self.profile_label.setWordWrap(True)
-        self.profile_label.setVisible(profiles is not None)
-        # The pre-flight warning: one sentence, and the details behind a disclosure.
+    def _build_preflight_box(self) -> QFrame:
+        """The pre-flight warning: one sentence, and the details behind a disclosure."""
         self.preflight_box = QFrame()
         self.preflight_box.setObjectName("preflight")
         self.preflight_box.setStyleSheet(
@@ -198,15 +226,9 @@ class LoadModelDialog(QDialog):
         box.addLayout(top)
         box.addWidget(self.details_label)
         self.preflight_box.setVisible(False)
+        return self.preflight_box
 
-        self.progress = QProgressBar()
-        self.progress.setVisible(False)
-        self.progress.setTextVisible(True)
-        self.outcome = QLabel()
-        self.outcome.setWordWrap(True)
-        self.outcome.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.outcome.setVisible(False)
-
+    def _build_buttons(self) -> QDialogButtonBox:
         buttons = QDialogButtonBox()
         self.load_button = QPushButton("Load")
         self.load_button.setDefault(True)
@@ -217,17 +239,7 @@ class LoadModelDialog(QDialog):
         self.close_button.setAutoDefault(False)
         self.load_button.clicked.connect(self.load_selected)
         buttons.rejected.connect(self.close)
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.search)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(options)
-        layout.addWidget(self.profile_label)
-        layout.addWidget(self.preflight_box)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.outcome)
-        layout.addWidget(buttons)
-        self._apply_capabilities()
+        return buttons
 
     # --- keys and clicks ---------------------------------------------------------------
 
