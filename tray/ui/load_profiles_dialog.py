@@ -157,6 +157,7 @@ class LoadProfilesDialog(QDialog):
         self.heading.setWordWrap(True)
         self.explain = QLabel()
         self.explain.setWordWrap(True)
+        fields = self._build_fields()  # before the check box below: the order Tab follows
         self.write_defaults = QCheckBox("Also write LM Studio's own default for this model")
         self.write_defaults.setToolTip(
             "LM Studio then uses these settings for loads by any app (JIT loads, lms, its own "
@@ -173,7 +174,7 @@ class LoadProfilesDialog(QDialog):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.heading, self.explain, self._build_fields(), self.write_defaults):
+        for widget in (self.heading, self.explain, fields, self.write_defaults):
             right_layout.addWidget(widget)
         right_layout.addWidget(self.summary)
         right_layout.addStretch(1)

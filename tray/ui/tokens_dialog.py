@@ -119,6 +119,27 @@ class TokensDialog(QDialog):
         self.setWindowTitle(window_title("API tokens", demo=demo))
         self.setObjectName("tokens-dialog")
 
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 14, 14, 12)
+        layout.setSpacing(10)
+        for widget in self._build_intro():
+            layout.addWidget(widget)
+        middle = QHBoxLayout()
+        middle.setSpacing(14)
+        middle.addWidget(self._build_profile_list(), 2)
+        middle.addWidget(self._build_token_box(), 3)
+        layout.addLayout(middle, 1)
+        self.close_buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.close_buttons.rejected.connect(self.reject)
+        layout.addWidget(self.close_buttons)
+        self.resize(720, 400)
+
+        settings.subscribe(self._settings_changed)
+        vault.subscribe(self._vault_changed)
+        self._fill(settings.settings, keep=None)
+
+    def _build_intro(self) -> tuple[QLabel, QLabel]:
+        """Where tokens are kept, and why the window opened (when a server asked)."""
         self.intro = _message(error=False)
         self.intro.setText(
             "Demo: tokens you enter here are kept in memory until the demo quits — never in "
@@ -135,12 +156,18 @@ class TokensDialog(QDialog):
             " border-radius: 4px; padding: 6px 8px; }"
         )
         self.reason.setVisible(False)
+        return self.intro, self.reason
 
+    def _build_profile_list(self) -> QListWidget:
         self.profile_list = QListWidget()
         self.profile_list.setObjectName("tokens-profiles")
         self.profile_list.setMinimumWidth(230)
         self.profile_list.currentRowChanged.connect(self._selected)
+        return self.profile_list
 
+    def _build_token_box(self) -> QGroupBox:
+        """The chosen server's token: its state, the input, the shape check, the buttons
+        and what the last action said."""
         self.state_label = QLabel()
         self.state_label.setObjectName("token-state")
         self.state_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -163,6 +190,27 @@ class TokensDialog(QDialog):
             self.session_box.setChecked(True)
             self.session_box.setVisible(False)
 
+        self.result_error = _message(error=True)
+        self.result_error.setObjectName("token-error")
+        self.result_info = _message(error=False)
+        self.result_info.setObjectName("token-info")
+
+        self.profile_box = QGroupBox("Token")
+        column = QVBoxLayout(self.profile_box)
+        column.setSpacing(8)
+        column.addWidget(self.state_label)
+        column.addSpacing(4)
+        column.addWidget(self.token_edit)
+        column.addWidget(self.shape_error)
+        column.addWidget(self.shape_hint)
+        column.addWidget(self.session_box)
+        column.addLayout(self._build_buttons())
+        column.addWidget(self.result_error)
+        column.addWidget(self.result_info)
+        column.addStretch(1)
+        return self.profile_box
+
+    def _build_buttons(self) -> QHBoxLayout:
         self.save_button = QPushButton("Save")
         self.save_button.setObjectName("token-save")
         self.save_button.setDefault(True)
@@ -174,52 +222,13 @@ class TokensDialog(QDialog):
         self.remove_button.setObjectName("token-remove")
         self.remove_button.clicked.connect(self._remove_clicked)
 
-        self.result_error = _message(error=True)
-        self.result_error.setObjectName("token-error")
-        self.result_info = _message(error=False)
-        self.result_info.setObjectName("token-info")
-
         buttons = QHBoxLayout()
         buttons.setSpacing(8)
         buttons.addWidget(self.save_button)
         buttons.addWidget(self.test_button)
         buttons.addStretch(1)
         buttons.addWidget(self.remove_button)
-
-        self.profile_box = QGroupBox("Token")
-        column = QVBoxLayout(self.profile_box)
-        column.setSpacing(8)
-        column.addWidget(self.state_label)
-        column.addSpacing(4)
-        column.addWidget(self.token_edit)
-        column.addWidget(self.shape_error)
-        column.addWidget(self.shape_hint)
-        column.addWidget(self.session_box)
-        column.addLayout(buttons)
-        column.addWidget(self.result_error)
-        column.addWidget(self.result_info)
-        column.addStretch(1)
-
-        middle = QHBoxLayout()
-        middle.setSpacing(14)
-        middle.addWidget(self.profile_list, 2)
-        middle.addWidget(self.profile_box, 3)
-
-        self.close_buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        self.close_buttons.rejected.connect(self.reject)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(14, 14, 14, 12)
-        layout.setSpacing(10)
-        layout.addWidget(self.intro)
-        layout.addWidget(self.reason)
-        layout.addLayout(middle, 1)
-        layout.addWidget(self.close_buttons)
-        self.resize(720, 400)
-
-        settings.subscribe(self._settings_changed)
-        vault.subscribe(self._vault_changed)
-        self._fill(settings.settings, keep=None)
+        return buttons
 
     # --- showing ------------------------------------------------------------------------
 
