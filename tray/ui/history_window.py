@@ -154,6 +154,27 @@ class HistoryWindow(QDialog):
         self.setWindowFlag(Qt.WindowType.WindowMinMaxButtonsHint, True)  # a big window
         self.resize(1080, 600)
 
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._build_browser(), 1)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self._build_sharing())
+        for button in (
+            self.restore_button,
+            self.compare_button,
+            self.save_remote_button,
+            self.push_button,
+            self.pull_button,
+        ):
+            button.setAutoDefault(False)  # Enter in the remote field saves it, nothing else
+        self._update_buttons()
+        self.refresh()
+
+    def _build_browser(self) -> QSplitter:
+        """Three columns: the files, a file's versions, a version's changes with Restore
+        and Compare under them."""
         self.files_list = QListWidget()
         self.files_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.files_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -171,19 +192,6 @@ class HistoryWindow(QDialog):
         self.restore_button.clicked.connect(self._restore_clicked)
         self.compare_button = QPushButton("Compare with current")
         self.compare_button.clicked.connect(self._compare_clicked)
-        self.status_label = QLabel()
-        self.status_label.setWordWrap(True)
-        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-        def column(title: str, *widgets: QWidget) -> QWidget:
-            box = QWidget()
-            lay = QVBoxLayout(box)
-            lay.setContentsMargins(0, 0, 0, 0)
-            heading = QLabel(f"<b>{title}</b>")
-            lay.addWidget(heading)
-            for w in widgets:
-                lay.addWidget(w)
-            return box
 
         buttons = QWidget()
         row = QHBoxLayout(buttons)
@@ -192,13 +200,15 @@ class HistoryWindow(QDialog):
         row.addWidget(self.compare_button)
         row.addStretch(1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(column("Files", self.files_list))
-        splitter.addWidget(column("Versions", self.versions_list))
-        splitter.addWidget(column("Changes", self.diff_view, buttons))
+        splitter.addWidget(_column("Files", self.files_list))
+        splitter.addWidget(_column("Versions", self.versions_list))
+        splitter.addWidget(_column("Changes", self.diff_view, buttons))
         splitter.setSizes([240, 330, 510])
         splitter.setChildrenCollapsible(False)
+        return splitter
 
-        # --- sharing -------------------------------------------------------------------
+    def _build_sharing(self) -> QGroupBox:
+        """The git remote: where it is, Push and Pull, and what a pull does."""
         self.remote_edit = QLineEdit()
         self.remote_edit.setPlaceholderText("a git URL or a folder, e.g. git@host:me/presets.git")
         self.remote_edit.textChanged.connect(lambda _: self._update_buttons())
@@ -234,21 +244,7 @@ class HistoryWindow(QDialog):
         s_lay.addLayout(s_row)
         s_lay.addWidget(self.no_remote_label)
         s_lay.addWidget(self.sharing_label)
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(splitter, 1)
-        layout.addWidget(self.status_label)
-        layout.addWidget(sharing)
-        for button in (
-            self.restore_button,
-            self.compare_button,
-            self.save_remote_button,
-            self.push_button,
-            self.pull_button,
-        ):
-            button.setAutoDefault(False)  # Enter in the remote field saves it, nothing else
-        self._update_buttons()
-        self.refresh()
+        return sharing
 
     # --- showing ----------------------------------------------------------------------
 
@@ -553,3 +549,15 @@ class HistoryWindow(QDialog):
         for task in list(self._tasks):
             task.cancel()
         super().done(result)
+
+
+def _column(title: str, *widgets: QWidget) -> QWidget:
+    """`widgets` one under the other, under a bold `title`."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    heading = QLabel(f"<b>{title}</b>")
+    layout.addWidget(heading)
+    for w in widgets:
+        layout.addWidget(w)
+    return box
