@@ -96,7 +96,26 @@ class TrayApp:
         self.notifier = TrayNotifier(tray.tray, demo=demo)
         set_error_reporter(self._report_error)
 
-        self.windows = AppWindows(
+        self.windows = self._build_windows(demo)
+        # The menu, section by section.
+        self._build_live_sections(demo)
+        self._build_file_sections(demo)
+        self.sections = (
+            self.server_section,
+            self.models_section,
+            self.quick_chat_section,
+            self.config_section,
+            self.mcp_section,
+            self.tokens_section,
+            self.profiles_section,
+        )
+        for section in self.sections:
+            tray.insert_section(section.actions())
+        self.files = self._build_file_watch()
+        self._connect_signals(tray)
+
+    def _build_windows(self, demo: bool) -> AppWindows:
+        return AppWindows(
             settings=self.settings,
             vault=self.vault,
             workspace=self.workspace,
@@ -109,7 +128,8 @@ class TrayApp:
             demo=demo,
         )
 
-        # The menu, section by section.
+    def _build_live_sections(self, demo: bool) -> None:
+        """What follows the server: Start/Stop, the models, quick chat."""
         self.server_section = ServerSection(
             self._server_controller, on_starting=self._starting, refresh=self._refresh, demo=demo
         )
@@ -133,6 +153,9 @@ class TrayApp:
         self.quick_chat_section = QuickChatSection(
             self.quick_chat, self.settings, warn=self.notifier.warn, demo=demo
         )
+
+    def _build_file_sections(self, demo: bool) -> None:
+        """What edits files and secrets: presets and profiles, mcp.json, tokens, servers."""
         self.config_section = ConfigSection(
             open_presets=self.windows.presets.present,
             open_profiles=self.windows.profiles.present,
@@ -161,22 +184,12 @@ class TrayApp:
             open_settings=self.windows.settings.present,
             report_error=self._report_error,
         )
-        self.sections = (
-            self.server_section,
-            self.models_section,
-            self.quick_chat_section,
-            self.config_section,
-            self.mcp_section,
-            self.tokens_section,
-            self.profiles_section,
-        )
-        for section in self.sections:
-            tray.insert_section(section.actions())
 
-        # Files kept in history and changed by others; the settings the CLI saves, live.
+    def _build_file_watch(self) -> WatchedFiles:
+        """Files kept in history and changed by others; the settings the CLI saves, live."""
         watcher = FileWatcher()
         self.settings.watch(watcher)
-        self.files = WatchedFiles(
+        return WatchedFiles(
             self.workspace,
             watcher,
             self.lockdown,
@@ -185,6 +198,8 @@ class TrayApp:
             on_drift=self.mcp_section.on_drift,
         )
 
+    def _connect_signals(self, tray: TrayIcon) -> None:
+        """Settings, Quit, the demo, and looking more often while the user looks."""
         self.settings.subscribe(self._settings_changed)
         tray.quit_requested.connect(self.quit.set)
         tray.demo_requested.connect(self._restart_as_demo)
