@@ -74,8 +74,19 @@ class PresetDialog(QDialog):
         self.setWindowTitle(window_title("Presets[*]", demo=demo))
         self.setObjectName("preset-dialog")
 
-        # --- left: search, list, file buttons ---
-        self.list_pane = PresetListPane(demo=demo, current=self.selected_file)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(14, 14, 14, 12)
+        layout.setSpacing(14)
+        layout.addWidget(self._build_list_pane(), 2)
+        layout.addLayout(self._build_editor(), 5)
+        self.resize(900, 720)
+        self.form.show_nothing()
+        self._say()
+        self._render_buttons()
+
+    def _build_list_pane(self) -> PresetListPane:
+        """Left: search, the presets, and the file buttons."""
+        self.list_pane = PresetListPane(demo=self._demo, current=self.selected_file)
         self.search = self.list_pane.search
         self.preset_list = self.list_pane.list
         self.search.textChanged.connect(lambda _: self._render_list())
@@ -90,8 +101,10 @@ class PresetDialog(QDialog):
         self.list_pane.export_chosen.connect(
             lambda name, path: spawn(self._export(name, path), doing="Exporting the preset")
         )
+        return self.list_pane
 
-        # --- right: bar, messages, editor ---
+    def _build_editor(self) -> QVBoxLayout:
+        """Right: the outside-change bar, conflicts, messages, the form, Save."""
         self.external_bar = OutsideChangeBar()
         self.external_bar.reload_button.clicked.connect(self._reload_clicked)
         self.external_bar.merge_button.clicked.connect(self._merge_clicked)
@@ -111,6 +124,16 @@ class PresetDialog(QDialog):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(self.form)
 
+        right = QVBoxLayout()
+        right.addWidget(self.external_bar)
+        right.addWidget(self.conflicts_box)
+        right.addWidget(self.error_label)
+        right.addWidget(self.info_label)
+        right.addWidget(scroll, 1)
+        right.addLayout(self._build_save_row())
+        return right
+
+    def _build_save_row(self) -> QHBoxLayout:
         self.save_button = QPushButton("Save")
         self.save_button.setObjectName("preset-save")
         self.save_button.setDefault(True)
@@ -133,24 +156,7 @@ class PresetDialog(QDialog):
         bottom.addWidget(self.unsaved_label)
         bottom.addStretch(1)
         bottom.addWidget(self.close_buttons)
-
-        right = QVBoxLayout()
-        right.addWidget(self.external_bar)
-        right.addWidget(self.conflicts_box)
-        right.addWidget(self.error_label)
-        right.addWidget(self.info_label)
-        right.addWidget(scroll, 1)
-        right.addLayout(bottom)
-
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(14, 14, 14, 12)
-        layout.setSpacing(14)
-        layout.addWidget(self.list_pane, 2)
-        layout.addLayout(right, 5)
-        self.resize(900, 720)
-        self.form.show_nothing()
-        self._say()
-        self._render_buttons()
+        return bottom
 
     # --- showing ------------------------------------------------------------------------
 
