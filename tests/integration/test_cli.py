@@ -200,3 +200,16 @@ def test_a_group_without_an_action_says_which_there_are(cli: Cli, group: str, fo
     assert r.returncode == 2 and r.stdout == ""
     assert f"Say what to do with {group}:" in r.stderr and forms in r.stderr
     assert f"(see `lmstudio-tray {group} --help`)" in r.stderr
+
+
+def test_demo_commands_without_a_demo_or_with_a_second_server(cli: Cli) -> None:
+    # No tray runs in this test's runtime folder: nothing to act on, said in one sentence.
+    r = cli("--demo", "status")
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.strip() == "Demo: No demo is running; start one with `lmstudio-tray --demo`."
+    doc = cli.json("--demo", "models", code=1)
+    assert doc["error"]["kind"] == "DemoNotRunning"
+    # --demo says where LM Studio is; so does --server: two answers are a usage error
+    r = cli("--demo", "models", "--server", "http://127.0.0.1:1234")
+    assert r.returncode == 2
+    assert "--demo and --server both say where LM Studio is" in r.stderr

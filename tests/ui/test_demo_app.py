@@ -2,11 +2,12 @@
 
 It must start the simulator, show a running (green) icon in the tray, open its menu on a
 real right-click, and on SIGTERM quit cleanly, stopping the simulator and removing the
-throw-away demo home.
+throw-away demo home. While it runs, `lmstudio-tray --demo COMMAND` acts on it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -66,9 +67,9 @@ def test_demo_app_shows_a_running_tray_opens_its_menu_and_quits_cleanly(
             env=env,
         )
     try:
-        wait_for(lambda: "(1 loaded) [demo]" in log.read_text(), 30, "the demo to run")
+        wait_for(lambda: "(2 loaded) [demo]" in log.read_text(), 30, "the demo to run")
         text = log.read_text()
-        assert re.search(r"status: running http://127\.0\.0\.1:\d+ \(1 loaded\) \[demo\]", text)
+        assert re.search(r"status: running http://127\.0\.0\.1:\d+ \(2 loaded\) \[demo\]", text)
         base_url = re.search(r"simulated LM Studio at (http://\S+)", text)
         home = re.search(r"\(home (\S+)\)", text)
         assert base_url and home
@@ -111,3 +112,69 @@ def test_demo_app_shows_a_running_tray_opens_its_menu_and_quits_cleanly(
         socket.create_connection((host, int(port)), timeout=2),
     ):
         pass  # the simulator stopped with the app
+
+
+def _command(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(EXE), "--demo", *argv], env=env, capture_output=True, text=True, timeout=90
+    )
+
+
+def _json_of(env: dict[str, str], *argv: str, code: int = 0) -> dict[str, object]:
+    done = _command(env, *argv, "--json")
+    assert done.returncode == code, done.stderr + done.stdout
+    doc = json.loads(done.stdout)
+    assert isinstance(doc, dict)
+    return doc
+
+
+@pytest.mark.ui
+def test_commands_with_demo_act_on_the_running_demo_and_say_when_there_is_none(
+    qapp: object, tmp_path: Path
+) -> None:
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    none = _command(env, "models")
+    assert none.returncode == 1
+    assert "No demo is running; start one with `lmstudio-tray --demo`" in none.stderr
+    assert "Traceback" not in none.stderr
+
+    log = tmp_path / "app.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(EXE), "--demo", "--log-level", "info"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        wait_for(lambda: "(2 loaded) [demo]" in log.read_text(), 30, "the demo to run")
+        models = _json_of(env, "models")
+        loaded = {m["identifier"]: m for m in models["loaded"]}  # type: ignore[attr-defined]
+        assert set(loaded) == {"qwen/qwen3-4b", "gemma-vision"}
+        assert loaded["gemma-vision"]["context_length"] == 16384
+        assert 0 < loaded["gemma-vision"]["ttl_remaining_seconds"] <= 1800
+        kinds = {m["type"] for m in models["downloaded"]}  # type: ignore[attr-defined]
+        assert kinds == {"llm", "embedding"} and len(models["downloaded"]) >= 6  # type: ignore[arg-type]
+
+        presets = _json_of(env, "presets", "list")
+        names = {p["name"] for p in presets["presets"]}  # type: ignore[attr-defined]
+        assert {"Coding", "Concise", "Creative"} <= names
+
+        audit = _json_of(env, "mcp", "audit", code=1)  # 1: findings at or above "high"
+        codes = {f["id"] for f in audit["findings"]}  # type: ignore[attr-defined]
+        assert {"S1", "C10", "P1", "C3"} <= codes, codes
+
+        gpu = _json_of(env, "gpu")
+        (device,) = gpu["devices"]  # type: ignore[misc]
+        assert device["source"] == "simulated" and "demo" in device["name"].lower()
+        assert 0 < device["used_bytes"] < device["total_bytes"]
+
+        chat = _command(env, "chat", "Write a Python function that reverses a string")
+        assert chat.returncode == 0, chat.stderr
+        assert chat.stdout.strip()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+    assert code == 0, log.read_text()
+    gone = _command(env, "gpu")
+    assert gone.returncode == 1 and "No demo is running" in gone.stderr

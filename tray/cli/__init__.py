@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="start the tray with a built-in simulated LM Studio (no LM Studio needed)",
+        help="start the tray with a built-in simulated LM Studio (no LM Studio needed); "
+        "before a COMMAND, run it against the demo that is running",
     )
     parser.add_argument(
         "--self-test",

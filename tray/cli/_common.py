@@ -4,9 +4,10 @@ and the machine, and the `Command` record a command module registers."""
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -24,6 +25,7 @@ from tray.core.tokens import FirstToken, NoToken, TokenProvider, WhenAsked
 from tray.core.words import join_and
 from tray.services.app_paths import AppPaths
 from tray.services.environment import Environment, discover, token_from_environment
+from tray.services.gpu import GpuProbe, SimulatedGpuProbe, select_gpu_probe
 from tray.services.lms_runner import LmsProbe, LmsRunner
 from tray.services.lmstudio_client import LmStudioClient
 from tray.services.lmstudio_home import current_server_config
@@ -31,6 +33,9 @@ from tray.services.settings_store import SettingsService, SettingsStore
 from tray.services.status_monitor import StatusMonitor
 from tray.services.token_vault import TokenVault
 from tray.services.workspace import Workspace
+
+if TYPE_CHECKING:  # the demo module brings the simulator: imported only for --demo
+    from tray.services.demo import DemoPlace
 
 __all__ = [
     "EXIT_FAILED",
@@ -90,7 +95,12 @@ class Context:
     """What every command needs, built once from arguments, settings and the machine."""
 
     def __init__(self, args: argparse.Namespace, http: httpx.AsyncClient) -> None:
-        self.paths = AppPaths.default()  # the app's own folders, shared with the tray
+        # With --demo, every command acts on the running demo: its server, home, `lms`,
+        # settings and graphics card (`running_demo` raises when there is none).
+        self.demo: DemoPlace | None = _demo_place(args)
+        # The app's own folders, shared with the tray (the demo's inside its own home).
+        demo = self.demo
+        self.paths = AppPaths.demo(demo.user_home) if demo else AppPaths.default()
         self.settings_service = SettingsService(
             SettingsStore(args.settings or self.paths.settings_file)
         )
@@ -100,23 +110,31 @@ class Context:
             raise bad_server
         self.env: Environment = discover(
             self.settings,
-            server=args.server,
-            home=args.home,
-            lms=args.lms,
+            server=demo.base_url if demo else args.server,
+            home=demo.home if demo else args.home,
+            lms=demo.lms if demo else args.lms,
             profile=args.profile,
             settings_file=self.settings_service.store.path,
         )
         # LM_API_TOKEN (an explicit choice for this shell) first, then the profile's token
         # in the OS keyring; no keyring simply means no token from there. Neither is asked
-        # until the server wants a token: the keyring may hang on an unlock prompt.
-        self.vault = TokenVault()
+        # until the server wants a token: the keyring may hang on an unlock prompt. The
+        # demo's tokens live in the demo's memory: a command on it never reads the keyring.
+        self.vault = TokenVault(memory_only=demo is not None)
         self.token: TokenProvider = WhenAsked(
             FirstToken(token_from_environment(), self.vault.provider(self.env.profile.id))
         )
         self._http = http
         # The services the tray builds the same way: history, stores, lockdown, models.
-        self.workspace = Workspace(self.paths)
+        lms_env = {**os.environ, "HOME": str(demo.user_home)} if demo else None
+        self.workspace = Workspace(self.paths, lms_env=lms_env)
         self.runner: LmsRunner | None = self.workspace.runner(self.env, timeout=LMS_TIMEOUT)
+
+    def gpu_probe(self) -> GpuProbe:
+        """The graphics card's reader: the demo's simulated card, or this machine's."""
+        if self.demo is not None and self.demo.gpu_root is not None:
+            return SimulatedGpuProbe(self.demo.gpu_root)
+        return select_gpu_probe()
 
     @property
     def server_url(self) -> str:
@@ -224,3 +242,46 @@ def text_message(doc: dict[str, Any]) -> str:
     if "error" in doc:
         return f"{doc['error']['title']}: {doc['error']['message']}"
     return str(doc.get("message", ""))
+
+
+def _demo_place(args: argparse.Namespace) -> DemoPlace | None:
+    if not getattr(args, "demo", False):
+        return None
+    given = [
+        flag
+        for flag, value in (
+            ("--server", args.server),
+            ("--home", args.home),
+            ("--lms", args.lms),
+            ("--profile", args.profile),
+        )
+        if value is not None
+    ]
+    if given:
+        raise UsageError(
+            f"--demo and {join_and(given)} both say where LM Studio is: give one or the other."
+        )
+    return _running_demo()
+
+
+def _running_demo() -> DemoPlace:
+    """Where the demo this user runs is, asked of the running tray over its local channel
+    (so nothing can outlive a killed demo); `DemoNotRunning` when no tray answers or the
+    one that does is not the demo."""
+    # The demo module brings the simulator: imported only for --demo.
+    from tray.platform.single_instance import ask_running
+    from tray.services.demo import WANT_DEMO, DemoNotRunning, DemoPlace
+
+    start = "start one with `lmstudio-tray --demo`"
+    try:
+        reply = ask_running({"want": WANT_DEMO}, timeout=3.0)
+    except OSError:
+        reply = None
+    if reply is None:
+        raise DemoNotRunning(f"No demo is running; {start}.")
+    if not reply.get("demo") or not isinstance(reply.get("place"), dict):
+        raise DemoNotRunning(
+            "The running LM Studio Tray is not the demo (drop --demo to use it); quit it from "
+            f"its menu, then {start}."
+        )
+    return DemoPlace.model_validate(reply["place"])

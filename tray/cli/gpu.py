@@ -13,7 +13,6 @@ from typing import Any
 from tray.cli._common import EXIT_OK, Command, Context, Result, add_command
 from tray.core.gpu import GpuDevice, format_bytes
 from tray.core.status import ServerState, ServerStatus
-from tray.services.gpu import select_gpu_probe
 
 __all__ = ["ORDER", "register"]
 
@@ -29,8 +28,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
 
 
-def _read_gpu() -> dict[str, Any]:
-    report = select_gpu_probe().read()
+def _read_gpu(ctx: Context) -> dict[str, Any]:
+    report = ctx.gpu_probe().read()
     return {
         "devices": [d.model_dump(mode="json") for d in report.devices],
         "unavailable_reason": report.unavailable_reason,
@@ -48,7 +47,7 @@ def models_bytes(status: ServerStatus, *, lists_loaded: bool) -> int | None:
 async def cmd_gpu(ctx: Context, args: argparse.Namespace) -> Result:
     # The probes block briefly (file reads, NVML calls): off the event loop, alongside the
     # HTTP probe of the server.
-    gpu, monitor = await asyncio.gather(asyncio.to_thread(_read_gpu), ctx.probe_server())
+    gpu, monitor = await asyncio.gather(asyncio.to_thread(_read_gpu, ctx), ctx.probe_server())
     status = monitor.status
     lists_loaded = ctx.env.capabilities.rest_models
     listed = lists_loaded and status.state in (ServerState.RUNNING, ServerState.RUNNING_AUTH)

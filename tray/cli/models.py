@@ -29,7 +29,6 @@ from tray.core.restore import (
     restore_outcome_text,
 )
 from tray.core.words import plural, quoted
-from tray.services.gpu import select_gpu_probe
 from tray.services.lms_runner import GpuOffload
 from tray.services.model_manager import ModelManager
 
@@ -123,7 +122,7 @@ def _manager(ctx: Context) -> ModelManager:
 def model_manager(ctx: Context) -> ModelManager | None:
     """What loads and ejects on this server (None: it cannot, e.g. OpenAI-compatible)."""
     return ctx.workspace.model_manager(
-        ctx.env, ctx.client, ctx.runner, gpu_probe=lambda: select_gpu_probe().read()
+        ctx.env, ctx.client, ctx.runner, gpu_probe=lambda: ctx.gpu_probe().read()
     )
 
 

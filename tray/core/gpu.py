@@ -1,6 +1,7 @@
 """GPU memory as the device reports it, next to what LM Studio says its models take.
 
-Readings come from real sources only (NVML, AMD sysfs, unified memory on Apple Silicon);
+Readings come from real sources only (NVML, AMD sysfs, unified memory on Apple Silicon;
+the demo's simulated card, named as such);
 where none answers the report says "unknown" and why — nothing is guessed. The why comes
 twice: `unavailable_reason`, every source's whole story (for the log and `gpu`), and
 `gaps`, a few words per source that `why_unknown` turns into the menu's line
@@ -22,7 +23,7 @@ class GpuDevice(BaseModel):
     name: str
     used_bytes: int | None = None
     total_bytes: int | None = None
-    source: str  # "nvml", "amd-sysfs", "unified-memory"
+    source: str  # "nvml", "amd-sysfs", "unified-memory"; "simulated" in the demo
 
     @property
     def used_fraction(self) -> float | None:

@@ -1,9 +1,16 @@
-"""The demo's LM Studio: the bundled simulator as a child process in a throw-away home.
+"""The demo's LM Studio: the bundled simulator as a child process in a throw-away home,
+stocked as a showroom (models of every kind with two loaded, a simulated 24 GiB graphics
+card, config presets, an `mcp.json` with risks to find) so every capability has
+something to show.
 
 Layout: `<tmp>/` plays the user's home and `<tmp>/.lmstudio` LM Studio's home, so the fake
 `lms` (which, like the real one, looks under $HOME) finds the simulated daemon. The demo's
 own settings, history and state live in `<tmp>` too (`AppPaths.demo`): nothing of the
 demo reaches the user's files, and stopping it removes the folder.
+
+The command line reaches a running demo (`lmstudio-tray --demo COMMAND`) by asking this
+user's one tray over its local channel (`WANT_DEMO`): the tray answers with its demo's
+`DemoPlace`, so there is no file that could outlive a killed demo.
 """
 
 from __future__ import annotations
@@ -18,19 +25,43 @@ import tempfile
 from pathlib import Path
 
 import httpx
+from pydantic import BaseModel
 
 from tray.core.api import LoadRequest
-from tray.core.errors import TrayError
+from tray.core.errors import NotFound, TrayError
 from tray.core.tokens import NoToken
 from tray.services.lmstudio_client import LmStudioClient
 from tray.simulator import install_fake_lms
+from tray.simulator.showroom import DemoLoad, demo_loads, write_showroom_files
 
-__all__ = ["DEMO_MODEL", "DemoLmStudio"]
+__all__ = [
+    "DEMO_GPU_GIB",
+    "WANT_DEMO",
+    "DemoLmStudio",
+    "DemoNotRunning",
+    "DemoPlace",
+]
 
 log = logging.getLogger(__name__)
 
-DEMO_MODEL = "qwen/qwen3-4b"  # loaded at start, so the demo has something to show
 START_SECONDS = 20.0
+LOAD_SECONDS = 30.0
+DEMO_GPU_GIB = 24
+WANT_DEMO = "demo"  # what the command line asks the running tray for
+
+
+class DemoPlace(BaseModel):
+    """Where a running demo is: what a command needs to act on it."""
+
+    base_url: str
+    user_home: Path
+    home: Path
+    lms: Path | None = None
+    gpu_root: Path | None = None
+
+
+class DemoNotRunning(NotFound):
+    title = "Demo"
 
 
 class DemoLmStudio:
@@ -42,7 +73,18 @@ class DemoLmStudio:
         self.home = self.user_home / ".lmstudio"
         self.base_url = ""
         self.lms_path: Path | None = None
+        self.gpu_root: Path | None = None
         self._proc: asyncio.subprocess.Process | None = None
+
+    def place(self) -> DemoPlace:
+        """Where this demo is, for a command that asks (`running_demo`)."""
+        return DemoPlace(
+            base_url=self.base_url,
+            user_home=self.user_home,
+            home=self.home,
+            lms=self.lms_path,
+            gpu_root=self.gpu_root,
+        )
 
     @property
     def env(self) -> dict[str, str]:
@@ -50,8 +92,10 @@ class DemoLmStudio:
         return {**os.environ, "HOME": str(self.user_home)}
 
     async def start(self, http: httpx.AsyncClient) -> None:
-        """Start the simulator and load the demo's model (the demo works without it)."""
+        """Start the simulator, stock it, and load the demo's models (the demo works
+        without them)."""
         self.home.mkdir(parents=True)
+        write_showroom_files(self.home, self.user_home)
         self.lms_path = install_fake_lms(self.home)
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -60,6 +104,8 @@ class DemoLmStudio:
             "serve",
             "--home",
             str(self.home),
+            "--gpu-gib",
+            str(DEMO_GPU_GIB),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             env=self.env,
@@ -68,13 +114,49 @@ class DemoLmStudio:
         line = await asyncio.wait_for(self._proc.stdout.readline(), timeout=START_SECONDS)
         if not line:
             raise RuntimeError("the LM Studio simulator did not start (see the log above)")
-        self.base_url = json.loads(line)["base_url"]
+        ready = json.loads(line)
+        self.base_url = ready["base_url"]
+        self.gpu_root = Path(ready["gpu_root"]) if ready.get("gpu_root") else None
         log.info("demo: simulated LM Studio at %s (home %s)", self.base_url, self.home)
+        for load in demo_loads():
+            await self._preload(http, load)
+
+    async def _preload(self, http: httpx.AsyncClient, load: DemoLoad) -> None:
+        """Load as a user would: `lms load` where an identifier or a timeout is wanted
+        (REST has neither), else REST."""
+        if load.identifier is None and load.ttl_seconds is None:
+            try:
+                client = LmStudioClient(http, self.base_url, token_provider=NoToken())
+                await client.load_model(LoadRequest(model=load.key))
+            except TrayError as exc:
+                log.warning("demo: could not preload %s: %s", load.key, exc)
+            return
+        assert self.lms_path is not None
+        # By key: lms's fuzzy match puts an exact key first (--exact would want the path).
+        argv = [str(self.lms_path), "load", load.key, "-y"]
+        for flag, value in (
+            ("--identifier", load.identifier),
+            ("--context-length", load.context_length),
+            ("--ttl", load.ttl_seconds),
+        ):
+            if value is not None:
+                argv += [flag, str(value)]
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=self.env,
+        )
         try:
-            client = LmStudioClient(http, self.base_url, token_provider=NoToken())
-            await client.load_model(LoadRequest(model=DEMO_MODEL))
-        except TrayError as exc:
-            log.warning("demo: could not preload %s: %s", DEMO_MODEL, exc)
+            _, err = await asyncio.wait_for(proc.communicate(), timeout=LOAD_SECONDS)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            log.warning("demo: lms load %s did not finish", load.key)
+            return
+        if proc.returncode != 0:
+            log.warning("demo: could not preload %s: %s", load.key, err.decode(errors="replace"))
 
     async def stop(self) -> None:
         if self._proc is not None and self._proc.returncode is None:

@@ -33,6 +33,7 @@ __all__ = [
     "GpuProbe",
     "NoGpuProbe",
     "NvmlProbe",
+    "SimulatedGpuProbe",
     "UnifiedMemoryProbe",
     "default_probes",
     "select_gpu_probe",
@@ -271,6 +272,14 @@ class AmdSysfsProbe:
         except OSError:
             return None
         return name.strip() or None
+
+
+class SimulatedGpuProbe(AmdSysfsProbe):
+    """The demo's graphics card: the simulator keeps it in the files of the `amdgpu` shape
+    (`tray.simulator.gpu_files`), so it is read the ordinary way and only marked apart."""
+
+    label = "Simulated GPU (demo)"
+    source = "simulated"
 
 
 class UnifiedMemoryProbe:

@@ -26,6 +26,9 @@ def serve(argv: list[str]) -> int:
     parser.add_argument("--tps", type=float, default=200.0, help="tokens per second")
     parser.add_argument("--no-server", action="store_true", help="do not start the API server")
     parser.add_argument("--gui", action="store_true", help="act as the LM Studio GUI app")
+    parser.add_argument(
+        "--gpu-gib", type=float, help="simulate a graphics card of this size (the demo's)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     token = os.environ.get(args.auth_token_env) if args.auth_token_env else None
@@ -38,6 +41,7 @@ def serve(argv: list[str]) -> int:
         api_server_running=not args.no_server,
         gui=args.gui,
         api_port=args.port,
+        gpu_bytes=int(args.gpu_gib * 1024**3) if args.gpu_gib else None,
     )
     sim.on_shutdown = done.set
 
@@ -54,6 +58,7 @@ def serve(argv: list[str]) -> int:
             "api_port": sim.api_port,
             "control_port": sim.control_port,
             "pid": os.getpid(),
+            "gpu_root": str(sim.gpu.root) if sim.gpu is not None else None,
         }
         sys.stdout.write(json.dumps(ready) + "\n")
         sys.stdout.flush()

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from tray.simulator.faults import FaultList
+from tray.simulator.gpu_files import SimulatedGpu
 from tray.simulator.server import ApiServer, SimHttpServer, SimRequestHandler
 from tray.simulator.state import VERSION, SimError, SimState
 
@@ -130,7 +131,10 @@ class Simulator:
         gui: bool = False,
         api_port: int | None = None,
         control_port: int | None = None,
+        gpu_bytes: int | None = None,
     ) -> None:
+        """`gpu_bytes`: give the demo a simulated graphics card of that size, whose files
+        (`gpu_root`) follow the loaded models."""
         self.home = Path(home)
         self.gui = gui
         self.state = SimState(
@@ -140,6 +144,11 @@ class Simulator:
             auth_token=auth_token,
         )
         self.faults = FaultList()
+        self.gpu = (
+            SimulatedGpu(self.state, self.internal_dir / "sim-gpu", gpu_bytes)
+            if gpu_bytes
+            else None
+        )
         self.pid = os.getpid()
         self.on_shutdown: Callable[[], None] | None = None  # set by `serve`
         self._api_port = api_port or free_port()
@@ -206,7 +215,11 @@ class Simulator:
             self._sweeper.join(timeout=2)
 
     def _sweep(self) -> None:
-        while not self._stopped.wait(SWEEP_SECONDS):
+        while True:
+            if self.gpu is not None:
+                self.gpu.update()
+            if self._stopped.wait(SWEEP_SECONDS):
+                return
             self.state.tick()
 
     # --- the API server ----------------------------------------------------------------------

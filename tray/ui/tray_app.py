@@ -40,10 +40,10 @@ from tray.platform.autostart import (
 from tray.platform.single_instance import InstanceOwner
 from tray.services.app_paths import AppPaths
 from tray.services.connection import ServerConnection
-from tray.services.demo import DemoLmStudio
+from tray.services.demo import WANT_DEMO, DemoLmStudio
 from tray.services.environment import Environment, discover
 from tray.services.file_watch import FileChange, FileWatcher
-from tray.services.gpu import GpuProbe, select_gpu_probe
+from tray.services.gpu import GpuProbe, SimulatedGpuProbe, select_gpu_probe
 from tray.services.lmstudio_client import LmStudioClient
 from tray.services.mcp_audit import audit_file
 from tray.services.model_manager import ModelManager
@@ -234,7 +234,11 @@ class TrayApp:
                 await self.demo.start(self.http)
                 self.env = self._discover()
             # Once: NVML's start-up blocks; reading afterwards is cheap (in a thread per poll).
-            self.gpu = await asyncio.to_thread(select_gpu_probe)
+            self.gpu = (
+                SimulatedGpuProbe(self.demo.gpu_root)
+                if self.demo is not None and self.demo.gpu_root is not None
+                else await asyncio.to_thread(select_gpu_probe)
+            )
             self._connect()
             self.tray.show()
             self.quick_chat_section.start()
@@ -379,7 +383,11 @@ class TrayApp:
     # --- one tray per user, and the demo ------------------------------------------------
 
     def second_start(self, request: dict[str, object]) -> dict[str, object]:
-        """Another `lmstudio-tray` was started: show where this one is, and tell it."""
+        """Another `lmstudio-tray` was started: show where this one is, and tell it; or a
+        command run with --demo asks where this demo is (nothing is shown for that)."""
+        if request.get("want") == WANT_DEMO:
+            place = self.demo.place().model_dump(mode="json") if self.demo else None
+            return {"demo": self.demo is not None, "place": place}
         shown = self.tray.present()
         log.info("another start handed over to this tray: shown its %s", shown)
         return {"demo": self.demo is not None, "shown": shown, "said": self.tray.headline}
