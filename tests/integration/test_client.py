@@ -210,6 +210,55 @@ async def test_wrong_token_is_invalid(
     assert WRONG not in caught.value.message and WRONG not in caplog.text
 
 
+async def test_lm_studios_refusal_names_its_token_page(
+    client: LmStudioClient, sim: Simulator
+) -> None:
+    sim.state.set_auth(TOKEN)
+    with pytest.raises(AuthRequired) as caught:
+        await client.list_models_openai()
+    assert caught.value.lm_studio
+    assert "Developer → Server Settings → Manage Tokens" in caught.value.message
+
+
+@pytest.mark.parametrize("token", [None, WRONG])
+async def test_another_servers_refusal_does_not_send_the_user_to_lm_studio(
+    http: httpx.AsyncClient, sim: Simulator, token: str | None
+) -> None:
+    # Not LM Studio (Ollama, llama.cpp's server, a proxy): no greeting, and an
+    # OpenAI-style 401 that does not speak of LM Studio.
+    sim.faults.add(
+        Fault(
+            kind="status",
+            path="/lmstudio-greeting",
+            status=404,
+            body=b"404 page not found",
+            content_type="text/plain",
+        )
+    )
+    refusal = json.dumps(
+        {
+            "error": {
+                "message": "Incorrect API key provided.",
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+            }
+        }
+    ).encode()
+    sim.faults.add(Fault(kind="status", path="/v1/models", status=401, body=refusal))
+    provider = StaticToken(token) if token else None
+    client = LmStudioClient(http, sim.base_url, token_provider=provider)
+    with pytest.raises(EndpointNotSupported):
+        await client.greeting()
+    assert client.lm_studio is False
+    with pytest.raises(InvalidToken if token else AuthRequired) as caught:
+        await client.list_models_openai()
+    assert not caught.value.lm_studio
+    assert "Developer" not in caught.value.message
+    assert "Manage Tokens" not in caught.value.message
+    assert f"The server at {sim.base_url}" in caught.value.message
+    assert "the key that server expects" in caught.value.message
+
+
 # --- failures ----------------------------------------------------------------------------
 
 
