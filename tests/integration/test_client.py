@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -35,7 +36,9 @@ from tray.core.openai_stream import split_message
 from tray.core.tokens import StaticToken
 from tray.services import lmstudio_client
 from tray.services.lmstudio_client import LmStudioClient, Timeouts
+from tray.services.lmstudio_version import local_lmstudio_version
 from tray.simulator import Fault, Reply, Simulator
+from tray.simulator.state import VERSION
 
 TOKEN = "sk-lm-AbCd1234:QwErTyUiOp1234567890"
 WRONG = "sk-lm-ZzZz9999:AaAaAaAaAaAaAaAaAaAa"
@@ -55,10 +58,26 @@ def test_public_surface() -> None:
     assert lmstudio_client.__all__ == ["LmStudioClient", "Timeouts"]
 
 
-async def test_greeting(client: LmStudioClient) -> None:
+async def test_greeting(client: LmStudioClient, http: httpx.AsyncClient, sim: Simulator) -> None:
+    # All LM Studio documents, and all lms reads (createClient.ts checkHttpServer).
+    assert (await http.get(sim.base_url + "/lmstudio-greeting")).json() == {"lmstudio": True}
     greeting = await client.greeting()
-    assert greeting.lmstudio is True
-    assert greeting.version  # undocumented, but the simulator sends one like LM Studio
+    assert greeting.lmstudio is True and greeting.version is None
+    assert client.lm_studio is True
+
+
+async def test_lm_studios_version_comes_from_its_local_status(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    # `<home>/.internal/http-server.json` names the local API server; `/lms-status` there
+    # tells the version, as lms finds it (lmstudio-js findOrStartLlmster.ts).
+    assert await local_lmstudio_version(http, sim.home) == VERSION
+
+
+async def test_no_local_status_means_no_version(http: httpx.AsyncClient, tmp_path: Path) -> None:
+    (tmp_path / ".internal").mkdir()
+    (tmp_path / ".internal" / "http-server.json").write_text(json.dumps({"port": closed_port()}))
+    assert await local_lmstudio_version(http, tmp_path, seconds=0.5) is None
 
 
 async def test_list_models(client: LmStudioClient, sim: Simulator) -> None:

@@ -58,6 +58,7 @@ __all__ = [
     "Integration",
     "InvalidToolCallMetadata",
     "InvalidToolCallOutput",
+    "LmsStatus",
     "LoadConfig",
     "LoadRequest",
     "LoadResult",
@@ -111,10 +112,22 @@ class RequestModel(BaseModel):
 
 
 class Greeting(ResponseModel):
-    """`GET /lmstudio-greeting`: `{"lmstudio": true, …}` (other fields undocumented)."""
+    """`GET /lmstudio-greeting`: `{"lmstudio": true}` is all LM Studio documents (lms's
+    `checkHttpServer` reads only that). A `version` is tolerated and shown when a server
+    sends one, but nothing relies on it: LM Studio's version comes from `LmsStatus`."""
 
     lmstudio: bool = False
-    version: str | None = None  # undocumented (FORMATS §5.8): shown when present
+    version: str | None = None
+
+
+class LmsStatus(ResponseModel):
+    """`GET http://127.0.0.1:<port>/lms-status` on LM Studio's local API server (the port
+    from `<home>/.internal/http-server.json`): `{"package", "version"}`, both strings, as
+    lmstudio-js's `getLocalAPIServerStatusAtPortOrThrow` requires (FORMATS §2.7) — the
+    running LM Studio's (or llmster's) version, on this machine only."""
+
+    package: str
+    version: str
 
 
 # --- /api/v1/models --------------------------------------------------------------------

@@ -50,6 +50,7 @@ from tray.core.api import (
     DownloadJob,
     DownloadRequest,
     Greeting,
+    LmsStatus,
     LoadRequest,
     LoadResult,
     ModelInfo,
@@ -296,6 +297,11 @@ class LmStudioClient:
             raise
         self.lm_studio = greeting.lmstudio
         return greeting
+
+    async def lms_status(self) -> LmsStatus:
+        """`GET /lms-status` on LM Studio's local API server (this client's base URL is
+        `http://127.0.0.1:<its port>`): the running LM Studio's version."""
+        return await self._call("GET", "/lms-status", LmsStatus, self._timeouts.probe)
 
     async def list_models(self) -> list[ModelInfo]:
         """`GET /api/v1/models`: every downloaded model, with its loaded instances."""

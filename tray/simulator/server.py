@@ -27,7 +27,6 @@ from urllib.parse import unquote, urlsplit
 from tray.simulator.chat import ChatJob, prepare_openai_chat, prepare_v1_chat, run_chat
 from tray.simulator.faults import Fault, FaultList
 from tray.simulator.state import (
-    VERSION,
     SimError,
     SimState,
     model_not_found,
@@ -406,7 +405,9 @@ class ApiHandler(SimRequestHandler):
     # --- endpoints ---------------------------------------------------------------------------
 
     def greeting(self, _: dict[str, Any]) -> None:
-        self.send_json(200, {"lmstudio": True, "version": VERSION})
+        # All LM Studio documents (lms `createClient.ts` checkHttpServer reads only this);
+        # its version is at `/lms-status` on the local API server (tray.simulator.daemon).
+        self.send_json(200, {"lmstudio": True})
 
     def v1_models(self, _: dict[str, Any]) -> None:
         self.send_json(200, self.server.state.v1_models())
