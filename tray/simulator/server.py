@@ -473,6 +473,7 @@ class ApiHandler(SimRequestHandler):
 
     def v1_chat(self, body: dict[str, Any]) -> None:
         job = prepare_v1_chat(self.server.state, body)
+        self.server.state.chat_bodies.append((self.path_only, body))
         if body.get("stream") is True:
             self._stream(run_chat(self.server.state, job), _v1_frames)
         else:
@@ -481,6 +482,7 @@ class ApiHandler(SimRequestHandler):
     def openai_chat(self, body: dict[str, Any]) -> None:
         state = self.server.state
         job = prepare_openai_chat(state, body)
+        state.chat_bodies.append((self.path_only, body))
         if body.get("stream") is True:
             options = body.get("stream_options")
             usage = isinstance(options, dict) and options.get("include_usage") is True

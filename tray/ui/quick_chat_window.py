@@ -47,6 +47,7 @@ from tray.core.chat_view import (
     ChatUpdate,
     Failed,
     Finished,
+    Notice,
     Progress,
     ReasoningDelta,
     Stopped,
@@ -570,6 +571,8 @@ class QuickChatWindow(QWidget):
                 reasoning.append(update.text)
             elif isinstance(update, Progress):
                 self._show_progress(update)
+            elif isinstance(update, Notice):
+                self.transcript.add_note(update.text)
             elif isinstance(update, ToolLine):
                 self._tools[update.index] = update.text
                 self.tools_label.setText("\n".join(self._tools[i] for i in sorted(self._tools)))
