@@ -15,6 +15,7 @@ from tray.core.chat_view import (
     ErrorKind,
     Failed,
     Finished,
+    Notice,
     Progress,
     ReasoningDelta,
     Stopped,
@@ -181,3 +182,66 @@ async def test_a_model_that_cannot_load_says_so(sim: Simulator, client: LmStudio
     ]
     assert isinstance(final, Failed)
     assert final.error.kind is ErrorKind.MODEL, final.error
+
+
+# --- stop strings and seed (issue 21 item 7) -------------------------------------------
+
+
+async def test_stop_strings_and_seed_go_through_the_openai_api_and_are_honoured(
+    sim: Simulator, client: LmStudioClient
+) -> None:
+    sim.state.next_reply = Reply(text="First part.\n###\nSecond part that must not show.")
+    service = QuickChatService(client, LMSTUDIO)
+    options = ChatOptions(source="Strict", stop=("###",), seed=42)
+    updates = await collect(service, "Hi", options=options)
+    assert service.last_api == "openai"
+    assert isinstance(updates[-1], Finished)
+    assert answer_of(updates) == "First part.\n"  # cut at the stop string
+    assert not any(isinstance(u, Notice) for u in updates)  # everything was applied
+    [(path, body)] = sim.state.chat_bodies
+    assert path == "/v1/chat/completions"
+    assert (body["stop"], body["seed"]) == (["###"], 42)
+
+
+async def test_what_the_openai_api_cannot_carry_is_said_before_the_answer(
+    sim: Simulator, client: LmStudioClient
+) -> None:
+    service = QuickChatService(client, LMSTUDIO)
+    options = ChatOptions(source="Coding", stop=("<|im_end|>",), min_p=0.05, reasoning="on")
+    updates = await collect(service, "Hi", options=options)
+    notice = updates[0]
+    assert isinstance(notice, Notice)
+    assert "min-p" in notice.text and "thinking" in notice.text and "Coding" in notice.text
+    assert "not applied" in notice.text
+    assert isinstance(updates[-1], Finished) and service.last_api == "openai"
+
+
+async def test_without_stop_or_seed_the_native_api_answers_and_a_follow_up_keeps_the_history(
+    sim: Simulator, client: LmStudioClient
+) -> None:
+    service = QuickChatService(client, LMSTUDIO)
+    await collect(service, "One", options=ChatOptions(stop=("###",)))
+    assert service.last_api == "openai"
+    # LM Studio did not store that turn: the native API would answer without it, so the
+    # conversation stays on the OpenAI API, and says what that leaves out.
+    updates = await collect(service, "Two", options=ChatOptions(min_p=0.1))
+    assert service.last_api == "openai"
+    assert isinstance(updates[0], Notice) and "min-p" in updates[0].text
+    assert [m["content"] for m in sim.state.chat_bodies[-1][1]["messages"]][:1] == ["One"]
+    service.new_chat()
+    updates = await collect(service, "Three", options=ChatOptions(min_p=0.1))
+    assert service.last_api == "native"
+    assert not any(isinstance(u, Notice) for u in updates)
+    assert "stop" not in sim.state.chat_bodies[-1][1]
+
+
+async def test_a_server_without_native_chat_says_what_is_not_applied(
+    sim: Simulator, client: LmStudioClient
+) -> None:
+    sim.faults.add(OLD_LM_STUDIO)
+    service = QuickChatService(client, LMSTUDIO)
+    updates = await collect(service, "Hi", options=ChatOptions(reasoning="off"))
+    assert service.last_api == "openai"
+    notices = [u for u in updates if isinstance(u, Notice)]
+    assert len(notices) == 1 and "thinking" in notices[0].text
+    assert isinstance(updates[-1], Finished)

@@ -10,6 +10,7 @@ import pytest
 from cli_runner import Cli, free_port  # tests/integration/cli_runner.py
 
 from tray.simulator import Simulator
+from tray.simulator.state import VERSION
 
 TOKEN = "sk-lm-AbCd1234:QwErTyUiOp1234567890"
 
@@ -29,7 +30,7 @@ def test_status_json_running(cli: Cli, sim: Simulator) -> None:
         "state": "running",
         "reachable": True,
         "auth_required": False,
-        "version": doc["server"]["version"],
+        "version": VERSION,  # LM Studio's local /lms-status, not the greeting
         "loaded_models": 1,
         "error": None,
     }
@@ -46,6 +47,15 @@ def test_status_text_and_options_after_the_command(cli: Cli, sim: Simulator) -> 
     assert "auth off, no models loaded" in r.stdout
     r2 = cli("--server", sim.base_url, "status")  # and before it
     assert r2.stdout == r.stdout
+
+
+def test_status_says_version_unknown_when_lm_studio_does_not_tell(cli: Cli, sim: Simulator) -> None:
+    # A server elsewhere (or no local API server to ask): the greeting has no version.
+    (sim.home / ".internal" / "http-server.json").unlink()
+    r = cli("status")
+    assert r.returncode == 0, r.stderr
+    assert "version unknown, auth off" in r.stdout and "None" not in r.stdout
+    assert cli.json("status")["server"]["version"] is None
 
 
 def test_status_auth_required_then_token(cli: Cli, sim: Simulator) -> None:

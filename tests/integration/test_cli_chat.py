@@ -97,6 +97,14 @@ def test_a_preset_is_read_from_lm_studios_presets(cli: Cli, sim: Simulator) -> N
     args = ("--server", sim.base_url, "--home", str(sim.home))
     r = cli("chat", "Hi", "--preset", "coding-assistant", *args)
     assert r.returncode == 0, r.stderr
+    # Its stop strings need the OpenAI-compatible API, which has no min-p or thinking:
+    # that is said on stderr, never dropped silently.
+    [(path, body)] = sim.state.chat_bodies
+    assert path == "/v1/chat/completions"
+    assert body["stop"] == ["<|im_end|>", "\n\nUser:"]
+    assert "min-p and thinking of preset Coding assistant are not applied" in r.stderr
+    doc = cli.json("chat", "Hi", "--preset", "coding-assistant", *args)
+    assert doc["api"] == "openai" and "min-p" in doc["notices"][0]
     missing = cli("chat", "Hi", "--preset", "no-such-preset", *args)
     assert missing.returncode == 1, missing.stderr  # not found
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -35,7 +36,9 @@ from tray.core.openai_stream import split_message
 from tray.core.tokens import StaticToken
 from tray.services import lmstudio_client
 from tray.services.lmstudio_client import LmStudioClient, Timeouts
+from tray.services.lmstudio_version import local_lmstudio_version
 from tray.simulator import Fault, Reply, Simulator
+from tray.simulator.state import VERSION
 
 TOKEN = "sk-lm-AbCd1234:QwErTyUiOp1234567890"
 WRONG = "sk-lm-ZzZz9999:AaAaAaAaAaAaAaAaAaAa"
@@ -55,10 +58,26 @@ def test_public_surface() -> None:
     assert lmstudio_client.__all__ == ["LmStudioClient", "Timeouts"]
 
 
-async def test_greeting(client: LmStudioClient) -> None:
+async def test_greeting(client: LmStudioClient, http: httpx.AsyncClient, sim: Simulator) -> None:
+    # All LM Studio documents, and all lms reads (createClient.ts checkHttpServer).
+    assert (await http.get(sim.base_url + "/lmstudio-greeting")).json() == {"lmstudio": True}
     greeting = await client.greeting()
-    assert greeting.lmstudio is True
-    assert greeting.version  # undocumented, but the simulator sends one like LM Studio
+    assert greeting.lmstudio is True and greeting.version is None
+    assert client.lm_studio is True
+
+
+async def test_lm_studios_version_comes_from_its_local_status(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    # `<home>/.internal/http-server.json` names the local API server; `/lms-status` there
+    # tells the version, as lms finds it (lmstudio-js findOrStartLlmster.ts).
+    assert await local_lmstudio_version(http, sim.home) == VERSION
+
+
+async def test_no_local_status_means_no_version(http: httpx.AsyncClient, tmp_path: Path) -> None:
+    (tmp_path / ".internal").mkdir()
+    (tmp_path / ".internal" / "http-server.json").write_text(json.dumps({"port": closed_port()}))
+    assert await local_lmstudio_version(http, tmp_path, seconds=0.5) is None
 
 
 async def test_list_models(client: LmStudioClient, sim: Simulator) -> None:
@@ -208,6 +227,55 @@ async def test_wrong_token_is_invalid(
     with pytest.raises(InvalidToken) as caught:
         await client.list_models()
     assert WRONG not in caught.value.message and WRONG not in caplog.text
+
+
+async def test_lm_studios_refusal_names_its_token_page(
+    client: LmStudioClient, sim: Simulator
+) -> None:
+    sim.state.set_auth(TOKEN)
+    with pytest.raises(AuthRequired) as caught:
+        await client.list_models_openai()
+    assert caught.value.lm_studio
+    assert "Developer → Server Settings → Manage Tokens" in caught.value.message
+
+
+@pytest.mark.parametrize("token", [None, WRONG])
+async def test_another_servers_refusal_does_not_send_the_user_to_lm_studio(
+    http: httpx.AsyncClient, sim: Simulator, token: str | None
+) -> None:
+    # Not LM Studio (Ollama, llama.cpp's server, a proxy): no greeting, and an
+    # OpenAI-style 401 that does not speak of LM Studio.
+    sim.faults.add(
+        Fault(
+            kind="status",
+            path="/lmstudio-greeting",
+            status=404,
+            body=b"404 page not found",
+            content_type="text/plain",
+        )
+    )
+    refusal = json.dumps(
+        {
+            "error": {
+                "message": "Incorrect API key provided.",
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+            }
+        }
+    ).encode()
+    sim.faults.add(Fault(kind="status", path="/v1/models", status=401, body=refusal))
+    provider = StaticToken(token) if token else None
+    client = LmStudioClient(http, sim.base_url, token_provider=provider)
+    with pytest.raises(EndpointNotSupported):
+        await client.greeting()
+    assert client.lm_studio is False
+    with pytest.raises(InvalidToken if token else AuthRequired) as caught:
+        await client.list_models_openai()
+    assert not caught.value.lm_studio
+    assert "Developer" not in caught.value.message
+    assert "Manage Tokens" not in caught.value.message
+    assert f"The server at {sim.base_url}" in caught.value.message
+    assert "the key that server expects" in caught.value.message
 
 
 # --- failures ----------------------------------------------------------------------------

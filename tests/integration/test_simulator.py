@@ -132,6 +132,26 @@ def test_openai_stream_puts_reasoning_where_the_switch_says(sim: Simulator) -> N
     assert not any("reasoning" in d for d in deltas)
 
 
+def test_stop_and_seed_only_on_the_openai_api(sim: Simulator) -> None:
+    # /v1/chat/completions takes both and ends the answer before a stop string...
+    sim.state.next_reply = Reply(text="Keep this. STOP Not this.")
+    body = {
+        "model": "qwen/qwen3-4b",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "stop": ["STOP"],
+        "seed": 7,
+    }
+    response, raw = request(sim, "POST", "/v1/chat/completions", body)
+    assert response.status == 200
+    assert json.loads(raw)["choices"][0]["message"]["content"] == "Keep this. "
+    # ...the native /api/v1/chat refuses them, as LM Studio 0.4 does.
+    for key, value in (("stop", ["STOP"]), ("seed", 7)):
+        native = {"model": "qwen/qwen3-4b", "input": "Hi", key: value}
+        response, raw = request(sim, "POST", "/api/v1/chat", native)
+        assert response.status == 400
+        assert json.loads(raw)["error"]["message"] == f"Unrecognized key(s) in object: '{key}'"
+
+
 def test_client_that_leaves_stops_generation(tmp_path: Path) -> None:
     with Simulator(tmp_path / "home", tokens_per_second=50) as sim:
         sim.state.load("meta-llama-3.1-8b-instruct")

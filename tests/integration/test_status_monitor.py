@@ -14,8 +14,10 @@ from tray.core.status import PollPolicy, ServerState, ServerStatus
 from tray.core.tokens import NoToken, StaticToken
 from tray.services.lmstudio_client import LmStudioClient
 from tray.services.lmstudio_home import current_server_config
+from tray.services.lmstudio_version import local_lmstudio_version
 from tray.services.status_monitor import PS_MIN_INTERVAL, StatusMonitor
-from tray.simulator import Simulator
+from tray.simulator import Fault, Simulator
+from tray.simulator.state import VERSION
 
 TOKEN = "sk-lm-Zz9Yy8Xx:Ww7Vv6Uu5Tt4Ss3Rr2Qq"
 
@@ -42,7 +44,7 @@ async def test_running_with_models_costs_one_request_per_poll(
         status = await monitor.probe()
     assert status.state is ServerState.RUNNING
     assert status.auth_required is False
-    assert status.version is not None
+    assert status.version is None  # no version source: the greeting has none
     assert [(m.identifier, m.context_length) for m in status.loaded] == [(ident, 8192)]
     # The greeting only when the server comes up; then one cheap GET per poll.
     assert [(m, p) for m, p, _ in sim.state.requests] == [
@@ -222,3 +224,32 @@ async def test_lms_ps_runs_only_while_looking_and_at_most_every_three_seconds(
     now[0] += PS_MIN_INTERVAL
     await monitor.probe()
     assert runs == [1000.0, 1001.0 + PS_MIN_INTERVAL] and monitor.ps_runs == 2
+
+
+async def test_version_from_lm_studios_local_status_once_per_start(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    monitor = _monitor(http, sim, version_source=lambda: local_lmstudio_version(http, sim.home))
+    for _ in range(2):
+        status = await monitor.probe()
+    assert status.version == VERSION
+    assert [p for _, p, _ in sim.state.requests].count("/lmstudio-greeting") == 1
+
+
+async def test_version_unknown_without_a_local_status(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    async def nothing() -> str | None:
+        return None
+
+    status = await _monitor(http, sim, version_source=nothing).probe()
+    assert status.state is ServerState.RUNNING and status.version is None
+
+
+async def test_a_version_in_the_greeting_is_tolerated(
+    http: httpx.AsyncClient, sim: Simulator
+) -> None:
+    body = b'{"lmstudio": true, "version": "0.9.9"}'
+    sim.faults.add(Fault(kind="status", path="/lmstudio-greeting", status=200, body=body))
+    status = await _monitor(http, sim).probe()
+    assert status.version == "0.9.9"

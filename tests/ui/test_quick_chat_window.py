@@ -307,6 +307,37 @@ def test_stop_cancels_at_once_and_the_simulator_sees_the_close_then_a_follow_up(
     run(loop, scenario())
 
 
+def test_a_preset_with_stop_strings_is_honoured_and_what_is_not_applied_is_said(
+    loop: asyncio.AbstractEventLoop, sim: Simulator, world: World, tmp_path: Path
+) -> None:
+    window = world.window
+    strict = {
+        "identifier": "@local:strict",
+        "name": "Strict",
+        "operation": {
+            "fields": [
+                {"key": "llm.prediction.stopStrings", "value": ["###"]},
+                {"key": "llm.prediction.minPSampling", "value": {"checked": True, "value": 0.05}},
+            ]
+        },
+    }
+
+    async def scenario() -> None:
+        presets = tmp_path / "world" / "config-presets"
+        (presets / "strict.preset.json").write_text(json.dumps(strict), encoding="utf-8")
+        await world.chat.refresh_presets()
+        window.show_near_pointer()
+        window.preset_combo.setCurrentIndex(window.preset_combo.findText("Strict"))
+        sim.state.next_reply = Reply(text="Kept. ### Cut off here.")
+        task = window.ask("Hi")
+        assert task is not None
+        await task
+        assert window.answer == "Kept. "  # the stop string went to the server
+        assert "the min-p of preset Strict is not applied" in window.transcript.toPlainText()
+
+    run(loop, scenario())
+
+
 def test_errors_show_inline_with_their_fix(
     loop: asyncio.AbstractEventLoop,
     sim: Simulator,

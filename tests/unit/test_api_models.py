@@ -239,6 +239,45 @@ def test_invalid_api_key(sent: bool, kind: type[AuthError]) -> None:
         assert type(error) is kind
 
 
+# What other servers say when a key is missing (OpenAI's shape, which Ollama-style and
+# proxy servers copy), and a bare 401 from a proxy: neither is LM Studio.
+OTHER_AUTH_BODY = {
+    "error": {
+        "message": "Incorrect API key provided.",
+        "type": "invalid_request_error",
+        "code": "invalid_api_key",
+    }
+}
+
+
+@pytest.mark.parametrize("sent", [False, True])
+@pytest.mark.parametrize("body", [AUTH_BODY, None])
+def test_a_refusal_known_to_be_lm_studios_names_its_token_page(
+    sent: bool, body: dict[str, object] | None
+) -> None:
+    # LM Studio's own 401 words, or a bare 401 from a server whose greeting said LM Studio.
+    error = error_from_response(401, body, url=URL, sent_token=sent, lm_studio=True)
+    assert isinstance(error, AuthError) and error.lm_studio
+    assert "Developer → Server Settings → Manage Tokens" in error.message
+    said = error_from_response(401, AUTH_BODY, url=URL, sent_token=sent)
+    assert isinstance(said, AuthError) and said.lm_studio
+    assert "Manage Tokens" in said.message
+
+
+@pytest.mark.parametrize("sent", [False, True])
+@pytest.mark.parametrize("body", [OTHER_AUTH_BODY, None, {"detail": "Unauthorized"}])
+@pytest.mark.parametrize("greeting", [None, False])
+def test_a_refusal_from_another_server_does_not_send_the_user_to_lm_studio(
+    sent: bool, body: dict[str, object] | None, greeting: bool | None
+) -> None:
+    error = error_from_response(401, body, url=URL, sent_token=sent, lm_studio=greeting)
+    assert isinstance(error, InvalidToken if sent else AuthRequired)
+    assert not error.lm_studio
+    assert "Developer" not in error.message and "Manage Tokens" not in error.message
+    assert SERVER in error.message
+    assert "the key that server expects" in error.message
+
+
 def test_other_auth_statuses() -> None:
     assert type(error_from_response(401, None, url=URL, sent_token=True)) is InvalidToken
     assert type(error_from_response(403, {"x": 1}, url=URL, sent_token=True)) is AuthError

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tray.core.errors import FileParseError
-from tray.core.server_config import HttpServerConfig
+from tray.core.server_config import HttpServerConfig, api_server_port
 from tray.services.lmstudio_home import read_server_config
 
 OBSERVED = {  # FORMATS.md §2.6, observed on real installs
@@ -46,3 +46,22 @@ def test_broken_files_are_errors_with_the_path(tmp_path: Path, content: str) -> 
     (tmp_path / ".internal" / "http-server-config.json").write_text(content)
     with pytest.raises(FileParseError, match=r"http-server-config\.json"):
         read_server_config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("info", "port"),
+    [
+        ({"host": "127.0.0.1", "pid": 4242, "port": 41343}, 41343),
+        ({"port": 0}, None),
+        ({"port": 65536}, None),
+        ({"port": "41343"}, None),
+        ({"port": True}, None),
+        ({"port": 1.5}, None),
+        ({}, None),
+        ([41343], None),
+        (None, None),
+    ],
+)
+def test_api_server_port_is_read_as_lms_reads_it(info: object, port: int | None) -> None:
+    # lms's readLocalAPIServerPort: an integer 1-65535 under "port", else no hint.
+    assert api_server_port(info) == port

@@ -29,6 +29,7 @@ from tray.services.gpu import GpuProbe, SimulatedGpuProbe, select_gpu_probe
 from tray.services.lms_runner import LmsProbe, LmsRunner
 from tray.services.lmstudio_client import LmStudioClient
 from tray.services.lmstudio_home import current_server_config
+from tray.services.lmstudio_version import local_lmstudio_version
 from tray.services.settings_store import SettingsService, SettingsStore
 from tray.services.status_monitor import StatusMonitor
 from tray.services.token_vault import TokenVault
@@ -161,6 +162,7 @@ class Context:
             kind=self.env.profile.kind,
             profile_name=self.env.profile.name,
             server_config=lambda: current_server_config(self.env.home.path),
+            version_source=lambda: local_lmstudio_version(self._http, self.env.home.path),
         )
         await monitor.probe()
         return monitor

@@ -3,11 +3,12 @@ streamed to stdout as it arrives.
 
 The same `QuickChat` as the popup (a loaded instance of the model is used, never a second
 copy; a model that is not loaded is loaded with its load profile first, as the popup
-does) and its `QuickChatService` (native `/api/v1/chat`, falling back to
-`/v1/chat/completions` for older LM Studio and OpenAI-compatible servers). Stdout gets
-only the answer; reasoning is hidden unless `--reasoning` sends it to stderr, and the
-stats line and any error sentence go to stderr. With `--json` nothing streams: one
-document with the answer, reasoning, stats and the API used. Exit 1 when the answer
+does) and its `QuickChatService` (native `/api/v1/chat`; `/v1/chat/completions` for
+older LM Studio, OpenAI-compatible servers and presets with stop strings or a seed). Stdout
+gets only the answer; reasoning is hidden unless `--reasoning` sends it to stderr, and the
+stats line, what of the preset was not applied, and any error sentence go to stderr.
+With `--json` nothing streams: one document with the answer, reasoning, stats, the API
+used and any `notices`. Exit 1 when the answer
 failed or was cut off (what arrived is still printed), 2 for usage errors.
 """
 
@@ -36,6 +37,7 @@ from tray.core.chat_view import (
     ChatUpdate,
     Failed,
     Finished,
+    Notice,
     ReasoningDelta,
     Stopped,
     ToolLine,
@@ -159,6 +161,11 @@ def _take(update: ChatUpdate, doc: dict[str, Any], *, stream: bool, reasoning: b
         if stream and reasoning:
             sys.stderr.write(update.text)
             sys.stderr.flush()
+    elif isinstance(update, Notice):
+        # What of the preset was not applied: never dropped silently.
+        doc.setdefault("notices", []).append(update.text)
+        if stream:
+            print(update.text, file=sys.stderr)
     elif isinstance(update, ToolLine) and update.state != "running" and stream:
         print(f"[tool] {update.text}", file=sys.stderr)
     elif isinstance(update, Finished):

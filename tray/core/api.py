@@ -58,6 +58,7 @@ __all__ = [
     "Integration",
     "InvalidToolCallMetadata",
     "InvalidToolCallOutput",
+    "LmsStatus",
     "LoadConfig",
     "LoadRequest",
     "LoadResult",
@@ -111,10 +112,22 @@ class RequestModel(BaseModel):
 
 
 class Greeting(ResponseModel):
-    """`GET /lmstudio-greeting`: `{"lmstudio": true, …}` (other fields undocumented)."""
+    """`GET /lmstudio-greeting`: `{"lmstudio": true}` is all LM Studio documents (lms's
+    `checkHttpServer` reads only that). A `version` is tolerated and shown when a server
+    sends one, but nothing relies on it: LM Studio's version comes from `LmsStatus`."""
 
     lmstudio: bool = False
-    version: str | None = None  # undocumented (FORMATS §5.8): shown when present
+    version: str | None = None
+
+
+class LmsStatus(ResponseModel):
+    """`GET http://127.0.0.1:<port>/lms-status` on LM Studio's local API server (the port
+    from `<home>/.internal/http-server.json`): `{"package", "version"}`, both strings, as
+    lmstudio-js's `getLocalAPIServerStatusAtPortOrThrow` requires (FORMATS §2.7) — the
+    running LM Studio's (or llmster's) version, on this machine only."""
+
+    package: str
+    version: str
 
 
 # --- /api/v1/models --------------------------------------------------------------------
@@ -548,8 +561,33 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
-def _auth_error(url: str, *, sent_token: bool) -> AuthError:
+def _said_by_lm_studio(message: str) -> bool:
+    """Whether a refusal is in LM Studio's own words: its 401 reads "An LM Studio API token
+    is required to make requests to this server, …" (FORMATS §3.7). OpenAI, Ollama and
+    proxies use `invalid_api_key` too, so the code alone does not tell."""
+    return "lm studio" in message.lower()
+
+
+def _auth_error(url: str, *, sent_token: bool, lm_studio: bool) -> AuthError:
     server = server_of(url)
+    if not lm_studio:
+        # Ollama, llama.cpp's server, a proxy in front of anything: LM Studio's token page
+        # is no help there, and its key need not look like an LM Studio token.
+        if sent_token:
+            return InvalidToken(
+                f"The server at {server} rejected the API key or token the tray sent; it did "
+                "not answer as LM Studio, so check that it is the key that server expects "
+                "and enter it again.",
+                url=url,
+                lm_studio=False,
+            )
+        return AuthRequired(
+            f"The server at {server} requires an API key or token; it did not answer as "
+            "LM Studio, so enter the key that server expects (it is sent as "
+            "'Authorization: Bearer …').",
+            url=url,
+            lm_studio=False,
+        )
     if sent_token:
         return InvalidToken(
             f"The server at {server} rejected the API token; check that the token is still "
@@ -587,13 +625,21 @@ def _api_error(body: ApiErrorBody, status_code: int, url: str) -> ApiError:
 
 
 def error_from_response(
-    status_code: int, body: JsonValue, *, url: str, sent_token: bool
+    status_code: int,
+    body: JsonValue,
+    *,
+    url: str,
+    sent_token: bool,
+    lm_studio: bool | None = None,
 ) -> LmStudioError | None:
     """The error an HTTP answer stands for, or None when it is a success.
 
     `body` is the parsed JSON (None when the body was empty or not JSON). LM Studio
     reports errors in the body whatever the status: an unknown route is HTTP 200 with
     `{"error": "Unexpected endpoint or method. (…)"}`, v1 errors are `{"error": {…}}`.
+    `lm_studio` is what the server's greeting said (None: not asked); a refusal speaks
+    of LM Studio's tokens only when the greeting or the refusal's own words say it is
+    LM Studio.
     """
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, str | dict):
@@ -612,10 +658,11 @@ def error_from_response(
                 url=url,
             )
         if parsed.code == "invalid_api_key" or status_code == 401:
-            return _auth_error(url, sent_token=sent_token)
+            known = lm_studio is True or _said_by_lm_studio(message)
+            return _auth_error(url, sent_token=sent_token, lm_studio=known)
         return _api_error(parsed.model_copy(update={"message": message}), status_code, url)
     if status_code == 401:
-        return _auth_error(url, sent_token=sent_token)
+        return _auth_error(url, sent_token=sent_token, lm_studio=lm_studio is True)
     if status_code == 403:
         return AuthError(
             f"The server at {server_of(url)} refused this request (403 Forbidden); the API "

@@ -62,6 +62,7 @@ __all__ = [
     "ErrorKind",
     "Failed",
     "Finished",
+    "Notice",
     "Progress",
     "ReasoningDelta",
     "Stopped",
@@ -224,6 +225,16 @@ class Progress(BaseModel):
     fraction: float | None = None
 
 
+class Notice(BaseModel):
+    """A sentence about this answer that is not part of it (e.g. what of the preset the
+    API asked could not carry); shown before the answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["notice"] = "notice"
+    text: str
+
+
 class ReasoningDelta(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -327,7 +338,9 @@ class Stopped(BaseModel):
     kind: Literal["stopped"] = "stopped"
 
 
-ChatUpdate = Progress | ReasoningDelta | ToolLine | AnswerDelta | Finished | Failed | Stopped
+ChatUpdate = (
+    Progress | Notice | ReasoningDelta | ToolLine | AnswerDelta | Finished | Failed | Stopped
+)
 
 
 def _is_load_failure(error_type: str | None, code: str | None, message: str) -> bool:

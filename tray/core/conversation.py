@@ -6,7 +6,8 @@ keeps the history); the OpenAI-compatible `/v1/chat/completions` gets the whole 
 history each time. Both come from the same `Conversation`, so a fallback from one API to
 the other mid-conversation keeps the context. `ChatOptions` (a preset's system prompt and
 sampling) fill the fields each API has; a field an API lacks is not sent (`stop` and
-`seed` exist only on the OpenAI API, `min_p` and `reasoning` only on the native one).
+`seed` exist only on the OpenAI API, `min_p` and `reasoning` only on the native one) —
+`tray.core.chat_route` picks the API and names what it leaves out.
 
 `ModelChoice` and `order_models`/`model_note` are the picker's rules: loaded models
 first, and a not-loaded model says it will be loaded — never a surprise load.
@@ -38,6 +39,9 @@ class Conversation:
     def __init__(self) -> None:
         self.turns: list[Turn] = []
         self.previous_response_id: str | None = None
+        # A turn went through the OpenAI API: LM Studio did not store it, so the native
+        # API (continuing from `previous_response_id`) would answer without it.
+        self.history_on_server = True
 
     @property
     def empty(self) -> bool:
@@ -46,15 +50,22 @@ class Conversation:
     def clear(self) -> None:
         self.turns.clear()
         self.previous_response_id = None
+        self.history_on_server = True
 
-    def record(self, question: str, answer: str, response_id: str | None) -> None:
+    def record(
+        self, question: str, answer: str, response_id: str | None, *, native: bool = True
+    ) -> None:
         """A finished (or stopped, or cut-off) answer joins the history.
 
         Without a new response id (stopped, cut off, `store` off) the native API keeps
-        continuing from the last stored answer; the OpenAI history has this turn too."""
+        continuing from the last stored answer; the OpenAI history has this turn too.
+        `native=False`: the answer came from the OpenAI API, which LM Studio does not
+        store (see `history_on_server`)."""
         self.turns.append(Turn(question=question, answer=answer))
         if response_id is not None:
             self.previous_response_id = response_id
+        if not native:
+            self.history_on_server = False
 
     def native_request(
         self, question: str, model: str, options: ChatOptions | None = None

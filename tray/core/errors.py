@@ -137,7 +137,22 @@ class RequestTimeout(LmStudioError):
 
 
 class AuthError(LmStudioError):
+    """`lm_studio`: the refusal is known to come from LM Studio (its own words, or its
+    greeting), so LM Studio's token page is the fix; else the server is something else
+    (Ollama, llama.cpp, a proxy) and wants whatever key it expects."""
+
     title = "API token needed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        title: str | None = None,
+        lm_studio: bool = True,
+    ) -> None:
+        super().__init__(message, url=url, title=title)
+        self.lm_studio = lm_studio
 
 
 class AuthRequired(AuthError):

@@ -11,9 +11,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tray.core.status import is_loopback_host
 
-__all__ = ["DEFAULT_PORT", "HttpServerConfig"]
+__all__ = ["API_SERVER_PORTS", "DEFAULT_PORT", "HttpServerConfig", "api_server_port"]
 
 DEFAULT_PORT = 1234
+# Where lms looks for LM Studio's local API server when `.internal/http-server.json` names
+# none that answers (lmstudio-js `lms-common/src/apiServerPorts.ts`, FORMATS §1.2).
+API_SERVER_PORTS = (41343, 52993, 16141, 39414, 22931)
+
+
+def api_server_port(info: object) -> int | None:
+    """The port `.internal/http-server.json` names for LM Studio's local API server (not
+    the HTTP API's), or None — read as lms's `readLocalAPIServerPort` does: an integer
+    1–65535 under `port`, anything else is no hint."""
+    if not isinstance(info, dict):
+        return None
+    port = info.get("port")
+    if isinstance(port, int) and not isinstance(port, bool) and 1 <= port <= 65535:
+        return port
+    return None
 
 
 class HttpServerConfig(BaseModel):

@@ -5,7 +5,10 @@ LM Studio's native `/api/v1/chat` comes first (load and prompt progress, reasoni
 calls, stats; follow-ups by `previous_response_id`). An OpenAI-compatible profile, or an
 LM Studio that does not know the endpoint (older than 0.4: a 404 or the "Unexpected
 endpoint" body), is asked through `/v1/chat/completions` with the message history; the
-fallback is remembered for the service's life, so it costs one extra request once.
+fallback is remembered for the service's life, so it costs one extra request once. A
+preset with stop strings or a seed goes to `/v1/chat/completions` too, since the native
+API has neither (`tray.core.chat_route`); what the chosen API cannot carry is said in a
+`Notice` before the answer.
 
 The HTTP stream runs in its own task feeding a queue, so `stop()` cancels it at once even
 while the server is silent (loading a model): the client then closes the connection and
@@ -22,7 +25,8 @@ from contextlib import aclosing
 
 from tray.core.backends import Capabilities
 from tray.core.chat_options import ChatOptions
-from tray.core.chat_view import ChatUpdate, ChatView, Failed, Finished, Stopped
+from tray.core.chat_route import choose_route
+from tray.core.chat_view import ChatUpdate, ChatView, Failed, Finished, Notice, Stopped
 from tray.core.conversation import Conversation
 from tray.core.errors import EndpointNotSupported, TrayError
 from tray.services.lmstudio_client import LmStudioClient
@@ -84,9 +88,15 @@ class QuickChatService:
         view = ChatView(started_at=self._clock())
         queue: asyncio.Queue[object] = asyncio.Queue()
         self._stop_requested = False
-        native = caps.native_chat and not self.native_missing
+        route = choose_route(
+            options,
+            native_available=caps.native_chat and not self.native_missing,
+            history_on_server=self.conversation.history_on_server,
+        )
+        if route.notice:
+            yield Notice(text=route.notice)
         self._task = asyncio.create_task(
-            self._pump(client, question, model, options, native, view, queue)
+            self._pump(client, question, model, options, route.api == "native", view, queue)
         )
         task = self._task
         try:
@@ -112,7 +122,8 @@ class QuickChatService:
 
     def _record(self, question: str, view: ChatView) -> None:
         if view.answer or view.response_id:
-            self.conversation.record(question, view.answer, view.response_id)
+            native = self.last_api == "native"
+            self.conversation.record(question, view.answer, view.response_id, native=native)
 
     async def _pump(
         self,
@@ -134,6 +145,9 @@ class QuickChatService:
                         raise
                     log.info("no native chat at %s; using /v1/chat/completions", client.base_url)
                     self.native_missing = True
+                    fallback = choose_route(options, native_available=False)
+                    if fallback.notice:
+                        queue.put_nowait([Notice(text=fallback.notice)])
             await self._openai(client, question, model, options, view, queue)
         except TrayError as exc:
             queue.put_nowait(view.fail(exc))

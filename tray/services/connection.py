@@ -17,6 +17,7 @@ from tray.core.tokens import FirstToken, NoToken, WhenAsked
 from tray.services.environment import Environment, token_from_environment
 from tray.services.lmstudio_client import LmStudioClient
 from tray.services.lmstudio_home import current_server_config
+from tray.services.lmstudio_version import local_lmstudio_version
 from tray.services.server_controller import ServerController
 from tray.services.settings_store import SettingsService
 from tray.services.status_monitor import StatusMonitor
@@ -67,6 +68,7 @@ class ServerConnection:
             ps_source=runner.ps if runner is not None else None,
             gpu_source=gpu,
             server_config=lambda: current_server_config(env.home.path),
+            version_source=lambda: local_lmstudio_version(http, env.home.path),
             requested_context=models.requested_context if models is not None else None,
             looking=looking,
             policy=PollPolicy(

@@ -50,6 +50,7 @@ from tray.core.api import (
     DownloadJob,
     DownloadRequest,
     Greeting,
+    LmsStatus,
     LoadRequest,
     LoadResult,
     ModelInfo,
@@ -68,6 +69,7 @@ from tray.core.chat_events import ChatEndEvent, ChatEvent, parse_chat_event
 from tray.core.errors import (
     AuthRequired,
     BadResponse,
+    EndpointNotSupported,
     InvalidServerUrl,
     LmStudioError,
     MalformedJson,
@@ -258,6 +260,9 @@ class LmStudioClient:
         # million tokens or more: past any context window, yet a bound on a runaway server.
         self._max_stream_bytes = max_stream_bytes
         self._timeouts = timeouts or Timeouts()
+        # What the greeting said (None: not asked, or no answer): a 401 names LM Studio's
+        # token page only for a server known to be LM Studio.
+        self.lm_studio: bool | None = None
 
     def __repr__(self) -> str:
         return f"LmStudioClient({self._base_url!r})"
@@ -269,7 +274,7 @@ class LmStudioClient:
     def with_token(self, token_provider: TokenProvider | None) -> LmStudioClient:
         """The same client (HTTP connection pool, limits, timeouts) with other credentials:
         None sends no token at all."""
-        return LmStudioClient(
+        twin = LmStudioClient(
             self._http,
             self._base_url,
             token_provider=token_provider,
@@ -278,12 +283,25 @@ class LmStudioClient:
             max_stream_bytes=self._max_stream_bytes,
             timeouts=self._timeouts,
         )
+        twin.lm_studio = self.lm_studio
+        return twin
 
     # --- REST v1 -----------------------------------------------------------------------
 
     async def greeting(self) -> Greeting:
-        """`GET /lmstudio-greeting`: the cheap liveness probe."""
-        return await self._call("GET", "/lmstudio-greeting", Greeting, self._timeouts.probe)
+        """`GET /lmstudio-greeting`: the cheap liveness probe (remembered in `lm_studio`)."""
+        try:
+            greeting = await self._call("GET", "/lmstudio-greeting", Greeting, self._timeouts.probe)
+        except (EndpointNotSupported, BadResponse):
+            self.lm_studio = False  # it answered, but not as LM Studio does
+            raise
+        self.lm_studio = greeting.lmstudio
+        return greeting
+
+    async def lms_status(self) -> LmsStatus:
+        """`GET /lms-status` on LM Studio's local API server (this client's base URL is
+        `http://127.0.0.1:<its port>`): the running LM Studio's version."""
+        return await self._call("GET", "/lms-status", LmsStatus, self._timeouts.probe)
 
     async def list_models(self) -> list[ModelInfo]:
         """`GET /api/v1/models`: every downloaded model, with its loaded instances."""
@@ -559,7 +577,11 @@ class LmStudioClient:
         """The JSON of a body (or a stream chunk), or the error the answer stands for."""
         payload = _json_or_none(raw)
         error = error_from_response(
-            status_code, payload, url=target.url, sent_token=target.sent_token
+            status_code,
+            payload,
+            url=target.url,
+            sent_token=target.sent_token,
+            lm_studio=self.lm_studio,
         )
         if error is not None:
             raise error

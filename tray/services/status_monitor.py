@@ -1,7 +1,8 @@
 """Watches one server with cheap HTTP probes and reports a `ServerStatus`.
 
 A poll is one `GET /api/v1/models` (`GET /v1/models` for OpenAI-compatible servers), plus
-`GET /lmstudio-greeting` and one token-less probe when the server has just come up.
+`GET /lmstudio-greeting`, LM Studio's local `lms-status` (its version; this machine only)
+and one token-less probe when the server has just come up.
 Polling never runs `lms`, so it never spawns a process or wakes LM Studio: `lms ps` (for
 status, queue and TTL) runs only while the user looks (menu or window open), at most once
 every `PS_MIN_INTERVAL` seconds, and only when the HTTP API has just answered — so LM Studio
@@ -46,6 +47,8 @@ PsSource = Callable[[], Awaitable[Sequence[LmsLoadedModel]]]
 GpuSource = Callable[[], GpuReport]
 # LM Studio's own server settings (where it listens), read off the event loop's thread.
 ServerConfigSource = Callable[[], Awaitable[HttpServerConfig | None]]
+# The running LM Studio's version from where it really tells it (`lms-status`); None = not known.
+VersionSource = Callable[[], Awaitable[str | None]]
 
 
 class StatusMonitor:
@@ -55,8 +58,9 @@ class StatusMonitor:
     up-transition to learn whether the server requires a token at all. `has_token` is a
     fixed answer or the provider to ask (a token saved later then counts). The optional
     sources add what HTTP cannot tell: `lms ps` (only while interactive), the GPU's own
-    memory reading (blocking; run in a thread), and where LM Studio's server listens (its
-    server settings; used only when the monitored URL is on this machine).
+    memory reading (blocking; run in a thread), where LM Studio's server listens (its
+    server settings) and LM Studio's version (its local `lms-status`) — these two used
+    only when the monitored URL is on this machine.
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class StatusMonitor:
         ps_source: PsSource | None = None,
         gpu_source: GpuSource | None = None,
         server_config: ServerConfigSource | None = None,
+        version_source: VersionSource | None = None,
         requested_context: Callable[[str], int | None] | None = None,
         looking: Callable[[], bool] | None = None,
         policy: PollPolicy | None = None,
@@ -86,6 +91,7 @@ class StatusMonitor:
         self._ps_source = ps_source
         self._gpu_source = gpu_source
         self._server_config = server_config
+        self._version_source = version_source
         self._requested_context = requested_context
         self._looking = looking
         self._policy = policy or PollPolicy()
@@ -250,11 +256,16 @@ class StatusMonitor:
     async def _learn_server(self) -> None:
         """Facts that only change when the server (re)starts: version, whether auth is on."""
         if self._kind is BackendKind.LMSTUDIO:
+            self._version = None
+            if self._local and self._version_source is not None:
+                self._version = await self._version_source()
             try:
-                self._version = (await self._client.greeting()).version
+                # Says whether it is LM Studio (for a 401's wording). LM Studio documents
+                # no version here; one a server sends anyway is shown, never relied on.
+                greeting = await self._client.greeting()
+                self._version = self._version or greeting.version
             except LmStudioError as exc:
                 log.debug("greeting failed: %s", type(exc).__name__)
-                self._version = None
         has = self._has_token
         if isinstance(has, TokenProvider):
             try:  # a provider that waits to be asked (the keyring) answers None until then

@@ -399,8 +399,12 @@ async def check_token(client: LmStudioClient) -> TokenCheck:
             outcome=CheckOutcome.REJECTED,
             message=(
                 f"The server at {client.base_url} rejected this token ({exc.message}). "
-                "Check that you copied the whole token and that it was not revoked in "
-                "LM Studio's Developer page."
+                + (
+                    "Check that you copied the whole token and that it was not revoked in "
+                    "LM Studio's Developer page."
+                    if exc.lm_studio
+                    else "Check that it is the key that server expects."
+                )
             ),
             auth_required=True,
         )

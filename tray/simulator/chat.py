@@ -54,6 +54,9 @@ class ChatJob:
     max_output_tokens: int | None
     history: list[tuple[str, str]] = field(default_factory=list)
     store: bool = True
+    # OpenAI-compatible API only: the answer ends before the first stop string.
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
 
 
 def _content_text(content: Any) -> str:
@@ -158,8 +161,26 @@ def _prepare(
     )
 
 
+# Keys `/api/v1/chat` refuses. Its docs (lmstudio-ai/docs `1_developer/2_rest/chat.md`)
+# list neither, and LM Studio 0.4 validates the body strictly: "Unrecognized key(s) in
+# object: 'stop'" (observed, Merserk/Caption-Creator#4, 2026-05) and the same for 'seed'
+# (vrgamegirl19/comfyui-vrgamedevgirl#124, 2026-08). Only these two are refused here —
+# the full schema is not published, so other keys are not guessed at. The HTTP status was
+# not captured; 400 is assumed.
+V1_REFUSED_KEYS = ("stop", "seed")
+
+
 def prepare_v1_chat(state: SimState, body: dict[str, Any]) -> ChatJob:
     """Validate a `POST /api/v1/chat` body (FORMATS §3.5)."""
+    refused = [key for key in V1_REFUSED_KEYS if key in body]
+    if refused:
+        raise SimError(
+            400,
+            v1_error(
+                "Unrecognized key(s) in object: " + ", ".join(f"'{k}'" for k in refused),
+                type="invalid_request",
+            ),
+        )
     model = require_model(body)
     history: list[tuple[str, str]] = []
     previous = body.get("previous_response_id")
@@ -220,7 +241,23 @@ def prepare_openai_chat(state: SimState, body: dict[str, Any]) -> ChatJob:
     ]
     ttl = body.get("ttl")
     max_tokens = body.get("max_tokens")
-    return _prepare(
+    stop = body.get("stop")  # OpenAI: a string or a list of strings (FORMATS §3.9)
+    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
+    if not all(isinstance(s, str) for s in stops):
+        raise SimError(
+            400,
+            v1_error(
+                '"stop" must be a string or an array of strings',
+                type="invalid_request",
+                param="stop",
+            ),
+        )
+    seed = body.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise SimError(
+            400, v1_error('"seed" must be an integer', type="invalid_request", param="seed")
+        )
+    job = _prepare(
         state,
         model_name=model,
         prompt=users[-1] if users else "",
@@ -233,6 +270,15 @@ def prepare_openai_chat(state: SimState, body: dict[str, Any]) -> ChatJob:
         max_output_tokens=max_tokens if isinstance(max_tokens, int) else None,
         store=False,
     )
+    job.stop = tuple(s for s in stops if s)
+    job.seed = seed
+    return job
+
+
+def _until_stop(text: str, stops: tuple[str, ...]) -> str:
+    """The text up to (without) the first stop string in it, as a model stops there."""
+    cuts = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return text[: min(cuts)] if cuts else text
 
 
 def run_chat(state: SimState, job: ChatJob) -> Iterator[Event]:
@@ -330,7 +376,7 @@ def run_chat(state: SimState, job: ChatJob) -> Iterator[Event]:
             }
             yield "tool_call.failure", failure
             output.append({"type": "invalid_tool_call", **failure})
-        tokens = tokenize(job.text)[: job.max_output_tokens]
+        tokens = tokenize(_until_stop(job.text, job.stop))[: job.max_output_tokens]
         yield "message.start", {}
         for token in tokens:
             time.sleep(delay)

@@ -27,7 +27,6 @@ from urllib.parse import unquote, urlsplit
 from tray.simulator.chat import ChatJob, prepare_openai_chat, prepare_v1_chat, run_chat
 from tray.simulator.faults import Fault, FaultList
 from tray.simulator.state import (
-    VERSION,
     SimError,
     SimState,
     model_not_found,
@@ -406,7 +405,9 @@ class ApiHandler(SimRequestHandler):
     # --- endpoints ---------------------------------------------------------------------------
 
     def greeting(self, _: dict[str, Any]) -> None:
-        self.send_json(200, {"lmstudio": True, "version": VERSION})
+        # All LM Studio documents (lms `createClient.ts` checkHttpServer reads only this);
+        # its version is at `/lms-status` on the local API server (tray.simulator.daemon).
+        self.send_json(200, {"lmstudio": True})
 
     def v1_models(self, _: dict[str, Any]) -> None:
         self.send_json(200, self.server.state.v1_models())
@@ -472,6 +473,7 @@ class ApiHandler(SimRequestHandler):
 
     def v1_chat(self, body: dict[str, Any]) -> None:
         job = prepare_v1_chat(self.server.state, body)
+        self.server.state.chat_bodies.append((self.path_only, body))
         if body.get("stream") is True:
             self._stream(run_chat(self.server.state, job), _v1_frames)
         else:
@@ -480,6 +482,7 @@ class ApiHandler(SimRequestHandler):
     def openai_chat(self, body: dict[str, Any]) -> None:
         state = self.server.state
         job = prepare_openai_chat(state, body)
+        state.chat_bodies.append((self.path_only, body))
         if body.get("stream") is True:
             options = body.get("stream_options")
             usage = isinstance(options, dict) and options.get("include_usage") is True

@@ -209,6 +209,8 @@ class SimState:
         self.context_cap: int | None = None
         self.next_reply: Reply | None = None
         self._requests: list[tuple[str, str, bool]] = []
+        # Every chat body accepted (path, body), so a test sees what the client sent.
+        self.chat_bodies: list[tuple[str, dict[str, Any]]] = []
         self.cancelled_streams = 0
         self.conversations: dict[str, Conversation] = {}
         self.downloads: dict[str, DownloadJob] = {}

@@ -43,6 +43,7 @@ from tray.core.chat_view import (
     ChatUpdate,
     Failed,
     Finished,
+    Notice,
     Progress,
     ReasoningDelta,
     Stopped,
@@ -492,6 +493,8 @@ class QuickChatWindow(QWidget):
                 reasoning.append(update.text)
             elif isinstance(update, Progress):
                 self.load_progress.follow(update)
+            elif isinstance(update, Notice):
+                self.transcript.add_note(update.text)
             elif isinstance(update, ToolLine):
                 self.tools.set_line(update.index, update.text)
             else:
