@@ -33,26 +33,19 @@ __all__ = ["AppDriver"]
 
 class AppDriver:
     def __init__(
-        self, sim: Simulator, tmp_path: Path, settings: dict[str, Any] | None = None
+        self, sim: Simulator | None, tmp_path: Path, settings: dict[str, Any] | None = None
     ) -> None:
+        """Against `sim`, or — with None — as `lmstudio-tray --demo` (its own simulator)."""
         self.sim = sim
         path = tmp_path / "settings.json"
         # Fast polling so a test sees changes within a second or two.
         fast = {"interactive_seconds": 0.5, "idle_seconds": 2}
         path.write_text(json.dumps({"schema_version": 2, "polling": fast, **(settings or {})}))
-        lms = sim.install_fake_lms()
-        args = build_parser().parse_args(
-            [
-                "--server",
-                sim.base_url,
-                "--home",
-                str(sim.home),
-                "--lms",
-                str(lms),
-                "--settings",
-                str(path),
-            ]
-        )
+        argv = ["--demo"]
+        if sim is not None:
+            lms = sim.install_fake_lms()
+            argv = ["--server", sim.base_url, "--home", str(sim.home), "--lms", str(lms)]
+        args = build_parser().parse_args([*argv, "--settings", str(path)])
         self.http = httpx.AsyncClient()
         self.app = TrayApp(args, self.http, TrayIcon())
         self.task: asyncio.Task[None] | None = None

@@ -7,9 +7,12 @@ import asyncio
 import json
 from pathlib import Path
 
+from tray.core.gpu import memory_line
 from tray.core.presets import Preset, validate
+from tray.core.tokens import TOKEN_PATTERN
 from tray.services.gpu import SimulatedGpuProbe
 from tray.services.mcp_audit import audit_file
+from tray.simulator.demo_acts import demo_act
 from tray.simulator.gpu_files import DESKTOP_BYTES, GPU_NAME, SimulatedGpu
 from tray.simulator.showroom import PRESETS, demo_loads, write_showroom_files
 from tray.simulator.state import SimState
@@ -71,6 +74,7 @@ def test_simulated_gpu_memory_follows_the_loaded_models_and_reads_as_simulated(
     gpu.update()
     (idle,) = probe.read().devices
     assert idle.name == GPU_NAME and idle.source == "simulated"
+    assert memory_line(probe.read()) == "GPU memory (simulated): 629 MB of 25.77 GB used"
     assert idle.used_bytes == DESKTOP_BYTES and idle.total_bytes == 24 * GIB
 
     identifier = state.load("qwen/qwen3-4b", context_length=8192)
@@ -83,3 +87,23 @@ def test_simulated_gpu_memory_follows_the_loaded_models_and_reads_as_simulated(
     state.unload(identifier)
     gpu.update()
     assert probe.read().devices[0].used_bytes == DESKTOP_BYTES
+
+
+def test_demo_acts_change_what_real_lm_studio_would_have_changed(tmp_path: Path) -> None:
+    state = SimState()
+    token = demo_act(state, tmp_path, "demo.requireToken", {})["token"]
+    assert TOKEN_PATTERN.fullmatch(token) and state.auth_token == token
+    assert demo_act(state, tmp_path, "demo.requireToken", {})["token"] != token  # new each time
+    demo_act(state, tmp_path, "demo.allowWithoutToken", {})
+    assert state.auth_token is None
+
+    (tmp_path / "mcp.json").write_text('{"mcpServers": {"shell": {"command": "x"}}}')
+    added = demo_act(state, tmp_path, "demo.changeMcpJson", {})["server"]
+    servers = json.loads((tmp_path / "mcp.json").read_text())["mcpServers"]
+    assert added == "shell-2" and set(servers) == {"shell", "shell-2"}  # nothing replaced
+
+    plain = state.load("qwen/qwen3-4b")
+    timed = state.load("google/gemma-3-12b", ttl_seconds=1800)
+    assert demo_act(state, tmp_path, "demo.evictIdle", {})["identifier"] == timed
+    state.tick()
+    assert state.loaded_identifiers() == [plain]  # the one with a timeout went first

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["GpuDevice", "GpuGap", "GpuReport", "format_bytes", "memory_line"]
+__all__ = ["SIMULATED", "GpuDevice", "GpuGap", "GpuReport", "format_bytes", "memory_line"]
+
+SIMULATED = "simulated"  # the source of the demo's graphics card
 
 
 class GpuDevice(BaseModel):
@@ -23,7 +25,7 @@ class GpuDevice(BaseModel):
     name: str
     used_bytes: int | None = None
     total_bytes: int | None = None
-    source: str  # "nvml", "amd-sysfs", "unified-memory"; "simulated" in the demo
+    source: str  # "nvml", "amd-sysfs", "unified-memory"; SIMULATED in the demo
 
     @property
     def used_fraction(self) -> float | None:
@@ -91,6 +93,8 @@ def memory_line(report: GpuReport | None, models_bytes: int | None = None) -> st
     line = (
         f"GPU memory: {format_bytes(report.used_bytes)} of {format_bytes(report.total_bytes)} used"
     )
+    if any(d.source == SIMULATED for d in report.devices):
+        line = line.replace("GPU memory:", "GPU memory (simulated):", 1)
     if models_bytes is not None:
         line += f" (LM Studio's models: {format_bytes(models_bytes)})"
     return line

@@ -23,6 +23,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pydantic import BaseModel
@@ -74,6 +75,7 @@ class DemoLmStudio:
         self.base_url = ""
         self.lms_path: Path | None = None
         self.gpu_root: Path | None = None
+        self.control_url = ""  # the simulator's control server (what `lms` talks to)
         self._proc: asyncio.subprocess.Process | None = None
 
     def place(self) -> DemoPlace:
@@ -117,9 +119,28 @@ class DemoLmStudio:
         ready = json.loads(line)
         self.base_url = ready["base_url"]
         self.gpu_root = Path(ready["gpu_root"]) if ready.get("gpu_root") else None
+        self.control_url = f"http://127.0.0.1:{ready['control_port']}"
         log.info("demo: simulated LM Studio at %s (home %s)", self.base_url, self.home)
         for load in demo_loads():
             await self._preload(http, load)
+
+    async def act(self, http: httpx.AsyncClient, method: str) -> dict[str, Any]:
+        """Make something happen in the simulated LM Studio, as if from outside the tray:
+        `demo.<name>` of `tray.simulator.demo_acts`, or one of the calls `lms` makes
+        (`stopHttpServer`). Raises `TrayError` with the simulator's sentence."""
+        try:
+            response = await http.post(
+                f"{self.control_url}/__sim/rpc", json={"method": method, "params": {}}
+            )
+            reply = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise TrayError(f"The demo's LM Studio did not answer: {exc}") from exc
+        if not isinstance(reply, dict):
+            raise TrayError("The demo's LM Studio gave an answer it should not have.")
+        if isinstance(reply.get("error"), dict):
+            raise TrayError(str(reply["error"].get("message", "it failed")))
+        result = reply.get("result")
+        return result if isinstance(result, dict) else {}
 
     async def _preload(self, http: httpx.AsyncClient, load: DemoLoad) -> None:
         """Load as a user would: `lms load` where an identifier or a timeout is wanted

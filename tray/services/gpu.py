@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
-from tray.core.gpu import GpuDevice, GpuGap, GpuReport
+from tray.core.gpu import SIMULATED, GpuDevice, GpuGap, GpuReport
 from tray.core.words import quoted
 
 __all__ = [
@@ -279,7 +279,7 @@ class SimulatedGpuProbe(AmdSysfsProbe):
     (`tray.simulator.gpu_files`), so it is read the ordinary way and only marked apart."""
 
     label = "Simulated GPU (demo)"
-    source = "simulated"
+    source = SIMULATED
 
 
 class UnifiedMemoryProbe:

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tray.simulator.demo_acts import demo_act
 from tray.simulator.faults import FaultList
 from tray.simulator.gpu_files import SimulatedGpu
 from tray.simulator.server import ApiServer, SimHttpServer, SimRequestHandler
@@ -292,6 +293,8 @@ class Simulator:
 
     def rpc(self, method: str, params: dict[str, Any]) -> Any:
         state = self.state
+        if method.startswith("demo."):  # the demo's menu, not `lms`
+            return demo_act(state, self.home, method, params)
         if method == "getInfo":
             return {"pid": self.pid, "isDaemon": not self.gui, "version": VERSION}
         if method == "listDownloaded":

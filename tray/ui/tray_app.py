@@ -17,13 +17,15 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 from pydantic import SecretStr
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QAction, QGuiApplication
 
 from tray.core.api import ModelInfo
 from tray.core.auth_prompt import AuthPromptGate
+from tray.core.backends import Capabilities
 from tray.core.errors import TrayError
 from tray.core.mcp_audit import AuditReport
 from tray.core.mcp_config import McpDocument
@@ -57,6 +59,7 @@ from tray.services.workspace import Workspace
 from tray.ui.app_windows import AppWindows
 from tray.ui.clipboard import ClipboardGuard
 from tray.ui.config_section import ConfigSection
+from tray.ui.demo_section import DemoSection
 from tray.ui.mcp_section import McpSection
 from tray.ui.models_section import ModelsSection
 from tray.ui.notifier import TrayNotifier
@@ -70,6 +73,14 @@ from tray.ui.tray_icon import TrayIcon
 __all__ = ["TrayApp"]
 
 log = logging.getLogger(__name__)
+
+
+class MenuSection(Protocol):
+    """One capability's group of menu items: inserted once, rendered on every status."""
+
+    def actions(self) -> list[QAction]: ...
+
+    def render(self, status: ServerStatus, caps: Capabilities) -> None: ...
 
 
 class TrayApp:
@@ -94,13 +105,14 @@ class TrayApp:
         self.auth_gate = AuthPromptGate()
         self.rules = NotificationRules(self.settings.settings.notifications)
         self.notifier = TrayNotifier(tray.tray, demo=demo)
+        self.clipboard = ClipboardGuard(lambda: self.settings.settings.clipboard_clear_seconds)
         set_error_reporter(self._report_error)
 
         self.windows = self._build_windows(demo)
         # The menu, section by section.
         self._build_live_sections(demo)
         self._build_file_sections(demo)
-        self.sections = (
+        self.sections: tuple[MenuSection, ...] = (
             self.server_section,
             self.models_section,
             self.quick_chat_section,
@@ -108,6 +120,7 @@ class TrayApp:
             self.mcp_section,
             self.tokens_section,
             self.profiles_section,
+            *self._build_demo_section(),
         )
         for section in self.sections:
             tray.insert_section(section.actions())
@@ -176,7 +189,7 @@ class TrayApp:
             self.settings,
             open_dialog=lambda: self.open_tokens(None),
             base_url=lambda: self.env.server_url,
-            clipboard=ClipboardGuard(lambda: self.settings.settings.clipboard_clear_seconds),
+            clipboard=self.clipboard,
             notify=self.notifier.show_message,
         )
         self.profiles_section = ProfilesSection(
@@ -184,6 +197,19 @@ class TrayApp:
             open_settings=self.windows.settings.present,
             report_error=self._report_error,
         )
+
+    def _build_demo_section(self) -> list[DemoSection]:
+        """The demo's "make something happen" submenu (the demo only)."""
+        demo = self.demo
+        if demo is None:
+            return []
+        return [
+            DemoSection(
+                lambda method: demo.act(self.http, method),
+                notify=self.notifier.show_message,
+                copy_secret=self.clipboard.copy_secret,
+            )
+        ]
 
     def _build_file_watch(self) -> WatchedFiles:
         """Files kept in history and changed by others; the settings the CLI saves, live."""
