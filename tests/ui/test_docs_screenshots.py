@@ -1,6 +1,8 @@
-"""The user guide's screenshots, taken from the whole real app: the real `TrayApp` against
-a simulated LM Studio on a real X display with a real tray host, opened the way a person
-opens things (a right click on the icon, pointing at submenus, the global hotkey).
+"""The README's and user guide's screenshots, taken from the whole real app as a newcomer
+first sees it: the real `TrayApp` as `lmstudio-tray --demo` (the demo's own simulated
+LM Studio, its models, presets and mcp.json) on a real X display with a real tray host,
+opened the way a person opens things (a right click on the icon, pointing at submenus,
+the global hotkey) — so what the docs show is what `bash installers/setup.sh run` shows.
 
 Each picture is cut from a grab of the real screen, only after the window's own background
 colour covers most of it (a window the X server has not drawn yet is black). The pictures
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,40 +23,33 @@ from app_driver import AppDriver  # tests/ui/app_driver.py
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QWidget
-from sample_files import MCP, PRESET  # tests/ui/sample_files.py
 from screen import count_close, crop_around, grab_screen, x11
 
 from tray.core.load_profiles import LoadProfile
 from tray.core.status import ServerState
-from tray.simulator import Reply, Simulator
 
 pytestmark = pytest.mark.ui
 
-ANSWER = (
-    "Use a **list comprehension**:\n\n"
-    "```python\nsquares = [n * n for n in range(10)]\n```\n\n"
-    "It reads as *the square of n for each n* and is faster than a loop with `append`."
-)
-
 
 @pytest.fixture
-def sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
-    monkeypatch.setenv("HOME", str(tmp_path))  # fake lms, history and state dirs land here
-    with Simulator(tmp_path / ".lmstudio", tokens_per_second=400) as simulator:
-        simulator.state.load("qwen/qwen3-4b")
-        simulator.state.load("google/gemma-3-12b")
-        mcp = simulator.home / "mcp.json"
-        mcp.write_text(json.dumps(MCP, indent=2))
-        mcp.chmod(0o644)
-        presets = simulator.home / "config-presets"
-        presets.mkdir(parents=True, exist_ok=True)
-        (presets / "coding.preset.json").write_text(json.dumps(PRESET, indent=2))
-        yield simulator
+def driver(
+    loop: asyncio.AbstractEventLoop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AppDriver:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return AppDriver(None, tmp_path)  # the demo
 
 
-@pytest.fixture
-def driver(loop: asyncio.AbstractEventLoop, sim: Simulator, tmp_path: Path) -> AppDriver:
-    return AppDriver(sim, tmp_path)
+async def demo_running(driver: AppDriver) -> None:
+    def ready() -> bool:
+        monitor = driver.app.monitor  # there once the app runs
+        return monitor is not None and len(monitor.status.loaded) == 2
+
+    await driver.wait(
+        lambda: driver.state() is ServerState.RUNNING and ready(),
+        "the demo running with its two models",
+        60,
+    )
+    await driver.wait(driver.hotkey_registered, "the hotkey registered")
 
 
 def painted(shot: Path, widgets: list[QWidget]) -> bool:
@@ -93,11 +88,7 @@ def test_guide_screenshots_of_the_menu_and_its_submenus(
 
     async def scenario() -> None:
         async with driver:
-            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
-            await driver.wait(
-                driver.hotkey_registered,
-                "the hotkey registered",
-            )
+            await demo_running(driver)
             await driver.open_menu()
             menu = driver.menu
             texts = [a.text() for a in menu.actions() if a.isVisible()]
@@ -138,21 +129,16 @@ def test_guide_screenshots_of_the_menu_and_its_submenus(
 def test_guide_screenshots_of_the_windows_opened_from_the_app(
     loop: asyncio.AbstractEventLoop,
     driver: AppDriver,
-    sim: Simulator,
     tmp_path: Path,
     publish_screenshot: Callable[..., Path],
 ) -> None:
     taken: list[Path] = []
 
     async def scenario() -> None:
-        sim.state.next_reply = Reply(text=ANSWER)
         async with driver:
             app = driver.app
-            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
-            await driver.wait(
-                driver.hotkey_registered,
-                "the hotkey registered",
-            )
+            await demo_running(driver)
+            assert app.demo is not None
 
             # quick chat: the global hotkey, a question typed, the answer streamed
             x11("xdotool", "key", "ctrl+alt+space")
@@ -162,19 +148,18 @@ def test_guide_screenshots_of_the_windows_opened_from_the_app(
             await driver.wait(
                 lambda: QApplication.focusWidget() is window.input, "the focus in the input"
             )
-            x11("xdotool", "type", "--delay", "5", "How do I square numbers in Python?")
+            x11("xdotool", "type", "--delay", "5", "Write a Python function that reverses a string")
             x11("xdotool", "key", "Return")
-            await driver.wait(
-                lambda: "faster than a loop" in window.answer and not window.busy, "the answer"
-            )
+            await driver.wait(lambda: window.answer and not window.busy, "the answer", 60)
             taken.append(await take(driver, tmp_path, "guide-quick-chat.png", [window]))
             x11("xdotool", "key", "Escape")
             await driver.wait(lambda: not window.isVisible(), "the popup to hide")
 
             # a preset edited in LM Studio: the history then has a change to show
-            preset = sim.home / "config-presets" / "coding.preset.json"
+            preset = app.demo.home / "config-presets" / "Coding.preset.json"
             await driver.wait(lambda: app.history.versions(preset), "the preset's first version")
-            edited = json.loads(json.dumps(PRESET))
+            edited = json.loads(preset.read_text())
+            assert edited["operation"]["fields"][1]["key"] == "llm.prediction.temperature"
             edited["operation"]["fields"][1]["value"] = 0.7
             preset.write_text(json.dumps(edited, indent=2))
             await driver.wait(lambda: len(app.history.versions(preset)) >= 2, "the outside edit")
