@@ -168,6 +168,10 @@ def test_doctor_healthy_and_broken_config(cli: Cli, sim: Simulator) -> None:
     assert (doc["server_settings"]["cors"], doc["server_settings"]["jit"]) == (False, True)
     text = cli("doctor").stdout
     assert text.rstrip().endswith("No problems found.")
+    # the GPU as read here: a device, or "unknown" and why (never a warning of its own)
+    gpu_line = next(line for line in text.splitlines() if line.startswith("GPU:"))
+    assert " used" in gpu_line or "unknown — " in gpu_line
+    assert doc["gpu"]["line"].startswith("GPU memory")
     # a person's words for the switches, not Python's booleans
     assert f"Server settings: port {sim.api_port}, bind 127.0.0.1, CORS off, JIT on\n" in text
     assert "True" not in text and "False" not in text and "None" not in text

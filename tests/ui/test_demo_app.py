@@ -169,6 +169,9 @@ def test_commands_with_demo_act_on_the_running_demo_and_say_when_there_is_none(
         assert device["source"] == "simulated" and "demo" in device["name"].lower()
         assert 0 < device["used_bytes"] < device["total_bytes"]
 
+        doctor = _command(env, "doctor")
+        assert "GPU:             Simulated GPU (demo): " in doctor.stdout, doctor.stdout
+
         chat = _command(env, "chat", "Write a Python function that reverses a string")
         assert chat.returncode == 0, chat.stderr
         assert chat.stdout.strip()

@@ -17,6 +17,7 @@ from tray.cli._common import (
     lms_facts,
 )
 from tray.core.errors import LmsError
+from tray.core.gpu import memory_line
 from tray.core.status import ServerState
 from tray.core.words import on_off, plural
 from tray.services.lms_runner import lms_not_found
@@ -130,7 +131,9 @@ async def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
         }
 
     _ = ctx.server_url  # see cmd_status
-    monitor, lms = await asyncio.gather(ctx.probe_server(), lms_facts(ctx))
+    monitor, lms, gpu = await asyncio.gather(
+        ctx.probe_server(), lms_facts(ctx), asyncio.to_thread(lambda: ctx.gpu_probe().read())
+    )
     st = monitor.status
     if not st.state.is_up:
         warnings.append(f"The server at {st.url} is not reachable: {st.error}")
@@ -165,6 +168,11 @@ async def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
             "version": st.version,
             "error": st.error,
         },
+        "gpu": {
+            "devices": [d.model_dump(mode="json") for d in gpu.devices],
+            "unavailable_reason": gpu.unavailable_reason,
+            "line": memory_line(gpu),
+        },
         "presets": count_presets(home.path) if home.exists else 0,
         "model_default_configs": count_model_default_configs(home.path) if home.exists else 0,
         "warnings": warnings,
@@ -193,6 +201,10 @@ def _text_doctor(doc: dict[str, Any]) -> str:
         f"Server:          {srv['url']} ({srv['url_source']}) — "
         f"{ServerState(srv['state']).label}, auth {auth}"
     )
+    gpu = doc["gpu"]
+    names = ", ".join(d["name"] for d in gpu["devices"])
+    memory = str(gpu["line"]).split(": ", 1)[-1]  # "18.32 GB of 25.77 GB used", "unknown — …"
+    lines.append(f"GPU:             {names + ': ' if names else ''}{memory}")
     lines.append(
         f"Presets:         {doc['presets']}; per-model defaults: {doc['model_default_configs']}"
     )
