@@ -12,6 +12,7 @@ import pytest
 from tray.core.history_labels import (
     LMSTUDIO_DEFAULTS_FOLDER,
     PROFILES_FOLDER,
+    SCENES_FILE,
     FileLabel,
     label_for,
     needs_content,
@@ -113,3 +114,12 @@ def test_the_folder_names_are_the_ones_the_stores_use() -> None:
     assert AppPaths.default().load_profiles_dir.name == PROFILES_FOLDER
     assert AppPaths.demo(Path("/demo")).load_profiles_dir.name == PROFILES_FOLDER
     assert DEFAULTS_DIR.name == LMSTUDIO_DEFAULTS_FOLDER
+    assert AppPaths.default().scenes_file.name == SCENES_FILE
+
+
+def test_the_scenes_file_reads_as_scenes_after_the_load_profiles() -> None:
+    label = label_for(Path("/cfg/lmstudio-tray") / SCENES_FILE)
+    assert (label.text, label.phrase) == ("Scenes", "the scenes")
+    profile = label_for(Path("/cfg/lmstudio-tray") / PROFILES_FOLDER / "default.json")
+    mcp = label_for(Path("/home/u/.lmstudio/mcp.json"))
+    assert profile.sort_key < label.sort_key < mcp.sort_key

@@ -86,6 +86,7 @@ __all__ = [
     "LmsTimeout",
     "MalformedJson",
     "ModelNotFound",
+    "ModelsBusy",
     "NotFound",
     "PortInUse",
     "PresetChanged",
@@ -193,6 +194,21 @@ class ApiError(LmStudioError):
 
 class ModelNotFound(ApiError):
     title = "Model not found"
+
+
+class ModelsBusy(LmStudioError):
+    """Models that are answering would be unloaded: not without asking."""
+
+    title = "Models are busy"
+
+    def __init__(self, identifiers: list[str], *, how_to_insist: str) -> None:
+        names = ", ".join(identifiers)
+        verb = "is" if len(identifiers) == 1 else "are"
+        super().__init__(
+            f"{names} {verb} answering a request right now; unloading cuts the answer off. "
+            f"{how_to_insist}"
+        )
+        self.identifiers = identifiers
 
 
 class HttpStatusError(LmStudioError):

@@ -24,6 +24,7 @@ from tray.core.presets import PRESET_SUFFIX
 __all__ = [
     "LMSTUDIO_DEFAULTS_FOLDER",
     "PROFILES_FOLDER",
+    "SCENES_FILE",
     "FileKind",
     "FileLabel",
     "label_for",
@@ -35,15 +36,17 @@ __all__ = [
 # keeps these in step with the services that own the folders.
 PROFILES_FOLDER = "load-profiles"
 LMSTUDIO_DEFAULTS_FOLDER = "user-concrete-model-default-config"
+SCENES_FILE = "scenes.json"  # `app_paths.AppPaths.scenes_file`
 _PROFILE_FILE = re.compile(r"model-(?P<readable>.+)-[0-9a-f]{8}\.json")  # profile_file_name
 
-FileKind = Literal["preset", "load_profile", "lmstudio_defaults", "mcp", "file"]
+FileKind = Literal["preset", "load_profile", "scenes", "lmstudio_defaults", "mcp", "file"]
 _ORDER: dict[str, int] = {
     "preset": 0,
     "load_profile": 1,
-    "lmstudio_defaults": 2,
-    "mcp": 3,
-    "file": 4,
+    "scenes": 2,
+    "lmstudio_defaults": 3,
+    "mcp": 4,
+    "file": 5,
 }
 
 
@@ -65,6 +68,8 @@ class FileLabel(BaseModel):
             return f"Load profile: {self.name or 'default (every model)'}"
         if self.kind == "lmstudio_defaults":
             return f"LM Studio defaults: {self.name}"
+        if self.kind == "scenes":
+            return "Scenes"
         return str(self.name)
 
     @property
@@ -76,6 +81,8 @@ class FileLabel(BaseModel):
             return f"the load profile of {self.name}" if self.name else "the default load profile"
         if self.kind == "lmstudio_defaults":
             return f"LM Studio's defaults for {self.name}"
+        if self.kind == "scenes":
+            return "the scenes"
         return str(self.name)
 
     @property
@@ -97,6 +104,8 @@ def _kind(path: PurePath) -> FileKind:
         return "load_profile"
     if name == "mcp.json":
         return "mcp"
+    if name == SCENES_FILE:
+        return "scenes"
     return "file"
 
 

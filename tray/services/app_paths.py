@@ -67,6 +67,11 @@ class AppPaths(NamedTuple):
         return self.config_dir / "load-profiles"
 
     @property
+    def scenes_file(self) -> Path:
+        # The name is also tray.core.history_labels.SCENES_FILE (a test keeps them equal).
+        return self.config_dir / "scenes.json"
+
+    @property
     def history_dir(self) -> Path:
         return self.data_dir / "history"
 

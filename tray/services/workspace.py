@@ -1,7 +1,7 @@
 """The one place that builds the services a command and the tray share, so that a command
 and a menu item do the same thing by construction: the file history, our load profiles,
 LM Studio's presets and `mcp.json` lockdown, the `lms` runner and the model manager (with
-its never-load-twice guard).
+its never-load-twice guard), the scenes and what applies them.
 
 A `Workspace` is built once per process over the app's folders (`AppPaths`: the user's,
 or the demo's); what depends on the server profile takes the `Environment` it works for.
@@ -10,7 +10,7 @@ Constructing it does no I/O: the history opens its repository on first use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from tray.core.gpu import GpuReport
@@ -25,6 +25,8 @@ from tray.services.mcp_lockdown import McpLockdown
 from tray.services.model_defaults import LmStudioDefaults
 from tray.services.model_manager import ModelManager
 from tray.services.preset_store import PresetStore
+from tray.services.scene_runner import SceneRunner
+from tray.services.scene_store import SceneStore
 
 __all__ = ["Workspace"]
 
@@ -38,6 +40,7 @@ class Workspace:
         self._lms_env = dict(lms_env) if lms_env is not None else None
         self.history = FileHistory(paths.history_dir)
         self.load_profiles = LoadProfileStore(paths.load_profiles_dir, self.history)
+        self.scenes = SceneStore(paths.scenes_file, self.history)
 
     # --- LM Studio's files ------------------------------------------------------------------
 
@@ -87,4 +90,22 @@ class Workspace:
             on_user_unload=on_user_unload,
             gpu_probe=gpu_probe,
             defaults=LmStudioDefaults(home.path, self.history) if home.exists else None,
+        )
+
+    def scene_runner(
+        self,
+        env: Environment,
+        manager: ModelManager,
+        runner: LmsRunner | None,
+        *,
+        gpu_probe: Callable[[], GpuReport] | None = None,
+        start_server: Callable[[], Awaitable[None]] | None = None,
+    ) -> SceneRunner:
+        """What applies scenes on `env`'s server, through `manager` (its guard)."""
+        return SceneRunner(
+            manager,
+            self.load_profiles,
+            runner if env.capabilities.lms else None,
+            gpu_probe=gpu_probe,
+            start_server=start_server,
         )
