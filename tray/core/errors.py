@@ -13,6 +13,7 @@
     │   │   └── ModelNotFound      `model_not_found`
     │   ├── HttpStatusError        any other non-2xx status without a known error body
     │   ├── IdentifierInUse        a load asks for an identifier another model holds
+    │   ├── ModelsBusy             models to unload are answering a request
     │   └── BadResponse            the body is not what the endpoint documents
     │       ├── MalformedJson      not JSON at all (HTML error page, truncated body)
     │       ├── ResponseTooLarge   the body passed our size cap (we stop reading)
