@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QInputDialog, QMessageBox, QWidget
 
 from tray.ui.status_text import window_title
 
-__all__ = ["UnsavedAnswer", "ask_unsaved", "confirm"]
+__all__ = ["UnsavedAnswer", "ask_text", "ask_unsaved", "confirm"]
 
 UnsavedAnswer = Literal["save", "discard", "cancel"]
 
@@ -84,3 +84,35 @@ async def ask_unsaved(
         return await answered
     finally:
         box.deleteLater()
+
+
+async def ask_text(
+    title: str,
+    label: str,
+    *,
+    text: str = "",
+    ok: str = "OK",
+    demo: bool = False,
+    parent: QWidget | None = None,
+) -> str | None:
+    """A line of text (a name), or None when cancelled (Esc, closing, Cancel). Leading and
+    trailing spaces are dropped; an empty answer counts as cancelled."""
+    dialog = QInputDialog(parent)
+    dialog.setWindowTitle(window_title(title, demo=demo))
+    dialog.setLabelText(label)
+    dialog.setTextValue(text)
+    dialog.setOkButtonText(ok)
+    answered: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+
+    def on_finished(result: int) -> None:
+        if not answered.done():
+            value = dialog.textValue().strip()
+            accepted = result == QDialog.DialogCode.Accepted and bool(value)
+            answered.set_result(value if accepted else None)
+
+    dialog.finished.connect(on_finished)
+    dialog.open()
+    try:
+        return await answered
+    finally:
+        dialog.deleteLater()
