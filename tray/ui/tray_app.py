@@ -50,6 +50,7 @@ from tray.services.lmstudio_client import LmStudioClient
 from tray.services.mcp_audit import audit_file
 from tray.services.model_manager import ModelManager
 from tray.services.quick_chat import QuickChat
+from tray.services.scene_runner import SceneRunner
 from tray.services.server_controller import ServerController
 from tray.services.settings_store import SettingsService, SettingsStore
 from tray.services.status_monitor import StatusMonitor
@@ -65,6 +66,7 @@ from tray.ui.models_section import ModelsSection
 from tray.ui.notifier import TrayNotifier
 from tray.ui.profiles_section import ProfilesSection
 from tray.ui.quick_chat_section import QuickChatSection
+from tray.ui.scenes_section import ScenesSection
 from tray.ui.server_section import ServerSection
 from tray.ui.tasks import cancel_all, finalize_async_generators_on, set_error_reporter, spawn
 from tray.ui.tokens_section import TokensSection
@@ -115,6 +117,7 @@ class TrayApp:
         self.sections: tuple[MenuSection, ...] = (
             self.server_section,
             self.models_section,
+            self.scenes_section,
             self.quick_chat_section,
             self.config_section,
             self.mcp_section,
@@ -153,6 +156,14 @@ class TrayApp:
             demo=demo,
             profiles=self.load_profiles,
             inform=self.notifier.show_message,
+        )
+        self.scenes_section = ScenesSection(
+            self.workspace.scenes,
+            self._scene_runner,
+            notify=self.notifier.show_message,
+            open_manager=self._open_scenes,
+            refresh=self._refresh,
+            demo=demo,
         )
         self.quick_chat = QuickChat(
             client=lambda: self.client,
@@ -354,6 +365,28 @@ class TrayApp:
     def _refresh(self) -> None:
         if self.monitor is not None:
             self.monitor.refresh_now()
+
+    def _scene_runner(self) -> SceneRunner | None:
+        connection, gpu = self.connection, self.gpu
+        if connection is None or connection.models is None:
+            return None
+        controller = self._server_controller()
+
+        async def start_server() -> None:
+            if controller is not None:
+                self._starting()
+                await controller.start(None)
+
+        return self.workspace.scene_runner(
+            self.env,
+            connection.models,
+            connection.runner,
+            gpu_probe=gpu.read if gpu is not None else None,
+            start_server=start_server,
+        )
+
+    def _open_scenes(self) -> None:
+        pass  # TODO(merge): the Manage scenes window
 
     def _server_controller(self) -> ServerController | None:
         if self.connection is None:
