@@ -15,7 +15,8 @@ from app_driver import AppDriver  # tests/ui/app_driver.py
 from PySide6.QtWidgets import QApplication, QInputDialog
 from screen import grab_screen, x11
 
-from tray.core.scenes import FREE_GPU
+from tray.core.load_profiles import LoadProfile
+from tray.core.scenes import FREE_GPU, Scene, SceneModel
 from tray.core.status import ServerState
 from tray.simulator import Simulator
 from tray.ui.scenes_section import SAVE_CURRENT_TEXT, SCENES_TEXT
@@ -114,3 +115,33 @@ def test_save_a_scene_from_the_menu_then_apply_it_over_another_set_again_and_fro
     shot = tmp_path / "scenes-menu.png"
     run(loop, scenario())
     publish_screenshot(shot)
+
+
+def test_when_the_tray_starts_it_starts_the_server_and_applies_the_chosen_scene(
+    loop: asyncio.AbstractEventLoop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with Simulator(tmp_path / ".lmstudio", api_server_running=False) as sim:
+        driver = AppDriver(sim, tmp_path, {"on_start": {"start_server": True, "scene": "Coding"}})
+        scene = Scene(
+            name="Coding",
+            models=(
+                SceneModel(
+                    model_key="qwen/qwen3-4b",
+                    settings=LoadProfile(identifier="coder", context_length=16384),
+                ),
+            ),
+        )
+        driver.app.workspace.scenes.save(scene)
+
+        async def scenario() -> None:
+            async with driver:
+                await driver.wait(lambda: sim.api_server_running, "the server started", 30)
+                await driver.wait(lambda: loaded(sim) == ["coder"], "the scene applied", 30)
+                await driver.wait(
+                    lambda: driver.state() is ServerState.RUNNING, "the tray sees it running"
+                )
+
+        run(loop, scenario())
+        with sim.state.locked():
+            assert sim.state.instances["coder"].context_length == 16384

@@ -650,3 +650,29 @@ def test_a_hotkey_another_program_holds_is_shown_as_a_conflict(
         dialog.hotkey_edit.setKeySequence(QKeySequence("Ctrl+Alt+J"))
         click(qtbot, dialog, QDialogButtonBox.StandardButton.Apply)
         assert dialog.hotkey_state.text().startswith("Ctrl+Alt+J is registered")
+
+
+def test_when_the_tray_starts_start_the_server_and_apply_a_scene(
+    qtbot: QtBot, service: SettingsService, config_home: Path
+) -> None:
+    names = ["Coding", "Chat"]
+    dialog = SettingsDialog(
+        service, XdgAutostart(), demo=False, command=lambda: COMMAND, scene_names=lambda: names
+    )
+    qtbot.addWidget(dialog)
+    dialog.present()
+    startup = dialog.startup
+    assert not startup.scene.isEnabled()  # until "Apply the scene" is ticked
+    startup.start_server.setChecked(True)
+    startup.apply_scene.setChecked(True)
+    startup.scene.setCurrentIndex(1)
+    assert dialog.apply()
+    assert saved(service)["on_start"] == {"start_server": True, "scene": "Chat"}
+
+    # a chosen scene that was deleted since stays shown and marked, not dropped silently
+    names.remove("Chat")
+    dialog.load()
+    assert startup.scene.currentText() == "Chat (no longer saved)"
+    startup.apply_scene.setChecked(False)
+    assert dialog.apply()
+    assert saved(service)["on_start"] == {"start_server": True, "scene": None}

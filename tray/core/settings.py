@@ -29,6 +29,7 @@ __all__ = [
     "ServerProfile",
     "ServerStartOptions",
     "Settings",
+    "StartupSettings",
     "migrate",
     "profile_id_for",
     "remote_url_problem",
@@ -168,6 +169,16 @@ class McpSettings(BaseModel):
     notify_changes: bool = True
 
 
+class StartupSettings(BaseModel):
+    """What the tray does when it starts (with start-at-login: a machine ready after
+    login)."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    start_server: bool = False  # start the API server when it is not running
+    scene: str | None = Field(default=None, min_length=1)  # apply this scene
+
+
 def _local_profile() -> ServerProfile:
     return ServerProfile(id=LOCAL_PROFILE_ID, name="This machine")
 
@@ -191,6 +202,7 @@ class Settings(BaseModel):
     quick_chat: QuickChatSettings = Field(default_factory=QuickChatSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    on_start: StartupSettings = Field(default_factory=StartupSettings)
 
     @model_validator(mode="after")
     def _consistent_profiles(self) -> Settings:

@@ -51,10 +51,13 @@ class AppWindows:
         list_models: Callable[[], Awaitable[list[ModelInfo]]],
         check_token: Callable[[str, SecretStr], Awaitable[TokenCheck]],
         on_token_change: Callable[[], None],
+        scene_names: Callable[[], list[str]],
         demo: bool,
     ) -> None:
         self.settings: WindowSlot[SettingsDialog] = WindowSlot(
-            lambda: _settings_dialog(settings, autostart(), self.open_tokens, hotkeys(), demo)
+            lambda: _settings_dialog(
+                settings, autostart(), self.open_tokens, hotkeys(), scene_names, demo
+            )
         )
         self.tokens: WindowSlot[TokensDialog] = WindowSlot(
             lambda: _tokens_dialog(vault, settings, check_token, on_token_change, demo)
@@ -83,11 +86,19 @@ def _settings_dialog(
     autostart: Autostart,
     open_tokens: Callable[[str | None], None],
     hotkeys: HotkeyManager | None,
+    scene_names: Callable[[], list[str]],
     demo: bool,
 ) -> SettingsDialog:
     from tray.ui.settings_dialog import SettingsDialog
 
-    return SettingsDialog(settings, autostart, demo=demo, open_tokens=open_tokens, hotkeys=hotkeys)
+    return SettingsDialog(
+        settings,
+        autostart,
+        demo=demo,
+        open_tokens=open_tokens,
+        hotkeys=hotkeys,
+        scene_names=scene_names,
+    )
 
 
 def _tokens_dialog(

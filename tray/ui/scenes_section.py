@@ -164,7 +164,22 @@ class ScenesSection:
     async def _apply(self, name: str) -> None:
         runner = self._runner()
         scene = find_scene(self._scenes, name)
-        if runner is None or scene is None or self.applying is not None:
+        if scene is None:
+            self._notify(
+                f"Scene {name} not applied",
+                f"There is no scene {quoted(name)} any more (Manage scenes… lists them).",
+                Severity.ERROR,
+            )
+            return
+        if runner is None:
+            self._notify(
+                f"Scene {name} not applied",
+                "The tray cannot load models on this server (it is not LM Studio, or not "
+                "connected yet).",
+                Severity.ERROR,
+            )
+            return
+        if self.applying is not None:
             return
         self.applying = scene.name
         self._mark()

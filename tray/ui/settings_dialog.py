@@ -53,6 +53,7 @@ from tray.platform.hotkeys import HotkeyManager
 from tray.services.settings_store import SettingsService
 from tray.ui.server_profiles_page import ServerProfilesPage
 from tray.ui.settings_parts import ERROR_COLOUR, message_line, show_error, stacked
+from tray.ui.startup_group import StartupGroup
 from tray.ui.status_text import window_title
 
 __all__ = ["SettingsDialog"]
@@ -85,16 +86,19 @@ class SettingsDialog(QDialog):
         command: Callable[[], list[str]] = autostart_command,
         open_tokens: Callable[[str], None] | None = None,
         hotkeys: HotkeyManager | None = None,
+        scene_names: Callable[[], list[str]] = list,
     ) -> None:
         """`command` gives the argv start-at-login runs (the installed tray by default);
         `open_tokens(profile_id)` opens the API tokens dialog for a saved server;
-        `hotkeys` registers the quick-chat hotkey and tells how that went."""
+        `hotkeys` registers the quick-chat hotkey and tells how that went; `scene_names()`
+        are the saved scenes, for "When the tray starts"."""
         super().__init__(parent)
         self._hotkeys = hotkeys
         self._open_tokens = open_tokens
         self._settings = settings
         self._autostart = autostart
         self._command = command
+        self._scene_names = scene_names
 
         self.setWindowTitle(window_title("Settings", demo=demo))
         self.setObjectName("settings-dialog")
@@ -160,6 +164,7 @@ class SettingsDialog(QDialog):
         self.autostart_box.setChecked(self._autostart.is_enabled())
         self.autostart_where.setText(self._autostart.describe())
         self._autostart_toggled(self.autostart_box.isChecked())
+        self.startup.load(current.on_start, self._scene_names())
         self.settings_file.setText(f"Settings file: {self._settings.store.path}")
         self._load_hotkey(current)
         self._clear_errors()
@@ -210,6 +215,7 @@ class SettingsDialog(QDialog):
             s.notifications.vram_threshold_percent = self.vram_threshold.value()
             s.notifications.exposed = self.notify_exposed.isChecked()
             s.autostart = wanted_autostart
+            self.startup.apply_to(s)
             s.quick_chat.hotkey_enabled = self.hotkey_enabled.isChecked()
             if hotkey is not None:
                 s.quick_chat.hotkey = hotkey
@@ -384,7 +390,8 @@ class SettingsDialog(QDialog):
         column.addWidget(self.autostart_where)
         column.addWidget(self.autostart_command)
         column.addWidget(self.autostart_error)
-        return _page(group, self.settings_file)
+        self.startup = StartupGroup()
+        return _page(group, self.startup, self.settings_file)
 
     def _autostart_toggled(self, checked: bool) -> None:
         show_error(self.autostart_error, None)

@@ -31,7 +31,7 @@ from tray.core.mcp_audit import AuditReport
 from tray.core.mcp_config import McpDocument
 from tray.core.notifications import NotificationRules
 from tray.core.settings import Settings
-from tray.core.status import ServerStatus
+from tray.core.status import ServerState, ServerStatus
 from tray.core.tokens import StaticToken, TokenCheck
 from tray.platform.autostart import (
     Autostart,
@@ -77,6 +77,9 @@ __all__ = ["TrayApp"]
 log = logging.getLogger(__name__)
 
 
+STATUS_WAIT_SECONDS = 30.0  # for the first status before the start-up actions
+
+
 class MenuSection(Protocol):
     """One capability's group of menu items: inserted once, rendered on every status."""
 
@@ -91,6 +94,7 @@ class TrayApp:
     def __init__(self, args: argparse.Namespace, http: httpx.AsyncClient, tray: TrayIcon) -> None:
         self.args, self.http, self.tray = args, http, tray
         self.quit = asyncio.Event()
+        self._first_status = asyncio.Event()  # set by the first status that knows the state
         self.instance: InstanceOwner | None = None  # this user's one tray (run_tray sets it)
         self.demo = DemoLmStudio() if args.demo else None
         demo = self.demo is not None
@@ -141,6 +145,7 @@ class TrayApp:
             list_models=self._list_models,
             check_token=self.check_token,
             on_token_change=self.auth_gate.token_changed,
+            scene_names=lambda: self.scenes_section.scene_names,
             demo=demo,
         )
 
@@ -278,6 +283,8 @@ class TrayApp:
             )
             self._connect()
             self.tray.show()
+            self.scenes_section.reload()
+            spawn(self._on_start(), doing="Getting ready as the settings say")
             self.quick_chat_section.start()
             await self._watch_files()
             await self.quit.wait()
@@ -291,6 +298,27 @@ class TrayApp:
             if self.demo is not None:
                 await self.demo.stop()
             self._release_instance()
+
+    async def _on_start(self) -> None:
+        """Settings › General › When the tray starts: start the server, apply a scene."""
+        wanted = self.settings.settings.on_start
+        monitor = self.monitor
+        if monitor is None or not (wanted.start_server or wanted.scene):
+            return
+        try:  # the first status: is the server up already?
+            await asyncio.wait_for(self._first_status.wait(), STATUS_WAIT_SECONDS)
+        except TimeoutError:
+            log.warning("no status after %s s: the start-up actions go ahead", STATUS_WAIT_SECONDS)
+        controller = self._server_controller()
+        if wanted.start_server and controller is not None and not monitor.status.state.is_up:
+            self._starting()
+            try:
+                await controller.start(None)
+            except TrayError as exc:
+                self._report_error("The server did not start", exc.message)
+        if wanted.scene is not None:
+            await self.scenes_section.read()
+            await self.scenes_section.apply(wanted.scene)
 
     def _discover(self) -> Environment:
         if self.demo is not None:
@@ -338,6 +366,8 @@ class TrayApp:
         spawn(self._reconnect(), doing="Applying the new settings")
 
     def _render(self, status: ServerStatus) -> None:
+        if status.state is not ServerState.UNKNOWN:
+            self._first_status.set()
         caps = self.env.capabilities
         self.tray.render(status, lmstudio_found=self.env.lmstudio_found or self.demo is not None)
         for section in self.sections:
