@@ -61,7 +61,7 @@ def test_sixty_seconds_of_idle_polling_spawn_nothing(tmp_path: Path) -> None:
         )
     try:
         deadline = time.monotonic() + 30
-        while "(1 loaded) [demo]" not in log.read_text():
+        while "(2 loaded) [demo]" not in log.read_text():  # the demo loads two
             assert time.monotonic() < deadline, log.read_text()
             assert app.poll() is None, log.read_text()
             time.sleep(0.1)
