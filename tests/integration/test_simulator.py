@@ -298,3 +298,38 @@ def test_serve_announces_itself_and_cleans_up_on_sigterm(tmp_path: Path) -> None
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     assert not (home / ".internal" / "http-server.json").exists()
+
+
+def test_the_showroom_answers_like_a_model_at_a_believable_pace(tmp_path: Path) -> None:
+    """The demo's simulator: an answer chosen by the question (a code block for a code
+    question), reasoning first for a reasoning model, a first token after a moment, then
+    tens of tokens per second — and stats that match what was streamed."""
+    with Simulator(tmp_path / "home", load_seconds=0.05, showroom=True) as sim:
+        sim.state.load("qwen/qwen3-4b")
+        ask = "Write a Python function that reverses a string"
+        response, raw = request(
+            sim, "POST", "/api/v1/chat", {"model": "qwen/qwen3-4b", "input": ask, "stream": True}
+        )
+        assert response.status == 200
+        events = sse_events(raw)
+        names = collapse([name for name, _ in events])
+        assert names.index("reasoning.start") < names.index("message.start")
+        streamed = "".join(d["content"] for n, d in events if n == "message.delta")
+        assert "```python\ndef reverse_string(s: str) -> str:" in streamed
+        assert ask not in streamed
+        stats = events[-1][1]["result"]["stats"]
+        deltas = sum(1 for n, _ in events if n in ("message.delta", "reasoning.delta"))
+        assert stats["total_output_tokens"] == deltas
+        assert 15 <= stats["tokens_per_second"] <= 90  # not the tests' 200+
+        assert stats["time_to_first_token_seconds"] >= 0.3  # the prompt takes a moment
+
+        # the OpenAI-compatible route answers the same way
+        response, body = request(
+            sim,
+            "POST",
+            "/v1/chat/completions",
+            {"model": "qwen/qwen3-4b", "messages": [{"role": "user", "content": ask}]},
+        )
+        assert response.status == 200
+        message = json.loads(body)["choices"][0]["message"]
+        assert "```python" in message["content"]

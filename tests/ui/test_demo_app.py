@@ -174,7 +174,7 @@ def test_commands_with_demo_act_on_the_running_demo_and_say_when_there_is_none(
 
         chat = _command(env, "chat", "Write a Python function that reverses a string")
         assert chat.returncode == 0, chat.stderr
-        assert chat.stdout.strip()
+        assert "def reverse_string(s: str) -> str:" in chat.stdout, chat.stdout
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=15)

@@ -151,6 +151,7 @@ def test_guide_screenshots_of_the_windows_opened_from_the_app(
             x11("xdotool", "type", "--delay", "5", "Write a Python function that reverses a string")
             x11("xdotool", "key", "Return")
             await driver.wait(lambda: window.answer and not window.busy, "the answer", 60)
+            assert "```python\ndef reverse_string" in window.answer  # the demo's own answer
             taken.append(await take(driver, tmp_path, "guide-quick-chat.png", [window]))
             x11("xdotool", "key", "Escape")
             await driver.wait(lambda: not window.isVisible(), "the popup to hide")

@@ -108,6 +108,7 @@ class DemoLmStudio:
             str(self.home),
             "--gpu-gib",
             str(DEMO_GPU_GIB),
+            "--showroom",
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             env=self.env,

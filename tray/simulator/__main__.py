@@ -29,6 +29,9 @@ def serve(argv: list[str]) -> int:
     parser.add_argument(
         "--gpu-gib", type=float, help="simulate a graphics card of this size (the demo's)"
     )
+    parser.add_argument(
+        "--showroom", action="store_true", help="the demo's answers and pace, not an echo"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     token = os.environ.get(args.auth_token_env) if args.auth_token_env else None
@@ -42,6 +45,7 @@ def serve(argv: list[str]) -> int:
         gui=args.gui,
         api_port=args.port,
         gpu_bytes=int(args.gpu_gib * 1024**3) if args.gpu_gib else None,
+        showroom=args.showroom,
     )
     sim.on_shutdown = done.set
 

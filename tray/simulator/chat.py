@@ -7,6 +7,7 @@ drains them for a non-stream answer, so every API path times and counts the same
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import time
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tray.simulator.answers import demo_answer
 from tray.simulator.catalog import CatalogModel
 from tray.simulator.state import (
     JIT_TTL_SECONDS,
@@ -25,7 +27,14 @@ from tray.simulator.state import (
     v1_error,
 )
 
-__all__ = ["ChatJob", "prepare_openai_chat", "prepare_v1_chat", "run_chat", "tokenize"]
+__all__ = [
+    "ChatJob",
+    "prepare_openai_chat",
+    "prepare_v1_chat",
+    "run_chat",
+    "showroom_pace",
+    "tokenize",
+]
 
 Event = tuple[str, dict[str, Any]]
 _TOKEN = re.compile(r"\S+\s*|\s+")
@@ -134,14 +143,18 @@ def _prepare(
     reply = state.take_reply() or Reply()
     turn = len(history) + 1
     text = reply.text
-    if text is None:
+    reasoning = reply.reasoning
+    thinks = (
+        bool(model.reasoning_options) and (reasoning_choice or model.reasoning_default) != "off"
+    )
+    if text is None and state.showroom:
+        text, reasoning = demo_answer(prompt, reasoning_model=thinks)
+    elif text is None:
         shown = prompt if len(prompt) <= 60 else prompt[:57] + "..."
         text = f'Hello from the LM Studio simulator. You said: "{shown}".'
         if turn > 1:
             text += f" This is turn {turn} of our conversation."
-    reasoning = reply.reasoning
-    thinks = model.reasoning_options and (reasoning_choice or model.reasoning_default) != "off"
-    if reply == Reply() and thinks:
+    if reply == Reply() and thinks and not state.showroom:
         reasoning = f'The user wrote "{prompt[:40]}". A short, friendly answer will do.'
     return ChatJob(
         model=model,
@@ -281,6 +294,12 @@ def _until_stop(text: str, stops: tuple[str, ...]) -> str:
     return text[: min(cuts)] if cuts else text
 
 
+def showroom_pace(model: CatalogModel) -> float:
+    """Tokens per second for the demo: smaller models are faster (about 75 for a 2.5 GB
+    model, 35 for a 12 GB one), as on a mid-range graphics card."""
+    return round(max(15.0, min(90.0, 120.0 / math.sqrt(model.size_bytes / 1e9))), 1)
+
+
 def run_chat(state: SimState, job: ChatJob) -> Iterator[Event]:
     """The events of one chat, paced like a model at `state.tokens_per_second`.
 
@@ -316,12 +335,15 @@ def run_chat(state: SimState, job: ChatJob) -> Iterator[Event]:
                 "load_time_seconds": load_time,
             },
         )
-    delay = 1.0 / state.tokens_per_second
+    tps = showroom_pace(job.model) if state.showroom else state.tokens_per_second
+    delay = 1.0 / tps
+    # The showroom's prompt takes a believable moment (a real model's time to first token).
+    prompt_step = max(delay * max(1, job.input_tokens) / 20, 0.2 if state.showroom else 0.0)
     with state.busy(job.identifier) as instance:
         started = time.monotonic()
         yield "prompt_processing.start", {}
         for progress in (0.5, 1.0):
-            time.sleep(delay * max(1, job.input_tokens) / 20)
+            time.sleep(prompt_step)
             yield "prompt_processing.progress", {"progress": progress}
         yield "prompt_processing.end", {}
         state.set_status(instance, "generating")
@@ -389,7 +411,7 @@ def run_chat(state: SimState, job: ChatJob) -> Iterator[Event]:
             "input_tokens": job.input_tokens,
             "total_output_tokens": reasoning_tokens + len(tokens),
             "reasoning_output_tokens": reasoning_tokens,
-            "tokens_per_second": state.tokens_per_second,
+            "tokens_per_second": tps,
             "time_to_first_token_seconds": round((first_token or time.monotonic()) - started, 3),
         }
         if load_time is not None:

@@ -133,9 +133,11 @@ class Simulator:
         api_port: int | None = None,
         control_port: int | None = None,
         gpu_bytes: int | None = None,
+        showroom: bool = False,
     ) -> None:
         """`gpu_bytes`: give the demo a simulated graphics card of that size, whose files
-        (`gpu_root`) follow the loaded models."""
+        (`gpu_root`) follow the loaded models; `showroom`: the demo's answers and pace
+        (`tray.simulator.answers`) instead of the tests' echo."""
         self.home = Path(home)
         self.gui = gui
         self.state = SimState(
@@ -144,6 +146,7 @@ class Simulator:
             load_seconds=load_seconds,
             auth_token=auth_token,
         )
+        self.state.showroom = showroom
         self.faults = FaultList()
         self.gpu = (
             SimulatedGpu(self.state, self.internal_dir / "sim-gpu", gpu_bytes)

@@ -198,6 +198,9 @@ class SimState:
         self.load_seconds = load_seconds
         self._auth_token = auth_token
         self.jit = True
+        # The demo's showroom: answers chosen by the question (simulator/answers.py),
+        # paced like a real model (a first-token delay, tens of tokens per second).
+        self.showroom = False
         self.greeting_requires_auth = False
         self.openai_reasoning_field: Literal["reasoning", "reasoning_content", "think_tags"] = (
             "reasoning"
