@@ -19,7 +19,7 @@ from tray.core.load_profiles import LoadProfile
 from tray.core.scenes import FREE_GPU, Scene, SceneModel
 from tray.core.status import ServerState
 from tray.simulator import Simulator
-from tray.ui.scenes_section import SAVE_CURRENT_TEXT, SCENES_TEXT
+from tray.ui.scenes_section import MANAGE_TEXT, SAVE_CURRENT_TEXT, SCENES_TEXT
 
 pytestmark = pytest.mark.ui
 
@@ -102,6 +102,14 @@ def test_save_a_scene_from_the_menu_then_apply_it_over_another_set_again_and_fro
             with sim.state.locked():
                 assert sim.state.instances["q"].context_length == 8192
             await driver.wait(lambda: checked() == ["Coding"], "the check mark once more")
+
+            await choose(MANAGE_TEXT)
+            slot = app.windows.scenes
+            await driver.wait(lambda: slot.window is not None and slot.window.isVisible(), "")
+            window = slot.window
+            assert window is not None
+            await driver.wait(lambda: window.name_edit.text() == "Coding", "Coding in it")
+            window.close()
 
             # the submenu as the user sees it, for docs/scenes.md
             await driver.open_menu()

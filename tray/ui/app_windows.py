@@ -1,6 +1,6 @@
 """The tray's windows, each built on first use and presented again through one
 `WindowSlot`: Settings, API tokens, Presets (built anew for another LM Studio home), Load
-profiles and History.
+profiles, History and Scenes.
 
 Each window's module is imported by its builder, at first use: an idle tray that nobody
 opened a window of does not hold their code (docs/benchmarks.md, idle memory). These
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tray.ui.history_window import HistoryWindow
     from tray.ui.load_profiles_dialog import LoadProfilesDialog
     from tray.ui.preset_dialog import PresetDialog
+    from tray.ui.scenes_window import ScenesWindow
     from tray.ui.settings_dialog import SettingsDialog
     from tray.ui.tokens_dialog import TokensDialog
 
@@ -52,6 +53,7 @@ class AppWindows:
         check_token: Callable[[str, SecretStr], Awaitable[TokenCheck]],
         on_token_change: Callable[[], None],
         scene_names: Callable[[], list[str]],
+        on_scenes_changed: Callable[[], None],
         demo: bool,
     ) -> None:
         self.settings: WindowSlot[SettingsDialog] = WindowSlot(
@@ -71,6 +73,9 @@ class AppWindows:
         )
         self.history: WindowSlot[HistoryWindow] = WindowSlot(
             lambda: _history_window(workspace, settings, demo)
+        )
+        self.scenes: WindowSlot[ScenesWindow] = WindowSlot(
+            lambda: _scenes_window(workspace, list_models, on_scenes_changed, demo)
         )
 
     def open_tokens(self, profile_id: str | None, reason: str | None = None) -> None:
@@ -139,3 +144,14 @@ def _history_window(workspace: Workspace, settings: SettingsService, demo: bool)
     from tray.ui.history_window import HistoryWindow
 
     return HistoryWindow(workspace.history, settings=settings, demo=demo)
+
+
+def _scenes_window(
+    workspace: Workspace,
+    list_models: Callable[[], Awaitable[list[ModelInfo]]],
+    on_saved: Callable[[], None],
+    demo: bool,
+) -> ScenesWindow:
+    from tray.ui.scenes_window import ScenesWindow
+
+    return ScenesWindow(workspace.scenes, list_models, demo=demo, on_saved=on_saved)

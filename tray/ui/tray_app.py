@@ -146,6 +146,7 @@ class TrayApp:
             check_token=self.check_token,
             on_token_change=self.auth_gate.token_changed,
             scene_names=lambda: self.scenes_section.scene_names,
+            on_scenes_changed=lambda: self.scenes_section.reload(),
             demo=demo,
         )
 
@@ -166,7 +167,7 @@ class TrayApp:
             self.workspace.scenes,
             self._scene_runner,
             notify=self.notifier.show_message,
-            open_manager=self._open_scenes,
+            open_manager=lambda: self.windows.scenes.present(),
             refresh=self._refresh,
             demo=demo,
         )
@@ -414,9 +415,6 @@ class TrayApp:
             gpu_probe=gpu.read if gpu is not None else None,
             start_server=start_server,
         )
-
-    def _open_scenes(self) -> None:
-        pass  # TODO(merge): the Manage scenes window
 
     def _server_controller(self) -> ServerController | None:
         if self.connection is None:
