@@ -7,7 +7,8 @@ and await its answer through a future instead (DESIGN.md §2).
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
 from PySide6.QtWidgets import QDialog, QInputDialog, QMessageBox, QWidget
 
@@ -16,6 +17,7 @@ from tray.ui.status_text import window_title
 __all__ = ["UnsavedAnswer", "ask_text", "ask_unsaved", "confirm"]
 
 UnsavedAnswer = Literal["save", "discard", "cancel"]
+_T = TypeVar("_T")
 
 
 async def confirm(
@@ -35,18 +37,7 @@ async def confirm(
     accept = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-    answered: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-    def on_finished(_: int) -> None:
-        if not answered.done():
-            answered.set_result(box.clickedButton() is accept)
-
-    box.finished.connect(on_finished)
-    box.open()
-    try:
-        return await answered
-    finally:
-        box.deleteLater()
+    return await _answer(box, lambda _: box.clickedButton() is accept)
 
 
 async def ask_unsaved(
@@ -65,25 +56,14 @@ async def ask_unsaved(
     box.setStandardButtons(buttons.Save | buttons.Discard | buttons.Cancel)
     box.setDefaultButton(buttons.Save)
     box.setEscapeButton(buttons.Cancel)
-    answered: asyncio.Future[UnsavedAnswer] = asyncio.get_running_loop().create_future()
 
-    def on_finished(_: int) -> None:
-        if answered.done():
-            return
+    def said(_: int) -> UnsavedAnswer:
         clicked = box.standardButton(box.clickedButton()) if box.clickedButton() else None
         if clicked == buttons.Save:
-            answered.set_result("save")
-        elif clicked == buttons.Discard:
-            answered.set_result("discard")
-        else:
-            answered.set_result("cancel")
+            return "save"
+        return "discard" if clicked == buttons.Discard else "cancel"
 
-    box.finished.connect(on_finished)
-    box.open()
-    try:
-        return await answered
-    finally:
-        box.deleteLater()
+    return await _answer(box, said)
 
 
 async def ask_text(
@@ -102,13 +82,22 @@ async def ask_text(
     dialog.setLabelText(label)
     dialog.setTextValue(text)
     dialog.setOkButtonText(ok)
-    answered: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+
+    def said(result: int) -> str | None:
+        value = dialog.textValue().strip()
+        return value if result == QDialog.DialogCode.Accepted and value else None
+
+    return await _answer(dialog, said)
+
+
+async def _answer(dialog: QDialog, said: Callable[[int], _T]) -> _T:
+    """Open `dialog` without a nested event loop and await what `said(result)` makes of
+    how it finished; the dialog is deleted afterwards."""
+    answered: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
 
     def on_finished(result: int) -> None:
         if not answered.done():
-            value = dialog.textValue().strip()
-            accepted = result == QDialog.DialogCode.Accepted and bool(value)
-            answered.set_result(value if accepted else None)
+            answered.set_result(said(result))
 
     dialog.finished.connect(on_finished)
     dialog.open()
