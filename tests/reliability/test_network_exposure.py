@@ -126,7 +126,13 @@ def test_cli_commands_only_connect_to_the_configured_server(
             subprocess.run(
                 [str(EXE), *argv], capture_output=True, env=env, timeout=120, check=False
             )
-        allowed = {("127.0.0.1", sim.api_port), ("localhost", sim.api_port)}
+        # The server, and LM Studio's own local API server on loopback (the port it
+        # publishes in .internal/http-server.json), which alone tells its version.
+        allowed = {
+            ("127.0.0.1", sim.api_port),
+            ("localhost", sim.api_port),
+            ("127.0.0.1", sim.control_port),
+        }
         rows = records(log)
     app_rows = [r for r in rows if is_app(r)]
     connects = [r for r in app_rows if r["event"] == "socket.connect"]
@@ -170,7 +176,13 @@ def test_the_running_tray_listens_on_nothing_and_talks_only_to_its_server(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 _, err = proc.communicate()
-        allowed = {("127.0.0.1", sim.api_port), ("localhost", sim.api_port)}
+        # The server, and LM Studio's own local API server on loopback (the port it
+        # publishes in .internal/http-server.json), which alone tells its version.
+        allowed = {
+            ("127.0.0.1", sim.api_port),
+            ("localhost", sim.api_port),
+            ("127.0.0.1", sim.control_port),
+        }
         rows = records(log)
     app_rows = [r for r in rows if is_app(r)]
     families = sorted({r["family"] for r in app_rows})
