@@ -22,6 +22,7 @@ from tray.core.scenes import (
     plan_scene,
     scene_from_instances,
     scene_preflight,
+    unique_scene_name,
 )
 from tray.services.history import FileHistory
 from tray.services.scene_runner import scene_profile
@@ -141,6 +142,8 @@ def test_a_form_that_is_no_scene_is_said_in_one_sentence() -> None:
     with pytest.raises(ValueError, match=r"^Model 1, TTL: Input should be greater"):
         parse_scene(bad)
     assert parse_scene({"name": " Coding ", "others": "keep"}).name == "Coding"
+    assert unique_scene_name("New scene", ["new scene", "New scene 2"]) == "New scene 3"
+    assert unique_scene_name("Free GPU", []) == "Free GPU 2"
 
 
 def test_the_store_renames_replaces_and_refuses_a_new_scene_that_clashes(

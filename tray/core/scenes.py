@@ -40,6 +40,7 @@ __all__ = [
     "plan_scene",
     "scene_from_instances",
     "scene_preflight",
+    "unique_scene_name",
 ]
 
 SCENES_SCHEMA = 1
@@ -130,6 +131,16 @@ def parse_scene(data: Mapping[str, Any]) -> Scene:
             detail = f"model {where[1] + 1}" + (f", {label}" if label else "") + f": {detail}"
         sentence = detail[:1].upper() + detail[1:]
         raise ValueError(sentence if sentence.endswith(".") else sentence + ".") from None
+
+
+def unique_scene_name(wanted: str, taken: Iterable[str]) -> str:
+    """`wanted`, or `wanted 2`, `wanted 3`… — free among `taken` and "Free GPU", ignoring
+    case (for a new scene or a copy)."""
+    used = {t.casefold() for t in taken} | {FREE_GPU.casefold()}
+    name, n = wanted, 2
+    while name.casefold() in used:
+        name, n = f"{wanted} {n}", n + 1
+    return name
 
 
 class ScenesFile(BaseModel):
