@@ -3,9 +3,12 @@ check mark, the whole-scene pre-flight, and the settings a scene loads a model w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
+from tray.core.errors import ConfigError
 from tray.core.instances import LiveInstance
 from tray.core.load_profiles import LoadProfile
 from tray.core.scenes import (
@@ -15,11 +18,15 @@ from tray.core.scenes import (
     ScenesFile,
     current_scene,
     find_scene,
+    parse_scene,
     plan_scene,
     scene_from_instances,
     scene_preflight,
+    unique_scene_name,
 )
+from tray.services.history import FileHistory
 from tray.services.scene_runner import scene_profile
+from tray.services.scene_store import SceneStore
 
 GB = 10**9
 
@@ -121,3 +128,35 @@ def test_a_scene_sets_its_fields_over_the_load_profile() -> None:
     merged = scene_profile(base, model)
     assert (merged.context_length, merged.flash_attention, merged.identifier) == (16384, True, "x")
     assert scene_profile(base, SceneModel(model_key="m")).identifier is None
+
+
+def test_a_form_that_is_no_scene_is_said_in_one_sentence() -> None:
+    with pytest.raises(ValueError, match=r"^Give the scene a name\.$"):
+        parse_scene({"name": "  "})
+    with pytest.raises(ValueError, match=r"^The name is longer than 80 characters\.$"):
+        parse_scene({"name": "x" * 81})
+    twice = {"name": "T", "models": [{"model_key": "m"}, {"model_key": "m"}]}
+    with pytest.raises(ValueError, match=r"^“m” is in the scene twice: .* of its own\.$"):
+        parse_scene(twice)
+    bad = {"name": "T", "models": [{"model_key": "m", "settings": {"ttl_seconds": 0}}]}
+    with pytest.raises(ValueError, match=r"^Model 1, TTL: Input should be greater"):
+        parse_scene(bad)
+    assert parse_scene({"name": " Coding ", "others": "keep"}).name == "Coding"
+    assert unique_scene_name("New scene", ["new scene", "New scene 2"]) == "New scene 3"
+    assert unique_scene_name("Free GPU", []) == "Free GPU 2"
+
+
+def test_the_store_renames_replaces_and_refuses_a_new_scene_that_clashes(
+    tmp_path: Path,
+) -> None:
+    store = SceneStore(tmp_path / "scenes.json", FileHistory(tmp_path / "history"))
+    store.save(Scene(name="Coding"))
+    store.save(Scene(name="Chat"))
+    with pytest.raises(ConfigError, match="A scene called “Coding” exists already"):
+        store.save(Scene(name="coding"), new=True)
+    with pytest.raises(ConfigError, match="A scene called “Chat” exists already"):
+        store.save(Scene(name="Chat"), replacing="Coding")
+    store.save(Scene(name="Code", others="keep"), replacing="Coding")
+    assert [s.name for s in store.list()] == ["Code", "Chat"]
+    with pytest.raises(ConfigError, match="built in"):
+        store.save(Scene(name="free gpu"), new=True)

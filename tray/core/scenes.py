@@ -15,14 +15,14 @@ Restore already uses).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Literal
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tray.core.gpu import format_bytes
 from tray.core.instances import LiveInstance
-from tray.core.load_profiles import LoadProfile
+from tray.core.load_profiles import FIELD_LABELS, LoadProfile
 from tray.core.words import plural, quoted
 
 __all__ = [
@@ -36,9 +36,11 @@ __all__ = [
     "ScenesFile",
     "current_scene",
     "find_scene",
+    "parse_scene",
     "plan_scene",
     "scene_from_instances",
     "scene_preflight",
+    "unique_scene_name",
 ]
 
 SCENES_SCHEMA = 1
@@ -107,6 +109,38 @@ class Scene(BaseModel):
             parts.append(model.shown + extra)
         what = ", ".join(parts) if parts else "no models"
         return f"{what}; others {'unloaded' if self.others == 'unload' else 'left loaded'}"
+
+
+def parse_scene(data: Mapping[str, Any]) -> Scene:
+    """The scene a form's values describe; `ValueError` with one sentence a user can act
+    on when they cannot be one (no name, a model in it twice, a value out of range)."""
+    if not str(data.get("name") or "").strip():
+        raise ValueError("Give the scene a name.")
+    try:
+        return Scene.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        detail = str(first["msg"]).removeprefix("Value error, ")
+        where = first["loc"]
+        if where and where[0] == "name":
+            limit = (first.get("ctx") or {}).get("max_length")
+            detail = f"the name is longer than {limit} characters" if limit else detail
+        elif len(where) > 1 and where[0] == "models" and isinstance(where[1], int):
+            field = next((str(p) for p in where[2:] if isinstance(p, str) and p != "settings"), "")
+            label = FIELD_LABELS.get(field, field.replace("_", " "))
+            detail = f"model {where[1] + 1}" + (f", {label}" if label else "") + f": {detail}"
+        sentence = detail[:1].upper() + detail[1:]
+        raise ValueError(sentence if sentence.endswith(".") else sentence + ".") from None
+
+
+def unique_scene_name(wanted: str, taken: Iterable[str]) -> str:
+    """`wanted`, or `wanted 2`, `wanted 3`… — free among `taken` and "Free GPU", ignoring
+    case (for a new scene or a copy)."""
+    used = {t.casefold() for t in taken} | {FREE_GPU.casefold()}
+    name, n = wanted, 2
+    while name.casefold() in used:
+        name, n = f"{wanted} {n}", n + 1
+    return name
 
 
 class ScenesFile(BaseModel):

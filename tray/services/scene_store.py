@@ -45,15 +45,19 @@ class SceneStore:
             raise NotFound(f"There is no scene {quoted(name)} (scenes: {names}; and {FREE_GPU}).")
         return found
 
-    def save(self, scene: Scene, *, replacing: str | None = None) -> str | None:
+    def save(self, scene: Scene, *, replacing: str | None = None, new: bool = False) -> str | None:
         """Add `scene`, or replace the one called `replacing` (a rename or an edit) keeping
-        its place; returns the history commit (None without history)."""
+        its place; returns the history commit (None without history). Without `replacing`
+        a scene of the same name is replaced, unless `new` says the scene must not exist
+        yet (a window's New or Duplicate): then the name clash is an error."""
         if scene.name.casefold() == FREE_GPU.casefold():
             raise ConfigError(f"{quoted(FREE_GPU)} is built in: give the scene another name.")
         current = self._read()
         scenes = list(current.scenes)
         old = replacing if replacing is not None else scene.name
         index = next((i for i, s in enumerate(scenes) if s.name.casefold() == old.casefold()), None)
+        if new:
+            index = None
         for i, other in enumerate(scenes):
             if i != index and other.name.casefold() == scene.name.casefold():
                 raise ConfigError(f"A scene called {quoted(other.name)} exists already.")
