@@ -15,6 +15,7 @@ import pytest
 from aio import run, until  # tests/ui/aio.py
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from tray.core.api import ModelInfo
 from tray.core.gpu import GpuDevice, GpuReport
@@ -269,3 +270,65 @@ def test_load_dialog_warns_before_a_load_that_will_not_fit(
     run(loop, scenario())
     publish_screenshot(tmp_path / "load-model-preflight.png")
     publish_screenshot(tmp_path / "load-model-profile-outcome.png", docs=False)
+
+
+def _box() -> QMessageBox | None:
+    boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
+    return next((b for b in boxes if b.isVisible()), None)
+
+
+async def _answer(button: QMessageBox.StandardButton) -> None:
+    await until(lambda: _box() is not None, "the question")
+    box = _box()
+    assert box is not None
+    QTest.mouseClick(box.button(button), Qt.MouseButton.LeftButton)
+    await until(lambda: _box() is None, "the answer taken")
+
+
+def test_unsaved_edits_are_asked_about_before_another_profile_or_closing(
+    loop: asyncio.AbstractEventLoop, sim: Simulator, store: LoadProfileStore
+) -> None:
+    async def scenario() -> None:
+        async with httpx.AsyncClient() as http:
+            client = LmStudioClient(http, sim.base_url)
+
+            async def models() -> list[ModelInfo]:
+                return await client.list_models()
+
+            dialog = LoadProfilesDialog(store, models, demo=False)
+            try:
+                dialog.open()
+                await dialog.refresh()
+                assert dialog.select(SMALL) and not dialog.dirty
+                dialog.rows["context_length"].enabled.setChecked(True)
+                dialog.context.setValue(16384)
+                assert dialog.dirty
+
+                # another profile: asked; Cancel keeps the edits on the same profile
+                dialog.list.setCurrentRow(0)
+                await _answer(QMessageBox.StandardButton.Cancel)
+                assert dialog.list.currentItem().data(Qt.ItemDataRole.UserRole + 1) == SMALL
+                assert dialog.context.value() == 16384 and dialog.dirty
+
+                # a refresh (the window presented again) keeps them too
+                await dialog.refresh()
+                assert dialog.context.value() == 16384 and dialog.dirty
+
+                # Discard: the other profile shows, nothing was saved
+                dialog.list.setCurrentRow(0)
+                await _answer(QMessageBox.StandardButton.Discard)
+                await until(lambda: dialog.heading.text() == "Default load profile", "default")
+                assert store.for_model(SMALL) is None and not dialog.dirty
+
+                # Esc with edits: asked; Save writes them and closes
+                dialog.rows["parallel"].enabled.setChecked(True)
+                dialog.parallel.setValue(3)
+                QTest.keyClick(dialog, Qt.Key.Key_Escape)
+                await _answer(QMessageBox.StandardButton.Save)
+                await until(lambda: not dialog.isVisible(), "closed after saving")
+                assert store.default().parallel == 3
+            finally:
+                dialog.deleteLater()
+                await cancel_all()
+
+    run(loop, scenario())

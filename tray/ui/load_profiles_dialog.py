@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -41,7 +40,6 @@ from PySide6.QtWidgets import (
 from tray.core.api import ModelInfo
 from tray.core.errors import TrayError
 from tray.core.load_profiles import (
-    FIELD_LABELS,
     PROFILE_FIELDS,
     LoadProfile,
     describe_profile,
@@ -49,6 +47,8 @@ from tray.core.load_profiles import (
     validate_profile,
 )
 from tray.services.load_profile_store import LoadProfileStore, ProfileEntry
+from tray.ui.dialogs import ask_unsaved
+from tray.ui.profile_rows import GPU_MODES, NEUTRAL, ON_OFF, ProfileRow, spin_box
 from tray.ui.status_text import window_title
 from tray.ui.tasks import spawn
 
@@ -58,41 +58,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ITEM = "Default (every model)"
 _KEY_ROLE = Qt.ItemDataRole.UserRole + 1
-_GPU_MODES = ("Max (all layers)", "Off (CPU only)", "Share of layers")
-_ON_OFF = ("On", "Off")
-_NEUTRAL: dict[str, Any] = {
-    "context_length": 4096,
-    "gpu_offload": "max",
-    "flash_attention": True,
-    "offload_kv_cache_to_gpu": True,
-    "eval_batch_size": 512,
-    "num_experts": 1,
-    "parallel": 1,
-    "ttl_seconds": 3600,
-    "identifier": "",
-}
-
-
-class _Row:
-    """One field: a "set" checkbox, its editor, and what applies when it is not set."""
-
-    def __init__(self, name: str, editor: QWidget, on_change: Callable[[], None]) -> None:
-        self.name = name
-        self.enabled = QCheckBox(FIELD_LABELS[name])
-        self.editor = editor
-        self.inherited = QLabel()
-        self.inherited.setStyleSheet("color: palette(placeholder-text);")
-        self.error = QLabel()
-        self.error.setStyleSheet("color: #b3261e;")
-        self.error.setWordWrap(True)
-        self.error.setVisible(False)
-        self.enabled.toggled.connect(self._toggled)
-        self.enabled.toggled.connect(lambda _: on_change())
-        self._toggled(False)
-
-    def _toggled(self, on: bool) -> None:
-        self.editor.setEnabled(on)
-        self.inherited.setVisible(not on)
 
 
 class LoadProfilesDialog(QDialog):
@@ -114,6 +79,9 @@ class LoadProfilesDialog(QDialog):
         self._max_context: dict[str, int] = {}  # model key -> longest context it takes
         self._current: str | None = None
         self._filling = False
+        self._demo = demo
+        self._clean: dict[str, Any] = {}  # the form as shown or last saved
+        self._asking = False  # the Save · Discard · Cancel question is up
         self.busy = False
         self.setWindowTitle(window_title("Load profiles", demo=demo))
         self.setModal(False)
@@ -183,10 +151,10 @@ class LoadProfilesDialog(QDialog):
 
     def _build_editors(self) -> dict[str, QWidget]:
         """One editor per profile field (GPU offload: a mode and a share)."""
-        self.context = _spin(1, 10_000_000, step=1024)
+        self.context = spin_box(1, 10_000_000, step=1024)
         self.context.setSuffix(" tokens")
         self.gpu_mode = QComboBox()
-        self.gpu_mode.addItems(list(_GPU_MODES))
+        self.gpu_mode.addItems(list(GPU_MODES))
         self.gpu_mode.currentIndexChanged.connect(lambda *_: self._gpu_mode_changed())
         self.gpu_share = QDoubleSpinBox()
         self.gpu_share.setRange(0, 100)
@@ -200,13 +168,13 @@ class LoadProfilesDialog(QDialog):
         gpu_layout.addWidget(self.gpu_mode, 1)
         gpu_layout.addWidget(self.gpu_share)
         self.flash = QComboBox()
-        self.flash.addItems(list(_ON_OFF))
+        self.flash.addItems(list(ON_OFF))
         self.kv_on_gpu = QComboBox()
-        self.kv_on_gpu.addItems(list(_ON_OFF))
-        self.eval_batch = _spin(1, 1_000_000, step=256)
-        self.experts = _spin(1, 1024)
-        self.parallel = _spin(1, 256)
-        self.ttl = _spin(1, 30 * 24 * 3600, step=60)
+        self.kv_on_gpu.addItems(list(ON_OFF))
+        self.eval_batch = spin_box(1, 1_000_000, step=256)
+        self.experts = spin_box(1, 1024)
+        self.parallel = spin_box(1, 256)
+        self.ttl = spin_box(1, 30 * 24 * 3600, step=60)
         self.ttl.setSuffix(" s idle")
         self.identifier = QLineEdit()
         self.identifier.setPlaceholderText("e.g. my-coder")
@@ -232,7 +200,9 @@ class LoadProfilesDialog(QDialog):
         """A row per field: its "set" box, the editor, what applies when not set, and the
         field's own error under it."""
         editors = self._build_editors()
-        self.rows: dict[str, _Row] = {n: _Row(n, editors[n], self._changed) for n in PROFILE_FIELDS}
+        self.rows: dict[str, ProfileRow] = {
+            n: ProfileRow(n, editors[n], self._changed) for n in PROFILE_FIELDS
+        }
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for name in PROFILE_FIELDS:
@@ -261,7 +231,7 @@ class LoadProfilesDialog(QDialog):
         self.close_button = buttons.addButton(QDialogButtonBox.StandardButton.Close)
         self.save_button.clicked.connect(self.save_clicked)
         self.delete_button.clicked.connect(self.delete_clicked)
-        buttons.rejected.connect(self.close)
+        buttons.rejected.connect(self.reject)
         return buttons
 
     # --- the list ----------------------------------------------------------------------
@@ -334,8 +304,9 @@ class LoadProfilesDialog(QDialog):
         for i in range(self.list.count()):
             item = self.list.item(i)
             if item.data(_KEY_ROLE) == model_key:
-                self.list.setCurrentItem(item)
-                self._show_profile(model_key)
+                self.list.setCurrentItem(item)  # another profile: `_selected` decides
+                if not self.dirty:
+                    self._show_profile(model_key)
                 return True
         return False
 
@@ -348,8 +319,63 @@ class LoadProfilesDialog(QDialog):
 
     def _selected(self) -> None:
         item = self.list.currentItem()
-        if item is not None:
-            self._show_profile(item.data(_KEY_ROLE))
+        if item is None:
+            return
+        key = item.data(_KEY_ROLE)
+        if not self.dirty:
+            self._show_profile(key)
+        elif key != self._current:
+            # Unsaved edits: the edited profile stays selected while the user answers.
+            self._select_quietly(self._current)
+            if not self._asking:
+                spawn(self._switch_when_settled(key), doing="Switching profiles")
+
+    def _select_quietly(self, model_key: str | None) -> None:
+        self.list.blockSignals(True)
+        for i in range(self.list.count()):
+            if self.list.item(i).data(_KEY_ROLE) == model_key:
+                self.list.setCurrentRow(i)
+        self.list.blockSignals(False)
+
+    # --- unsaved edits -----------------------------------------------------------------
+
+    @property
+    def dirty(self) -> bool:
+        """Whether the form holds edits not saved yet."""
+        return not self._filling and self.form_values() != self._clean
+
+    async def _settle(self) -> bool:
+        """Unsaved edits asked about (Save · Discard · Cancel); True when the caller may go
+        on (saved, or dropped)."""
+        if not self.dirty:
+            return True
+        key = self._current
+        what = "the default load profile" if key is None else f"the load profile of {key}"
+        self._asking = True
+        try:
+            answer = await ask_unsaved(what, demo=self._demo, parent=self)
+        finally:
+            self._asking = False
+        if answer == "discard":
+            self._show_profile(key)
+            return True
+        return answer == "save" and await self.save()
+
+    async def _switch_when_settled(self, model_key: str | None) -> None:
+        if await self._settle():
+            self._select_quietly(model_key)
+            self._show_profile(model_key)
+
+    def reject(self) -> None:
+        """Esc, Close and the window's X all come here (QDialog's closeEvent rejects)."""
+        if not self.dirty:
+            super().reject()
+        elif not self._asking:
+            spawn(self._close_when_settled(), doing="Closing Load profiles")
+
+    async def _close_when_settled(self) -> None:
+        if await self._settle():
+            super().reject()
 
     # --- the form ----------------------------------------------------------------------
 
@@ -383,7 +409,7 @@ class LoadProfilesDialog(QDialog):
             inherited_value = None if model_key is None else getattr(default, name)
             if value is None and name != "identifier" and inherited_value is not None:
                 value = inherited_value
-            self._set_value(name, value if value is not None else _NEUTRAL[name])
+            self._set_value(name, value if value is not None else NEUTRAL[name])
             inherited = (
                 "not set: LM Studio decides"
                 if model_key is None or getattr(default, name) is None or name == "identifier"
@@ -392,6 +418,7 @@ class LoadProfilesDialog(QDialog):
             row.inherited.setText(inherited)
         self.write_defaults.setChecked(shown.write_lmstudio_defaults)
         self._filling = False
+        self._clean = self.form_values()
         self.delete_button.setEnabled(model_key is not None and own is not None)
         self._changed()
 
@@ -505,6 +532,7 @@ class LoadProfilesDialog(QDialog):
         finally:
             self._set_busy(False)
         self._entries[key] = profile
+        self._clean = self.form_values()
         self._fill_list()
         self._say(
             f"Saved the {'default profile' if key is None else 'profile of ' + key}. "
@@ -542,11 +570,3 @@ class LoadProfilesDialog(QDialog):
         colour = "#1b7f3b" if ok else "#b3261e"
         mark = "✔" if ok else "⚠"
         self.status.setText(f'<span style="color:{colour}">{mark}</span> {html.escape(text)}')
-
-
-def _spin(low: int, high: int, *, step: int = 1) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(low, high)
-    spin.setSingleStep(step)
-    spin.setGroupSeparatorShown(True)
-    return spin
