@@ -271,3 +271,52 @@ def test_asking_with_the_server_stopped_loads_nothing_and_answers_once_it_is_sta
             assert window.transcript.toPlainText().count("Still there?") == 1
 
     run(loop, scenario())
+
+
+def test_quit_from_the_menu_asks_about_unsaved_preset_edits_first(
+    loop: asyncio.AbstractEventLoop, driver: AppDriver, sim: Simulator
+) -> None:
+    folder = sim.home / "config-presets"
+    folder.mkdir(parents=True, exist_ok=True)
+    preset = folder / "coding.preset.json"
+    preset.write_text(json.dumps(PRESET, indent=2))
+
+    def question() -> QMessageBox | None:
+        boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
+        return next((b for b in boxes if b.isVisible()), None)
+
+    async def quit_and_answer(button: QMessageBox.StandardButton) -> None:
+        await driver.open_menu()
+        await driver.click(driver.menu, driver.find(driver.menu, "Quit"))
+        await driver.wait(lambda: question() is not None, "the unsaved-edits question")
+        box = question()
+        assert box is not None and "Coding" in box.text()
+        driver.click_widget(box.button(button))
+        await driver.wait(lambda: question() is None, "the answer taken")
+
+    async def scenario() -> None:
+        async with driver:
+            app = driver.app
+            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
+            await driver.open_menu()
+            await driver.click(driver.menu, driver.find(driver.menu, "Presets…"))
+            slot = app.windows.presets
+            await driver.wait(lambda: slot.window is not None and slot.window.isVisible(), "")
+            window = slot.window
+            assert window is not None
+            await driver.wait(lambda: window.preset_list.count() == 1, "the preset listed")
+            window.preset_list.setCurrentRow(0)
+            await driver.wait(lambda: window.name_edit.text() == "Coding", "the preset open")
+            window.name_edit.setFocus()
+            x11("xdotool", "type", "--delay", "5", " 2")
+            await driver.wait(lambda: window.name_edit.text() == "Coding 2", "an edit")
+
+            await quit_and_answer(QMessageBox.StandardButton.Cancel)
+            await driver.polls(1)  # a poll later: still running, still editing
+            assert not app.quit.is_set() and window.isVisible()
+
+            await quit_and_answer(QMessageBox.StandardButton.Discard)
+            await driver.wait(app.quit.is_set, "the tray quitting")
+            assert json.loads(preset.read_text())["name"] == "Coding"  # nothing saved
+
+    run(loop, scenario())

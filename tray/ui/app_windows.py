@@ -9,7 +9,7 @@ builders are the only imports of the app made inside functions."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -77,6 +77,20 @@ class AppWindows:
         self.scenes: WindowSlot[ScenesWindow] = WindowSlot(
             lambda: _scenes_window(workspace, list_models, on_scenes_changed, demo)
         )
+
+    async def settle_all(self) -> bool:
+        """Before quitting: each open window with unsaved edits comes forward and asks
+        Save · Discard · Cancel. False when the user cancelled (or a save failed)."""
+        slots: tuple[WindowSlot[Any], ...] = (self.presets, self.profiles, self.scenes)
+        for slot in slots:
+            window = slot.window
+            if window is None or not window.isVisible():
+                continue
+            window.raise_()
+            window.activateWindow()
+            if not await window.settle():
+                return False
+        return True
 
     def open_tokens(self, profile_id: str | None, reason: str | None = None) -> None:
         """The tokens window on `profile_id` (None: the active one), saying `reason`."""

@@ -344,11 +344,13 @@ class LoadProfilesDialog(QDialog):
         """Whether the form holds edits not saved yet."""
         return not self._filling and self.form_values() != self._clean
 
-    async def _settle(self) -> bool:
+    async def settle(self) -> bool:
         """Unsaved edits asked about (Save · Discard · Cancel); True when the caller may go
         on (saved, or dropped)."""
         if not self.dirty:
             return True
+        if self._asking:
+            return False
         key = self._current
         what = "the default load profile" if key is None else f"the load profile of {key}"
         self._asking = True
@@ -362,7 +364,7 @@ class LoadProfilesDialog(QDialog):
         return answer == "save" and await self.save()
 
     async def _switch_when_settled(self, model_key: str | None) -> None:
-        if await self._settle():
+        if await self.settle():
             self._select_quietly(model_key)
             self._show_profile(model_key)
 
@@ -374,7 +376,7 @@ class LoadProfilesDialog(QDialog):
             spawn(self._close_when_settled(), doing="Closing Load profiles")
 
     async def _close_when_settled(self) -> None:
-        if await self._settle():
+        if await self.settle():
             super().reject()
 
     # --- the form ----------------------------------------------------------------------

@@ -228,7 +228,7 @@ class PresetDialog(QDialog):
         self._open(file_name)
 
     async def _switch_when_settled(self, file_name: str) -> None:
-        if await self._settle():
+        if await self.settle():
             self.list_pane.mark(self.list_pane.item_of(file_name))
             self._open(file_name)
 
@@ -392,7 +392,7 @@ class PresetDialog(QDialog):
 
     # --- unsaved edits ------------------------------------------------------------------
 
-    async def _settle(self) -> bool:
+    async def settle(self) -> bool:
         """Before something replaces or closes the form: True when nothing unsaved is left
         (there was none, or the user saved or discarded it); False to keep editing (the
         user cancelled, or the save did not go through — its reason is shown)."""
@@ -428,7 +428,7 @@ class PresetDialog(QDialog):
             spawn(self._close_when_settled(), doing="Closing the presets")
 
     async def _close_when_settled(self) -> None:
-        if await self._settle():
+        if await self.settle():
             super().reject()
 
     # --- outside changes ----------------------------------------------------------------
@@ -521,7 +521,7 @@ class PresetDialog(QDialog):
         spawn(self._duplicate(), doing="Duplicating the preset")
 
     async def _duplicate(self) -> None:
-        if not await self._settle():  # the copy is made of the file: save the edits first
+        if not await self.settle():  # the copy is made of the file: save the edits first
             return
         if self._loaded is None or self._current is None:
             return
@@ -531,7 +531,7 @@ class PresetDialog(QDialog):
 
     async def _run(self, call: Any, *, focus_name: bool) -> None:
         """Create a preset file with `call` and open it, once the edits are settled."""
-        if not await self._settle():
+        if not await self.settle():
             return
         self._set_busy(True)
         try:

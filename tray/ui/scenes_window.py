@@ -245,7 +245,7 @@ class ScenesWindow(QDialog):
         self._show_scene(self._scene(name))
 
     async def _switch(self, name: str) -> None:
-        if await self._settle():
+        if await self.settle():
             self.list_pane.mark(name)
             self._show_scene(self._scene(name))
 
@@ -372,7 +372,7 @@ class ScenesWindow(QDialog):
 
     # --- unsaved edits ------------------------------------------------------------------
 
-    async def _settle(self) -> bool:
+    async def settle(self) -> bool:
         """Before something replaces or closes the form: True when nothing unsaved is left
         (there was none, or the user saved or discarded it); False to keep editing."""
         if not self._dirty():
@@ -402,13 +402,13 @@ class ScenesWindow(QDialog):
             spawn(self._close_when_settled(), doing="Closing the scenes")
 
     async def _close_when_settled(self) -> None:
-        if await self._settle():
+        if await self.settle():
             super().reject()
 
     # --- list gestures ------------------------------------------------------------------
 
     async def _new(self) -> None:
-        if not await self._settle():
+        if not await self.settle():
             return
         name = unique_scene_name(NEW_SCENE, [s.name for s in self._scenes])
         self._show_scene(None, draft=Scene(name=name))
@@ -417,7 +417,7 @@ class ScenesWindow(QDialog):
         self.name_edit.selectAll()
 
     async def _duplicate(self) -> None:
-        if not await self._settle():  # the copy is made of what is saved
+        if not await self.settle():  # the copy is made of what is saved
             return
         original = self._scene(self._current)
         if original is None:

@@ -244,7 +244,7 @@ class TrayApp:
     def _connect_signals(self, tray: TrayIcon) -> None:
         """Settings, Quit, the demo, and looking more often while the user looks."""
         self.settings.subscribe(self._settings_changed)
-        tray.quit_requested.connect(self.quit.set)
+        tray.quit_requested.connect(lambda: spawn(self._quit_when_settled(), doing="Quitting"))
         tray.demo_requested.connect(self._restart_as_demo)
         # The user looks while the menu is open or one of our windows has the focus: a
         # window getting the focus asks for a look at once; each wait re-checks.
@@ -466,6 +466,11 @@ class TrayApp:
     def _file_recorded(self, path: Path) -> None:
         if (history := self.windows.history.window) is not None and history.isVisible():
             history.refresh()
+
+    async def _quit_when_settled(self) -> None:
+        """Quit from the menu: not over unsaved edits in an open window (it asks first)."""
+        if await self.windows.settle_all():
+            self.quit.set()
 
     # --- one tray per user, and the demo ------------------------------------------------
 
