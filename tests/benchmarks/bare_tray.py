@@ -12,9 +12,8 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
 
-def main() -> int:
-    app = QApplication(sys.argv[:1])
-    app.setQuitOnLastWindowClosed(False)
+def tray_icon(app: QApplication) -> tuple[QSystemTrayIcon, QMenu]:
+    """The icon, shown, and its menu (keep both referenced)."""
     pixmap = QPixmap(32, 32)
     pixmap.fill(QColor(0, 0, 0, 0))  # transparent; not Qt.GlobalColor: see tray/ui/icons.py
     painter = QPainter(pixmap)
@@ -28,7 +27,16 @@ def main() -> int:
     menu = QMenu()
     menu.addAction("Quit").triggered.connect(app.quit)
     tray.setContextMenu(menu)
-    return app.exec()
+    return tray, menu
+
+
+def main() -> int:
+    app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+    keep = tray_icon(app)
+    code = app.exec()
+    del keep
+    return code
 
 
 if __name__ == "__main__":

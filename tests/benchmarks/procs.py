@@ -24,6 +24,11 @@ def bare_command(opts: Options) -> list[str]:
     return [opts.python, str(Path(__file__).with_name("bare_tray.py"))]
 
 
+def floor_command(opts: Options, url: str) -> list[str]:
+    """The same-stack floor (floor_tray.py) polling `url`."""
+    return [opts.python, str(Path(__file__).with_name("floor_tray.py")), url]
+
+
 def app_command(
     opts: Options, home: Path, server_url: str, lmstudio_home: Path, lms: Path | None
 ) -> list[str]:

@@ -12,6 +12,9 @@ reply, one JSON line each:
     second start → {"want": "show", "demo": false}
     first start  ← {"pid": 1234, "demo": true, "said": "Server running — Demo"}
 
+(`{"want": "modules"}` asks which Python modules the tray has imported: the idle import
+set test and benchmark use it.)
+
 The first start then shows its menu (or a notification where the tray has no place on the
 screen); the second prints a sentence and exits 0. Runs before the icon is shown, so a
 second start never flashes a second icon.
@@ -31,7 +34,15 @@ from typing import Any
 from tray.services.app_paths import runtime_folder, safe_name
 from tray.services.os_lock import lock_file
 
-__all__ = ["Handler", "InstanceOwner", "ask_running", "claim", "hand_over_text", "runtime_dir"]
+__all__ = [
+    "WANT_MODULES",
+    "Handler",
+    "InstanceOwner",
+    "ask_running",
+    "claim",
+    "hand_over_text",
+    "runtime_dir",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +52,11 @@ LOCK_NAME = "tray.lock"
 SOCKET_NAME = "tray.sock"
 ASK_SECONDS = 5.0  # how long a second start waits for the first one's answer
 MAX_REQUEST = 4096
+MAX_REPLY = 1 << 20  # the module list is ~50 KB
+# {"want": "modules"} → {"modules": [...]}: the Python modules this tray has imported, in
+# import order, for the test and the benchmark that keep the idle import set honest
+# (docs/benchmarks.md).
+WANT_MODULES = "modules"
 
 
 def runtime_dir() -> Path:
@@ -125,7 +141,10 @@ class InstanceOwner:
         except ValueError:
             request = {}
         try:
-            answer = self._handler(request)
+            if request.get("want") == WANT_MODULES:
+                answer = {"modules": [n for n, m in list(sys.modules.items()) if m is not None]}
+            else:
+                answer = self._handler(request)
         except Exception:  # a bad request or a bug must not take the tray down
             log.exception("answering a second start failed")
             answer = {}
@@ -162,10 +181,10 @@ class InstanceOwner:
         os.close(self._lock)  # releases the lock
 
 
-def _read_line(conn: socket.socket) -> bytes:
+def _read_line(conn: socket.socket, limit: int = MAX_REQUEST) -> bytes:
     data = b""
-    while b"\n" not in data and len(data) < MAX_REQUEST:
-        chunk = conn.recv(MAX_REQUEST)
+    while b"\n" not in data and len(data) < limit:
+        chunk = conn.recv(65536)
         if not chunk:
             break
         data += chunk
@@ -202,7 +221,7 @@ def ask_running(
             sock.settimeout(timeout)
             sock.connect(path)
             sock.sendall(line)
-            raw = _read_line(sock)
+            raw = _read_line(sock, MAX_REPLY)
     except OSError as exc:
         log.info("the running tray did not answer on %s: %s", path, exc)
         return None
@@ -221,7 +240,7 @@ def _ask_pipe(folder: Path, line: bytes, timeout: float) -> dict[str, Any] | Non
     conn.waitForBytesWritten(ms)
     if not conn.waitForReadyRead(ms):
         return None
-    return _parse_reply(bytes(conn.readLine(MAX_REQUEST).data()))
+    return _parse_reply(bytes(conn.readLine(MAX_REPLY).data()))
 
 
 def _parse_reply(raw: bytes) -> dict[str, Any] | None:
