@@ -25,6 +25,7 @@ from screen import x11
 from tray.cli import build_parser
 from tray.core.status import ServerState
 from tray.simulator import Simulator
+from tray.ui.quick_chat_window import QuickChatWindow
 from tray.ui.tray_app import TrayApp
 from tray.ui.tray_icon import TrayIcon
 
@@ -76,6 +77,14 @@ class AppDriver:
     def hotkey_registered(self) -> bool:
         hotkeys = self.app.quick_chat_section.hotkeys
         return hotkeys is not None and hotkeys.state.ok
+
+    async def popup(self, what: str = "the quick-chat popup") -> QuickChatWindow:
+        """The quick-chat popup once it shows (it is built at the first hotkey or menu
+        click, not before: issue 20)."""
+        section = self.app.quick_chat_section
+        await self.wait(lambda: section.window is not None and section.window.isVisible(), what)
+        assert section.window is not None
+        return section.window
 
     def state(self) -> ServerState:
         monitor = self.app.monitor

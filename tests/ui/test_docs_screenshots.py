@@ -142,9 +142,7 @@ def test_guide_screenshots_of_the_windows_opened_from_the_app(
 
             # quick chat: the global hotkey, a question typed, the answer streamed
             x11("xdotool", "key", "ctrl+alt+space")
-            window = app.quick_chat_section.window
-            assert window is not None
-            await driver.wait(window.isVisible, "the quick-chat popup")
+            window = await driver.popup("the quick-chat popup")
             await driver.wait(
                 lambda: QApplication.focusWidget() is window.input, "the focus in the input"
             )

@@ -61,16 +61,13 @@ def test_the_hotkey_opens_quick_chat_which_streams_an_answer_and_esc_hides_it(
     async def scenario() -> None:
         sim.state.next_reply = Reply(text="Hello from the **loaded** model.")
         async with driver:
-            app = driver.app
             await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
             await driver.wait(
                 driver.hotkey_registered,
                 "the hotkey registered",
             )
             x11("xdotool", "key", "ctrl+alt+space")
-            window = app.quick_chat_section.window
-            assert window is not None
-            await driver.wait(window.isVisible, "the quick-chat popup")
+            window = await driver.popup("the quick-chat popup")
             await driver.wait(
                 lambda: QApplication.focusWidget() is window.input, "the focus in the input"
             )
@@ -235,7 +232,6 @@ def test_asking_with_the_server_stopped_loads_nothing_and_answers_once_it_is_sta
     async def scenario() -> None:
         sim.state.next_reply = Reply(text="Answered after the start.")
         async with driver:
-            app = driver.app
             await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
             await driver.wait(
                 driver.hotkey_registered,
@@ -245,9 +241,7 @@ def test_asking_with_the_server_stopped_loads_nothing_and_answers_once_it_is_sta
             await driver.wait(lambda: driver.state() is ServerState.STOPPED, "stopped")
 
             x11("xdotool", "key", "ctrl+alt+space")
-            window = app.quick_chat_section.window
-            assert window is not None
-            await driver.wait(window.isVisible, "the quick-chat popup")
+            window = await driver.popup("the quick-chat popup")
             assert "not running" in window.note_label.text()
             assert "(not loaded)" not in window.model_combo.currentText()
             window.model_combo.setCurrentIndex(window.model_combo.findData(model))

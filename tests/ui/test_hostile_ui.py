@@ -113,13 +113,10 @@ async def server_fault(driver: AppDriver, sim: Simulator, meter: LagMeter, fault
 async def endless_answer(driver: AppDriver, sim: Simulator, meter: LagMeter) -> None:
     """A quick-chat answer that never ends: the tray stays usable, Stop ends it, and once
     the fault clears the next question gets its answer."""
-    app = driver.app
     await driver.wait(driver.hotkey_registered, "the hotkey registered")
     sim.faults.add(Fault(kind="endless", path="/api/v1/chat"))
     x11("xdotool", "key", "ctrl+alt+space")
-    window = app.quick_chat_section.window
-    assert window is not None
-    await driver.wait(window.isVisible, "the quick-chat popup")
+    window = await driver.popup("the quick-chat popup")
     await driver.wait(lambda: QApplication.focusWidget() is window.input, "the focus in the input")
     meter.start()
     x11("xdotool", "type", "--delay", "5", "Go on")
@@ -179,7 +176,6 @@ async def warm_up(driver: AppDriver, sim: Simulator) -> None:
     what the faults leave counts."""
     sim.state.next_reply = Reply(text="Warm.")
     async with driver:
-        app = driver.app
         await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running (warm-up)")
         await menu_opens(driver)
         await driver.wait(
@@ -187,9 +183,7 @@ async def warm_up(driver: AppDriver, sim: Simulator) -> None:
             "the hotkey (warm-up)",
         )
         x11("xdotool", "key", "ctrl+alt+space")
-        window = app.quick_chat_section.window
-        assert window is not None
-        await driver.wait(window.isVisible, "the quick-chat popup (warm-up)")
+        window = await driver.popup("the quick-chat popup (warm-up)")
         window.ask("Hello")
         await driver.wait(lambda: "Warm" in window.answer and not window.busy, "warm answer")
         window.hide()

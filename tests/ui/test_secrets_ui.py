@@ -196,9 +196,7 @@ def test_the_main_ui_flows_leak_the_token_nowhere(
                 "the hotkey registered",
             )
             x11("xdotool", "key", "ctrl+alt+space")
-            window = app.quick_chat_section.window
-            assert window is not None
-            await driver.wait(window.isVisible, "the quick-chat popup")
+            window = await driver.popup("the quick-chat popup")
             await driver.wait(
                 lambda: QApplication.focusWidget() is window.input, "the focus in the input"
             )

@@ -124,6 +124,7 @@ def test_copy_items_follow_the_vault_and_copy_the_texts(
     async def scenario() -> None:
         await vault.delete(LOCAL_PROFILE_ID)
         section.render(status(), caps)
+        section.menu_opening()
         assert not section.copy_token_action.isEnabled()
         assert "no token" in section.copy_token_action.text()
         assert "Manage tokens" in section.copy_token_action.toolTip()
@@ -172,6 +173,7 @@ def test_a_keyring_that_does_not_answer_is_said_and_asked_again_later(
 
     async def scenario() -> None:
         section.render(status(), caps)
+        section.menu.aboutToShow.emit()  # the vault is asked when a menu opens
         await until(
             lambda: section.copy_token_action.text().endswith("keyring not answering"), "told"
         )
@@ -180,8 +182,47 @@ def test_a_keyring_that_does_not_answer_is_said_and_asked_again_later(
         backend.release.set()  # the user unlocked it
         await asyncio.sleep(0.1)
         backend.entries[(TokenVault.SERVICE, LOCAL_PROFILE_ID)] = TOKEN
-        section.render(status(), caps)  # the next status update asks again
+        section.render(status(), caps)
+        section.menu_opening()  # the next time a menu opens, it asks again
         await until(lambda: section.copy_token_action.isEnabled(), "the token found")
+
+    run(loop, scenario())
+
+
+def test_the_keyring_is_not_asked_until_a_menu_opens(
+    loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    """Idle costs nothing: status updates never ask the keyring (which would load its
+    backend); opening the menu does, once per active profile."""
+    asked: list[str] = []
+
+    class Counting(Silent):
+        def get_password(self, service: str, username: str) -> str | None:
+            asked.append(username)
+            return None
+
+    vault = TokenVault(Counting())
+    settings = SettingsService(SettingsStore(tmp_path / "settings.json"))
+    section = TokensSection(
+        vault,
+        settings,
+        open_dialog=lambda: None,
+        base_url=lambda: URL,
+        clipboard=ClipboardGuard(lambda: 1),
+    )
+    caps = capabilities_for(BackendKind.LMSTUDIO, lms_available=False)
+
+    async def scenario() -> None:
+        for _ in range(3):
+            section.render(status(), caps)
+        await asyncio.sleep(0.2)
+        assert asked == []
+        section.menu_opening()
+        await until(lambda: asked == [LOCAL_PROFILE_ID], "asked when the menu opens")
+        section.menu_opening()
+        section.render(status(), caps)
+        await asyncio.sleep(0.2)
+        assert asked == [LOCAL_PROFILE_ID]  # known: not asked again
 
     run(loop, scenario())
 
@@ -220,6 +261,7 @@ def test_a_copy_says_so_and_when_the_clipboard_is_cleared(
     async def scenario() -> None:
         await vault.set(LOCAL_PROFILE_ID, TOKEN)
         section.render(status(), caps)
+        section.menu_opening()
         await until(lambda: section.copy_token_action.isEnabled(), "copy enabled")
         await until(lambda: icon.tray.geometry().topLeft() != QPoint(0, 0), "the tray icon")
 

@@ -23,7 +23,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import BaseModel
@@ -32,8 +32,9 @@ from tray.core.api import LoadRequest
 from tray.core.errors import NotFound, TrayError
 from tray.core.tokens import NoToken
 from tray.services.lmstudio_client import LmStudioClient
-from tray.simulator import install_fake_lms
-from tray.simulator.showroom import DemoLoad, demo_loads, write_showroom_files
+
+if TYPE_CHECKING:  # the simulator is imported by the demo only, when it starts
+    from tray.simulator.showroom import DemoLoad
 
 __all__ = [
     "DEMO_GPU_GIB",
@@ -96,6 +97,9 @@ class DemoLmStudio:
     async def start(self, http: httpx.AsyncClient) -> None:
         """Start the simulator, stock it, and load the demo's models (the demo works
         without them)."""
+        from tray.simulator import install_fake_lms
+        from tray.simulator.showroom import demo_loads, write_showroom_files
+
         self.home.mkdir(parents=True)
         write_showroom_files(self.home, self.user_home)
         self.lms_path = install_fake_lms(self.home)

@@ -42,13 +42,9 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
-from dulwich.file import FileLocked
-from dulwich.objects import Blob, Commit, ObjectID, Tree
-from dulwich.refs import Ref
-from dulwich.repo import Repo
 from pydantic import BaseModel, ConfigDict
 
 from tray.core.errors import ConfigError, FileWriteError, NotFound
@@ -57,6 +53,11 @@ from tray.core.settings import remote_url_problem
 from tray.core.words import plural, quoted
 from tray.services.files import atomic_write, read_bytes
 from tray.services.os_lock import lock_file
+
+if TYPE_CHECKING:  # dulwich itself is imported when the repository is first opened
+    from dulwich.objects import Blob, ObjectID, Tree
+    from dulwich.refs import Ref
+    from dulwich.repo import Repo
 
 __all__ = [
     "AUTHOR",
@@ -76,8 +77,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 AUTHOR = b"LM Studio Tray <tray@localhost>"
-_BRANCH = Ref(b"refs/heads/main")
-_REMOTE_BRANCH = Ref(b"refs/remotes/origin/main")
+_BRANCH = cast("Ref", b"refs/heads/main")
+_REMOTE_BRANCH = cast("Ref", b"refs/remotes/origin/main")
 _INDEX = b".paths.json"
 _TOKEN_BYTES = re.compile(rb"sk-lm-[A-Za-z0-9]{8}:[A-Za-z0-9]{20}")
 _MARKER = b"sk-lm-REMOVED-by-LM-Studio-Tray"
@@ -250,18 +251,29 @@ class FileHistory:
         self._lock = threading.RLock()
         self._repo: Repo | None = None
 
+    def close(self) -> None:
+        """Let go of the repository's open files (its pack files) until the next use: the
+        app calls it when it quits."""
+        with self._lock:
+            if self._repo is not None:
+                self._repo.close()
+                self._repo = None
+
     # --- repository ---------------------------------------------------------------
 
     def _open(self) -> Repo:
         if self._repo is not None:
             return self._repo
+        # dulwich (5–12 MB) only once a version is written or read: idle never needs it
+        from dulwich.repo import Repo
+
         try:
             if (self.repo_dir / "HEAD").exists():
                 repo = Repo(str(self.repo_dir))
             else:
                 self.repo_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
                 repo = Repo.init_bare(str(self.repo_dir))
-                repo.refs.set_symbolic_ref(Ref(b"HEAD"), _BRANCH)
+                repo.refs.set_symbolic_ref(cast("Ref", b"HEAD"), _BRANCH)
         except OSError as exc:
             raise FileWriteError(
                 f"Could not create the tray's file history in {self.repo_dir}: {exc.strerror}.",
@@ -277,6 +289,8 @@ class FileHistory:
             return None
 
     def _tree_of(self, repo: Repo, commit_id: bytes | None) -> Tree:
+        from dulwich.objects import Commit, Tree
+
         if commit_id is None:
             return Tree()
         commit = repo[commit_id]
@@ -307,6 +321,8 @@ class FileHistory:
 
     @staticmethod
     def _index_blob(index: dict[str, str]) -> Blob:
+        from dulwich.objects import Blob
+
         text = json.dumps(dict(sorted(index.items())), indent=1, ensure_ascii=False) + "\n"
         return Blob.from_string(_redact_text(text).encode("utf-8"))
 
@@ -323,6 +339,8 @@ class FileHistory:
     ) -> ObjectID | None:
         """Write a commit whose tree is `base` with `entries` set (None: removed); move the
         branch from `expect` to it. None when another writer moved the branch meanwhile."""
+        from dulwich.objects import Commit, Tree
+
         new_tree = Tree()
         for item in base.items():
             if item.path not in entries:
@@ -379,6 +397,8 @@ class FileHistory:
     def _despite_stale_lock(self, write: Callable[[], _T]) -> _T:
         """Run a dulwich write holding `_writer_lock`; a git lock file in its way (a ref's
         or a pack index's) was left by a killed writer: remove it and write again, once."""
+        from dulwich.file import FileLocked
+
         try:
             return write()
         except FileLocked as exc:
@@ -436,6 +456,8 @@ class FileHistory:
         key = file_key(path).encode()
         with self._lock:
             repo = self._open()
+            from dulwich.objects import Blob
+
             blob = Blob.from_string(content)
             for _ in range(_CAS_RETRIES):
                 head = self._head(repo)
@@ -599,6 +621,8 @@ class FileHistory:
         return None
 
     def _read_optional(self, repo: Repo, key: bytes, commit: bytes) -> bytes | None:
+        from dulwich.objects import Blob
+
         blob_id = self._entry(self._tree_of(repo, commit), key)
         if blob_id is None:
             return None
@@ -877,6 +901,8 @@ class FileHistory:
     ) -> PullResult:
         """Write the pulled content of files tracked here (same path, disk unchanged since
         their last version); the rest stays in the history for the user to restore."""
+        from dulwich.objects import Blob
+
         index = self._index(repo, new_tree)
         old_index = self._index(repo, old_tree)
         changed: list[Path] = []

@@ -42,7 +42,6 @@ from tray.core.words import plural
 from tray.services.mcp_lockdown import McpLockdown
 from tray.services.settings_store import SettingsService
 from tray.ui.dialogs import confirm
-from tray.ui.mcp_audit_dialog import McpAuditDialog
 from tray.ui.notifier import Notify
 from tray.ui.tasks import spawn
 
@@ -215,6 +214,8 @@ class McpSection:
         exactly the servers ticked in it (and closes it when done)."""
         path = self._target()
         report, doc = await self._audit(path)
+        from tray.ui.mcp_audit_dialog import McpAuditDialog  # at first use: not idle's
+
         factory = self._make_dialog or McpAuditDialog
         dialog = factory(report, doc, explain_lockdown=_explainer(doc), demo=self._demo)
 

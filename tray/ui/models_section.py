@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
@@ -32,10 +33,12 @@ from tray.core.words import plural
 from tray.services.load_profile_store import LoadProfileStore
 from tray.services.model_manager import ModelManager
 from tray.ui.dialogs import confirm
-from tray.ui.load_model_dialog import LoadModelDialog
 from tray.ui.notifier import Notify
 from tray.ui.tasks import spawn
 from tray.ui.tray_icon import make_disabled_text_readable as readable_facts
+
+if TYPE_CHECKING:  # the window's module is imported when it is first opened
+    from tray.ui.load_model_dialog import LoadModelDialog
 
 __all__ = ["ModelsSection"]
 
@@ -264,6 +267,8 @@ class ModelsSection:
     def open_load_dialog(self) -> LoadModelDialog:
         """Show the Load model dialog (one at a time)."""
         if self.dialog is None:
+            from tray.ui.load_model_dialog import LoadModelDialog
+
             self.dialog = LoadModelDialog(
                 self._list_downloaded,
                 self._manager_factory,

@@ -5,6 +5,7 @@ the item, as menus show shortcuts."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction
 
@@ -14,8 +15,10 @@ from tray.core.status import ServerStatus
 from tray.platform.hotkeys import HotkeyBackend, HotkeyManager, select_backend
 from tray.services.quick_chat import QuickChat
 from tray.services.settings_store import SettingsService
-from tray.ui.quick_chat_window import QuickChatWindow
 from tray.ui.tasks import spawn
+
+if TYPE_CHECKING:  # the popup's module is imported when it is first shown
+    from tray.ui.quick_chat_window import QuickChatWindow
 
 __all__ = ["MENU_TEXT", "QuickChatSection"]
 
@@ -23,9 +26,11 @@ MENU_TEXT = "Quick chat…"
 
 
 class QuickChatSection:
-    """Owns the popup, the hotkey manager and the menu item. `start()` builds the popup
-    (right after the icon shows, so that the hotkey shows it at once) and registers the
-    hotkey the settings name; `warn(title, text)` tells the user of a hotkey problem."""
+    """Owns the popup, the hotkey manager and the menu item. `start()` registers the
+    hotkey the settings name; the popup is built when it is first asked for (an idle tray
+    whose hotkey is never pressed holds no chat window: issue 20; that first press costs
+    ≈ 8 ms more, plus importing the window's modules once — docs/benchmarks.md);
+    `warn(title, text)` tells the user of a hotkey problem."""
 
     def __init__(
         self,
@@ -51,7 +56,6 @@ class QuickChatSection:
         return [self.action]
 
     def start(self) -> None:
-        self.window = QuickChatWindow(self._chat, demo=self._demo)
         self.hotkeys = HotkeyManager(self._backend(), self._settings)
         self.hotkeys.activated.connect(self.open)
         self.hotkeys.state_changed.connect(self.hotkey_state)
@@ -65,6 +69,8 @@ class QuickChatSection:
     def open(self) -> None:
         """Show the popup near the pointer, with the models read again."""
         if self.window is None:
+            from tray.ui.quick_chat_window import QuickChatWindow
+
             self.window = QuickChatWindow(self._chat, demo=self._demo)
         self.window.show_near_pointer()
         spawn(self._chat.refresh_downloaded(), doing="Listing downloaded models")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
@@ -31,9 +32,11 @@ from tray.core.server_control import (
 from tray.core.status import ServerState, ServerStatus
 from tray.services.server_controller import ServerController
 from tray.ui.dialogs import confirm
-from tray.ui.server_options_dialog import ServerOptionsDialog
 from tray.ui.status_text import window_title
 from tray.ui.tasks import spawn
+
+if TYPE_CHECKING:  # the window's module is imported when it is first opened
+    from tray.ui.server_options_dialog import ServerOptionsDialog
 
 __all__ = [
     "EXPOSURE_HELP_ACTION_TEXT",
@@ -229,6 +232,8 @@ class ServerSection:
         if self.options_dialog is not None and self.options_dialog.isVisible():
             return  # a second click while the settings were read
         name = self._status.profile_name if self._status is not None else None
+        from tray.ui.server_options_dialog import ServerOptionsDialog
+
         self.options_dialog = ServerOptionsDialog(
             options, on_save=controller.remember, profile_name=name, demo=self._demo
         )

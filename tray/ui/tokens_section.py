@@ -101,6 +101,7 @@ class TokensSection:
         self.copy_python_action = self.both_menu.addAction(COPY_PYTHON_TEXT)
         self.copy_python_action.triggered.connect(lambda: self._copy("python"))
         self._show_token(False)
+        self.menu.aboutToShow.connect(self.menu_opening)
         # Saved or removed anywhere (the Tokens window, the CLI's vault in this process,
         # the leak finder): look again.
         vault.subscribe(lambda _pid: self.token_changed())
@@ -109,7 +110,19 @@ class TokensSection:
         return [self.menu.menuAction()]
 
     def render(self, status: ServerStatus, caps: Capabilities) -> None:
-        """Cheap: asks the vault again only when the active profile changed."""
+        """Cheap: notes that the vault must be asked again when the active profile changed
+        (it is asked when a menu opens: see `menu_opening`)."""
+        if self._settings.settings.active_profile != self._asked_for:
+            self._asked_for = None
+            if self.menu.isVisible():
+                self.menu_opening()
+
+    def menu_opening(self) -> None:
+        """The tray menu (or this submenu) is about to show: ask the vault for the active
+        profile's token state unless it is known. Not earlier: asking loads the OS keyring
+        backend (the Secret Service stack, `cryptography` …, ≈ 8 MB), which an idle tray
+        that never shows its menu does not need (issue 20). The keyring answers while the
+        user reaches the submenu; its items change in place."""
         active = self._settings.settings.active_profile
         if active != self._asked_for:
             self._asked_for = active
@@ -144,7 +157,7 @@ class TokensSection:
             log.info("Token state unknown: %s", exc.message)
             if profile_id == self._asked_for:
                 self._show_token(False, unknown=exc)
-                self._asked_for = None  # ask again at the next status update
+                self._asked_for = None  # ask again when a menu next opens
             return
         if profile_id == self._asked_for:  # not an answer about a profile left since
             self._show_token(state is not TokenState.MISSING)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QCursor, QPalette
@@ -18,8 +19,10 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from tray.core.server_control import show_exposure_warning
 from tray.core.status import ServerStatus
 from tray.ui.icons import state_icon
-from tray.ui.no_tray_window import NoTrayWindow
 from tray.ui.status_text import header_lines
+
+if TYPE_CHECKING:  # the window's module is imported when it is first opened
+    from tray.ui.no_tray_window import NoTrayWindow
 
 __all__ = ["TrayIcon"]
 
@@ -127,6 +130,8 @@ class TrayIcon(QObject):
             return
         log.info("No system tray on this desktop: showing the fallback window")
         if self.no_tray_window is None:
+            from tray.ui.no_tray_window import NoTrayWindow
+
             self.no_tray_window = NoTrayWindow(self.menu)
             self.no_tray_window.quit_requested.connect(self.quit_requested)
             self.no_tray_window.show_status(self._status)
