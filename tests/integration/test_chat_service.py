@@ -1,11 +1,16 @@
 """QuickChatService against the simulator: native streaming, the OpenAI fallback, follow-ups,
-stop closing the connection, 401 and cut-off streams."""
+stop closing the connection, 401 and cut-off streams — each both ways the service runs: the
+stream on the caller's loop (the command line) and on a `StreamWorker`'s thread (the tray)."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
+import pytest
 
 from tray.core.backends import BackendKind, capabilities_for
 from tray.core.chat_options import ChatOptions
@@ -22,8 +27,9 @@ from tray.core.chat_view import (
     ToolLine,
 )
 from tray.core.tokens import StaticToken
-from tray.services.chat_service import QuickChatService
+from tray.services import chat_service
 from tray.services.lmstudio_client import LmStudioClient
+from tray.services.stream_worker import StreamWorker
 from tray.simulator import Fault, Simulator
 from tray.simulator.state import Reply
 
@@ -39,7 +45,32 @@ OLD_LM_STUDIO = Fault(
 )
 
 
-async def collect(service: QuickChatService, question: str, **kw: object) -> list[ChatUpdate]:
+WORKER: StreamWorker | None = None
+
+
+def QuickChatService(*args: Any, **kwargs: Any) -> chat_service.QuickChatService:
+    """The service, with the worker of this run of the test (or none)."""
+    return chat_service.QuickChatService(*args, worker=WORKER, **kwargs)
+
+
+@pytest.fixture(autouse=True, params=["on the loop", "on a worker"])
+async def _where(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    global WORKER
+    if request.param == "on the loop":
+        yield
+        return
+    WORKER = StreamWorker(httpx.AsyncClient)
+    try:
+        yield
+    finally:
+        await WORKER.close()
+        WORKER = None
+        assert not [t for t in threading.enumerate() if t.name == "stream-worker"]
+
+
+async def collect(
+    service: chat_service.QuickChatService, question: str, **kw: object
+) -> list[ChatUpdate]:
     return [u async for u in service.ask(question, kw.pop("model", QWEN), **kw)]  # type: ignore[arg-type]
 
 

@@ -271,11 +271,22 @@ class LmStudioClient:
     def base_url(self) -> str:
         return self._base_url
 
+    @property
+    def token_provider(self) -> TokenProvider | None:
+        return self._tokens
+
     def with_token(self, token_provider: TokenProvider | None) -> LmStudioClient:
         """The same client (HTTP connection pool, limits, timeouts) with other credentials:
         None sends no token at all."""
+        return self.with_http(self._http, token_provider)
+
+    def with_http(
+        self, http: httpx.AsyncClient, token_provider: TokenProvider | None
+    ) -> LmStudioClient:
+        """The same server, limits and timeouts through another HTTP client (e.g. one on
+        another thread's loop: `services.stream_worker`) with these credentials."""
         twin = LmStudioClient(
-            self._http,
+            http,
             self._base_url,
             token_provider=token_provider,
             max_body_bytes=self._max_body_bytes,

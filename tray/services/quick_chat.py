@@ -27,6 +27,7 @@ from tray.services.lmstudio_client import LmStudioClient
 from tray.services.load_profile_store import LoadProfileStore
 from tray.services.model_manager import ModelManager
 from tray.services.preset_store import PresetStore
+from tray.services.stream_worker import StreamWorker
 
 __all__ = ["QuickChat", "Ready"]
 
@@ -60,7 +61,9 @@ class QuickChat:
         presets: Callable[[], PresetStore],
         start_server: Callable[[], None] = lambda: None,
         open_tokens: Callable[[], None] = lambda: None,
+        worker: StreamWorker | None = None,
     ) -> None:
+        """`worker`: where answers stream (off the caller's thread); None: on its loop."""
         self._client = client
         self._caps = capabilities
         self._models = models
@@ -68,7 +71,7 @@ class QuickChat:
         self._presets_store = presets
         self.start_server = start_server
         self.open_tokens = open_tokens
-        self.service = QuickChatService(self._require_client, capabilities)
+        self.service = QuickChatService(self._require_client, capabilities, worker=worker)
         self.status: ServerStatus | None = None
         self._downloaded: list[str] = []
         self._descriptions: dict[str, str] = {}

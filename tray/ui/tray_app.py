@@ -54,6 +54,7 @@ from tray.services.scene_runner import SceneRunner
 from tray.services.server_controller import ServerController
 from tray.services.settings_store import SettingsService, SettingsStore
 from tray.services.status_monitor import StatusMonitor
+from tray.services.stream_worker import StreamWorker
 from tray.services.token_vault import TokenVault, check_token
 from tray.services.watched_files import WatchedFiles
 from tray.services.workspace import Workspace
@@ -171,7 +172,12 @@ class TrayApp:
             refresh=self._refresh,
             demo=demo,
         )
+        # Answers stream on a thread of their own, off the Qt thread (issue 20).
+        self.stream_worker = StreamWorker(
+            lambda: httpx.AsyncClient(timeout=self.http.timeout, trust_env=self.http.trust_env)
+        )
         self.quick_chat = QuickChat(
+            worker=self.stream_worker,
             client=lambda: self.client,
             capabilities=lambda: self.env.capabilities,
             models=lambda: self.models,
@@ -209,6 +215,7 @@ class TrayApp:
             clipboard=self.clipboard,
             notify=self.notifier.show_message,
         )
+        self.tray.menu.aboutToShow.connect(self.tokens_section.menu_opening)
         self.profiles_section = ProfilesSection(
             self.settings,
             open_settings=self.windows.settings.present,
@@ -295,7 +302,9 @@ class TrayApp:
             await self.files.stop()
             if self.connection is not None:
                 await self.connection.stop()
+            await self.stream_worker.close()
             await self.http.aclose()
+            self.workspace.history.close()
             if self.demo is not None:
                 await self.demo.stop()
             self._release_instance()
