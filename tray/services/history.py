@@ -48,7 +48,6 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict
 
 from tray.core.errors import ConfigError, FileWriteError, NotFound
-from tray.core.history_diff import FileDiff, diff_contents
 from tray.core.settings import remote_url_problem
 from tray.core.words import plural, quoted
 from tray.services.files import atomic_write, read_bytes
@@ -58,6 +57,8 @@ if TYPE_CHECKING:  # dulwich itself is imported when the repository is first ope
     from dulwich.objects import Blob, ObjectID, Tree
     from dulwich.refs import Ref
     from dulwich.repo import Repo
+
+    from tray.core.history_diff import FileDiff
 
 __all__ = [
     "AUTHOR",
@@ -672,6 +673,8 @@ class FileHistory:
                 new = None
         else:
             new = side(rev_b)
+        from tray.core.history_diff import diff_contents  # the History window's, not idle's
+
         return diff_contents(
             path.name,
             old,

@@ -35,7 +35,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
@@ -65,7 +65,6 @@ from tray.core.api import (
     error_from_response,
     server_of,
 )
-from tray.core.chat_events import ChatEndEvent, ChatEvent, parse_chat_event
 from tray.core.errors import (
     AuthRequired,
     BadResponse,
@@ -79,9 +78,12 @@ from tray.core.errors import (
     StreamTruncated,
     TokenError,
 )
-from tray.core.openai_stream import DONE, ChatCompletionChunk, CompletionDelta, CompletionStream
 from tray.core.server_url import parse_server_url
 from tray.core.tokens import TokenProvider, WaitsToBeAsked
+
+if TYPE_CHECKING:
+    from tray.core.chat_events import ChatEvent
+    from tray.core.openai_stream import CompletionDelta
 
 __all__ = ["LmStudioClient", "Timeouts"]
 
@@ -349,6 +351,9 @@ class LmStudioClient:
 
     async def chat_stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         """`POST /api/v1/chat` streaming: every event up to and including `chat.end`."""
+        # The event models are imported at the first answer: an idle tray never streams.
+        from tray.core.chat_events import ChatEndEvent, parse_chat_event
+
         body = request.model_copy(update={"stream": True})
         async with aclosing(self._events_with_auth("/api/v1/chat", body)) as events:
             async for target, sse in events:
@@ -385,6 +390,8 @@ class LmStudioClient:
     ) -> AsyncGenerator[CompletionDelta, None]:
         """`POST /v1/chat/completions` streaming, as reasoning/content deltas; the usage
         arrives on a last delta when `stream_options.include_usage` is set."""
+        from tray.core.openai_stream import DONE, ChatCompletionChunk, CompletionStream
+
         body = request.model_copy(update={"stream": True})
         normaliser = CompletionStream()
         finished = False

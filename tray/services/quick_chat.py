@@ -15,19 +15,22 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tray.core.backends import Capabilities
-from tray.core.chat_options import ChatOptions
-from tray.core.conversation import ModelChoice, chat_choices
 from tray.core.errors import LmStudioError, ServerUnreachable, TrayError
 from tray.core.load_profiles import describe_profile
 from tray.core.status import ServerState, ServerStatus
-from tray.services.chat_service import QuickChatService
 from tray.services.lmstudio_client import LmStudioClient
 from tray.services.load_profile_store import LoadProfileStore
 from tray.services.model_manager import ModelManager
 from tray.services.preset_store import PresetStore
-from tray.services.stream_worker import StreamWorker
+
+if TYPE_CHECKING:  # the chat itself is imported when the popup first opens
+    from tray.core.chat_options import ChatOptions
+    from tray.core.conversation import ModelChoice
+    from tray.services.chat_service import QuickChatService
+    from tray.services.stream_worker import StreamWorker
 
 __all__ = ["QuickChat", "Ready"]
 
@@ -71,7 +74,8 @@ class QuickChat:
         self._presets_store = presets
         self.start_server = start_server
         self.open_tokens = open_tokens
-        self.service = QuickChatService(self._require_client, capabilities, worker=worker)
+        self._worker = worker
+        self._service: QuickChatService | None = None
         self.status: ServerStatus | None = None
         self._downloaded: list[str] = []
         self._descriptions: dict[str, str] = {}
@@ -116,7 +120,18 @@ class QuickChat:
     def server_starting(self) -> bool:
         return self.status is not None and self.status.state is ServerState.STARTING
 
+    @property
+    def service(self) -> QuickChatService:
+        """The conversation, made at first use (the popup's, or `lmstudio-tray chat`'s)."""
+        if self._service is None:
+            from tray.services.chat_service import QuickChatService
+
+            self._service = QuickChatService(self._require_client, self._caps, worker=self._worker)
+        return self._service
+
     def choices(self) -> list[ModelChoice]:
+        from tray.core.conversation import chat_choices
+
         status = self.status
         if status is None:
             return chat_choices((), (), self._downloaded)

@@ -15,7 +15,6 @@ from pydantic import SecretStr
 
 from tray.core.api import ModelInfo
 from tray.core.tokens import TokenCheck
-from tray.platform.autostart import Autostart
 from tray.platform.hotkeys import HotkeyManager
 from tray.services.environment import Environment
 from tray.services.lmstudio_home import presets_dir
@@ -25,6 +24,7 @@ from tray.services.workspace import Workspace
 from tray.ui.windows import WindowSlot
 
 if TYPE_CHECKING:
+    from tray.platform.autostart import Autostart
     from tray.ui.history_window import HistoryWindow
     from tray.ui.load_profiles_dialog import LoadProfilesDialog
     from tray.ui.preset_dialog import PresetDialog

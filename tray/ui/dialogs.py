@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Literal, TypeVar
-
-from PySide6.QtWidgets import QDialog, QInputDialog, QMessageBox, QWidget
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from tray.ui.status_text import window_title
+
+if TYPE_CHECKING:  # the dialog classes (and their enums) are made at the first question
+    from PySide6.QtWidgets import QDialog, QWidget
 
 __all__ = ["UnsavedAnswer", "ask_text", "ask_unsaved", "confirm"]
 
@@ -28,10 +29,13 @@ async def confirm(
     yes: str = "OK",
     demo: bool = False,
     parent: QWidget | None = None,
-    icon: QMessageBox.Icon = QMessageBox.Icon.Question,
+    icon: Literal["question", "warning"] = "question",
 ) -> bool:
     """Ask; True only if the user pressed `yes` (Esc, closing or "Cancel" are no)."""
-    box = QMessageBox(icon, window_title(title, demo=demo), text, parent=parent)
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = QMessageBox.Icon.Warning if icon == "warning" else QMessageBox.Icon.Question
+    box = QMessageBox(shown, window_title(title, demo=demo), text, parent=parent)
     if informative:
         box.setInformativeText(informative)
     accept = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
@@ -45,6 +49,8 @@ async def ask_unsaved(
 ) -> UnsavedAnswer:
     """Save · Discard · Cancel for unsaved changes to `what` ("the preset 'Coding'"), before
     something would drop them. Esc, closing the box or Cancel mean "keep editing"."""
+    from PySide6.QtWidgets import QMessageBox
+
     box = QMessageBox(
         QMessageBox.Icon.Warning,
         window_title("Unsaved changes", demo=demo),
@@ -77,6 +83,8 @@ async def ask_text(
 ) -> str | None:
     """A line of text (a name), or None when cancelled (Esc, closing, Cancel). Leading and
     trailing spaces are dropped; an empty answer counts as cancelled."""
+    from PySide6.QtWidgets import QDialog, QInputDialog
+
     dialog = QInputDialog(parent)
     dialog.setWindowTitle(window_title(title, demo=demo))
     dialog.setLabelText(label)

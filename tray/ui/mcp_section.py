@@ -28,7 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QIcon
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QStyle, QWidget
+from PySide6.QtWidgets import QApplication, QMenu, QStyle, QWidget
 
 from tray.core.backends import Capabilities
 from tray.core.errors import TrayError
@@ -262,7 +262,7 @@ class McpSection:
             yes=yes,
             demo=self._demo,
             parent=parent,
-            icon=QMessageBox.Icon.Warning,
+            icon="warning",
         ):
             return False
         record = await self._lockdown.lockdown(

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMessageBox
 
 from tray.core.backends import Capabilities
 from tray.core.errors import ServerOwnedByApp
@@ -36,6 +35,8 @@ from tray.ui.status_text import window_title
 from tray.ui.tasks import spawn
 
 if TYPE_CHECKING:  # the window's module is imported when it is first opened
+    from PySide6.QtWidgets import QMessageBox
+
     from tray.ui.server_options_dialog import ServerOptionsDialog
 
 __all__ = [
@@ -186,7 +187,7 @@ class ServerSection:
                     informative=exc.question,
                     yes=_ACTION_TEXT[op],
                     demo=self._demo,
-                    icon=QMessageBox.Icon.Warning,
+                    icon="warning",
                 )
                 if yes:
                     await self._stop_or_restart(op, controller, confirmed=True, bind=bind)
@@ -243,6 +244,8 @@ class ServerSection:
         if self.help_box is not None and self.help_box.isVisible():
             self.help_box.raise_()
             return
+        from PySide6.QtWidgets import QMessageBox  # its type is made at the first box
+
         box = QMessageBox(
             QMessageBox.Icon.Warning,
             window_title("Authentication is off", demo=self._demo),

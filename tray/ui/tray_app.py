@@ -17,7 +17,7 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 from pydantic import SecretStr
@@ -27,18 +27,11 @@ from tray.core.api import ModelInfo
 from tray.core.auth_prompt import AuthPromptGate
 from tray.core.backends import Capabilities
 from tray.core.errors import TrayError
-from tray.core.mcp_audit import AuditReport
 from tray.core.mcp_config import McpDocument
 from tray.core.notifications import NotificationRules
 from tray.core.settings import Settings
 from tray.core.status import ServerState, ServerStatus
 from tray.core.tokens import StaticToken, TokenCheck
-from tray.platform.autostart import (
-    Autostart,
-    LaunchAgentAutostart,
-    XdgAutostart,
-    select_autostart,
-)
 from tray.platform.single_instance import InstanceOwner
 from tray.services.app_paths import AppPaths
 from tray.services.connection import ServerConnection
@@ -47,7 +40,6 @@ from tray.services.environment import Environment, discover
 from tray.services.file_watch import FileChange, FileWatcher
 from tray.services.gpu import GpuProbe, SimulatedGpuProbe, select_gpu_probe
 from tray.services.lmstudio_client import LmStudioClient
-from tray.services.mcp_audit import audit_file
 from tray.services.model_manager import ModelManager
 from tray.services.quick_chat import QuickChat
 from tray.services.scene_runner import SceneRunner
@@ -61,7 +53,6 @@ from tray.services.workspace import Workspace
 from tray.ui.app_windows import AppWindows
 from tray.ui.clipboard import ClipboardGuard
 from tray.ui.config_section import ConfigSection
-from tray.ui.demo_section import DemoSection
 from tray.ui.mcp_section import McpSection
 from tray.ui.models_section import ModelsSection
 from tray.ui.notifier import TrayNotifier
@@ -72,6 +63,10 @@ from tray.ui.server_section import ServerSection
 from tray.ui.tasks import cancel_all, finalize_async_generators_on, set_error_reporter, spawn
 from tray.ui.tokens_section import TokensSection
 from tray.ui.tray_icon import TrayIcon
+
+if TYPE_CHECKING:
+    from tray.core.mcp_audit import AuditReport
+    from tray.platform.autostart import Autostart
 
 __all__ = ["TrayApp"]
 
@@ -222,11 +217,13 @@ class TrayApp:
             report_error=self._report_error,
         )
 
-    def _build_demo_section(self) -> list[DemoSection]:
+    def _build_demo_section(self) -> list[MenuSection]:
         """The demo's "make something happen" submenu (the demo only)."""
         demo = self.demo
         if demo is None:
             return []
+        from tray.ui.demo_section import DemoSection
+
         return [
             DemoSection(
                 lambda method: demo.act(self.http, method),
@@ -447,6 +444,8 @@ class TrayApp:
         return await check_token(LmStudioClient(self.http, url, token_provider=StaticToken(token)))
 
     async def _audit_mcp(self, path: Path) -> tuple[AuditReport, McpDocument | None]:
+        from tray.services.mcp_audit import audit_file  # the audit's rules: when asked for
+
         status = self.monitor.status if self.monitor is not None else None
         auth = status.auth_required if status is not None else None
         return await audit_file(path, lmstudio_home=self.env.home.path, server_auth=auth)
@@ -510,7 +509,10 @@ class TrayApp:
 
 
 def _autostart(demo: DemoLmStudio | None) -> Autostart:
-    """The OS's start-at-login entry; in the demo, one inside the throw-away home."""
+    """The OS's start-at-login entry; in the demo, one inside the throw-away home. (Asked
+    for when the Settings window opens: nothing of it is imported before.)"""
+    from tray.platform.autostart import LaunchAgentAutostart, XdgAutostart, select_autostart
+
     if demo is None:
         return select_autostart()
     if sys.platform.startswith("linux"):
