@@ -3,10 +3,12 @@
 4. Hotkey → popup painted, p50/p95 over 50 presses. `xdotool key ctrl+alt+space` is
    pressed in its own process; the real X11 hotkey backend (`tray.platform.hotkeys.x11.
    X11Backend`: XGrabKey + a QSocketNotifier) gets the press and, as the app wires it,
-   calls the real `QuickChatWindow.show_near_pointer()` on the window built once at
-   start-up. We run the real window and backend rather than the whole app so the
-   figure holds only the hotkey path (the app's start-up and polling are benchmarks
-   1–3); the app's slot adds nothing before `show_near_pointer` but a background task.
+   calls the real `QuickChatWindow.show_near_pointer()` on a window built before the
+   presses (the tray builds it at the first press; what that press adds is reported
+   apart, as "the first hotkey"). We run the real window and backend rather than the
+   whole app so the figure holds only the hotkey path (the app's start-up and polling
+   are benchmarks 1–3); the app's slot adds nothing before `show_near_pointer` but a
+   background task.
    *Pressed* is the X server's time stamp of the KeyPress event (read by peeking the
    event before the backend's `drain`; Xvfb stamps events with CLOCK_MONOTONIC in ms,
    checked on every press: the stamp must lie between starting and reaping xdotool).
