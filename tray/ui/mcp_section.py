@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from PySide6.QtCore import Qt
@@ -32,7 +32,6 @@ from PySide6.QtWidgets import QApplication, QMenu, QStyle, QWidget
 
 from tray.core.backends import Capabilities
 from tray.core.errors import TrayError
-from tray.core.mcp_audit import AuditReport
 from tray.core.mcp_config import McpDocument
 from tray.core.mcp_lockdown import Drift, DriftEvent, LockStatus, describe_lockdown, status_line
 from tray.core.notifications import Severity
@@ -44,6 +43,9 @@ from tray.services.settings_store import SettingsService
 from tray.ui.dialogs import confirm
 from tray.ui.notifier import Notify
 from tray.ui.tasks import spawn
+
+if TYPE_CHECKING:  # the audit itself is imported when it is asked for
+    from tray.core.mcp_audit import AuditReport
 
 __all__ = [
     "AUDIT_TEXT",
@@ -63,7 +65,7 @@ LOCK_TEXT = "Lock down now"
 RESTORE_TEXT = "Restore the version before lockdown"
 KEEP_LOCKED_TEXT = "Keep locked (re-lock on change)"
 
-AuditCallable = Callable[[Path], Awaitable[tuple[AuditReport, McpDocument | None]]]
+AuditCallable = Callable[[Path], Awaitable[tuple["AuditReport", McpDocument | None]]]
 DialogFactory = Callable[..., QWidget]
 
 

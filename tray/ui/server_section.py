@@ -244,6 +244,7 @@ class ServerSection:
         if self.help_box is not None and self.help_box.isVisible():
             self.help_box.raise_()
             return
+        from PySide6.QtCore import Qt
         from PySide6.QtWidgets import QMessageBox  # its type is made at the first box
 
         box = QMessageBox(
@@ -254,6 +255,10 @@ class ServerSection:
         listen = self._status.listen_address if self._status is not None else None
         box.setInformativeText(exposure_help(listen))
         box.setStandardButtons(QMessageBox.StandardButton.Close)
+        # Closed is gone: a hidden box kept for the process's life, one per opening, was a
+        # leak (and a "question" other windows' tests saw still standing).
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _result: setattr(self, "help_box", None))
         box.open()
         self.help_box = box
 
