@@ -342,6 +342,15 @@ class Simulator:
         if method == "stopHttpServer":
             self.stop_api_server()
             return None
+        if method == "logEvents":  # `lms log stream`: what came after `after`
+            last, events = state.log.after(
+                int(params.get("after", 0)),
+                source=str(params.get("source", "model")),
+                wait=min(float(params.get("wait", 0)), 5.0),
+            )
+            return {"last": last, "events": events}
+        if method == "logLast":
+            return state.log.last
         if method == "shutdown":
             threading.Thread(target=self._shutdown, daemon=True).start()
             return None
