@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from tray.core.backends import Capabilities
 from tray.core.notifications import Notice, NoticeKind, Severity
 from tray.core.redact import redact
 
@@ -35,6 +36,7 @@ __all__ = [
     "LOG_CAPACITY",
     "MAX_LINE_BYTES",
     "PREDICTION_CAPACITY",
+    "NOT_RUNNING",
     "TEXT_CAP_CHARS",
     "ActivityEvent",
     "ActivityLog",
@@ -44,6 +46,7 @@ __all__ = [
     "ModelSummary",
     "Prediction",
     "PredictionStarted",
+    "activity_unavailable",
     "context_full_notice",
     "failed_notice",
     "line_json",
@@ -59,6 +62,20 @@ PREDICTION_CAPACITY = 10_000  # finished predictions kept in a session
 LOG_CAPACITY = 5_000  # log lines kept in a session
 SAMPLES_PER_MODEL = 1_000  # recent tok/s and TTFT values behind a model's summary
 PENDING_PER_MODEL = 64  # prompts waiting for their completion, per model
+
+
+NOT_RUNNING = (
+    "LM Studio's server is not running. Activity starts when it is up: `lms log stream` "
+    "would start LM Studio itself, so the tray does not run it before."
+)
+
+
+def activity_unavailable(caps: Capabilities) -> str | None:
+    """Why this server has no Activity (None: it has). Only LM Studio tells what its
+    models do (`lms log stream`); other servers give nothing like it."""
+    if caps.lms:
+        return None
+    return caps.why_not("Activity (live predictions and the server's log)")
 
 
 class ActivitySource(StrEnum):

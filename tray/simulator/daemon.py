@@ -108,7 +108,10 @@ class _ControlHandler(SimRequestHandler):
         except (ValueError, TypeError, KeyError) as error:
             self.send_json(200, {"error": {"title": "Invalid request", "message": str(error)}})
             return
-        self.send_json(200, {"result": result})
+        try:
+            self.send_json(200, {"result": result})
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the fake `lms` was stopped while it waited (`lms log stream`)
 
 
 class _ControlServer(SimHttpServer):
