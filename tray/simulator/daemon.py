@@ -5,6 +5,7 @@ the files LM Studio keeps in its home (§2.6, §2.7).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -108,10 +109,9 @@ class _ControlHandler(SimRequestHandler):
         except (ValueError, TypeError, KeyError) as error:
             self.send_json(200, {"error": {"title": "Invalid request", "message": str(error)}})
             return
-        try:
+        # the fake `lms` may be stopped while it waits (`lms log stream`)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.send_json(200, {"result": result})
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the fake `lms` was stopped while it waited (`lms log stream`)
 
 
 class _ControlServer(SimHttpServer):
