@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from tray.core.backends import Capabilities
 from tray.core.notifications import Notice, NoticeKind, Severity
 from tray.core.redact import redact
+from tray.core.words import plural
 
 __all__ = [
     "CSV_COLUMNS",
@@ -394,7 +395,7 @@ class ActivityLog:
         count = self.requests_since(now - 60)
         parts = ["generating" if self.busy else None]
         parts.append(f"last {last:.1f} tok/s" if last is not None else None)
-        parts.append(f"{count} request{'' if count == 1 else 's'} in the last minute")
+        parts.append(f"{plural(count, 'request')} in the last minute")
         return "Activity: " + ", ".join(p for p in parts if p)
 
 
