@@ -401,7 +401,7 @@ def run_chat(state: SimState, job: ChatJob) -> Iterator[Event]:
             }
             yield "tool_call.failure", failure
             output.append({"type": "invalid_tool_call", **failure})
-        tokens, stop_reason = _answer_tokens(job, instance)
+        tokens, stop_reason = _answer_tokens(job, instance, reasoning_tokens)
         yield "message.start", {}
         sent: list[str] = []
         try:
@@ -441,17 +441,20 @@ def run_chat(state: SimState, job: ChatJob) -> Iterator[Event]:
 # --- what `lms log stream` sees of this chat (FORMATS §1.10) -----------------------------
 
 
-def _answer_tokens(job: ChatJob, instance: Instance | None) -> tuple[list[str], str]:
+def _answer_tokens(
+    job: ChatJob, instance: Instance | None, reasoning_tokens: int
+) -> tuple[list[str], str]:
     """The answer's tokens and why it stops: at a stop string, at the token limit, or
-    where the instance's context is full (prompt + answer = its context length)."""
+    where the instance's context is full (prompt + reasoning + answer = its context)."""
     text = _until_stop(job.text, job.stop)
     tokens = tokenize(text)
     reason = "stopStringFound" if text != job.text else "eosFound"
     if job.max_output_tokens is not None and len(tokens) > job.max_output_tokens:
         tokens, reason = tokens[: job.max_output_tokens], "maxPredictedTokensReached"
     context = instance.context_length if instance is not None else None
-    if context is not None and job.input_tokens + len(tokens) > context:
-        tokens, reason = tokens[: max(0, context - job.input_tokens)], "contextLengthReached"
+    used = job.input_tokens + reasoning_tokens
+    if context is not None and used + len(tokens) > context:
+        tokens, reason = tokens[: max(0, context - used)], "contextLengthReached"
     return tokens, reason
 
 
@@ -495,7 +498,7 @@ def _log_output(
             server_log(
                 "warn",
                 f"[{job.identifier}] Stopped: the context length "
-                f"({job.input_tokens + len(sent)} tokens) was reached.",
+                f"({job.input_tokens + reasoning_tokens + len(sent)} tokens) was reached.",
             )
         )
     state.log.add(server_log("info", f"[{job.identifier}] Finished streaming response"))
