@@ -67,7 +67,12 @@ def test_a_prediction_with_its_prompt_and_stats() -> None:
     assert (p.tokens_per_second, p.time_to_first_token_s, p.total_time_s) == (42.5, 0.31, 1.2)
     assert p.stop_reason == "eosFound" and p.time == T0 / 1000
     # lengths only: no text kept unless asked
-    assert (p.input, p.output, p.input_chars, p.output_chars) == (None, None, len("<|im_start|>user\nhi"), 6)
+    assert (p.input, p.output, p.input_chars, p.output_chars) == (
+        None,
+        None,
+        len("<|im_start|>user\nhi"),
+        6,
+    )
 
 
 def test_text_is_kept_only_when_asked_and_capped() -> None:
