@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["listening_tcp", "socket_inodes", "wait_for"]
+__all__ = ["listening_tcp", "lms_log_streams", "socket_inodes", "wait_for"]
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
@@ -48,3 +48,20 @@ def listening_tcp(pid: int) -> set[int]:
             if fields[3] == "0A":  # TCP_LISTEN
                 listening.add(int(fields[9]))
     return listening & socket_inodes(pid)
+
+
+def lms_log_streams(marker: str) -> list[int]:
+    """Every `lms log stream` process (the fake `lms` runs as `python -m tray.simulator lms
+    log stream …`) whose environment mentions `marker` (the test's own home), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"log" in argv and b"stream" in argv and marker.encode() in environ:
+            found.append(int(entry.name))
+    return found

@@ -79,6 +79,8 @@ async def _run(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"{exc.title}: {exc.message}", file=sys.stderr)
                 return code
+    if args.command.streams:
+        return code
     text = json.dumps(doc, indent=2) if args.json else args.command.render(doc)
     try:
         print(text)

@@ -79,6 +79,8 @@ class Command:
 
     handler: Handler
     render: Callable[[dict[str, Any]], str]
+    # The handler printed its output as it went (`activity`): nothing is printed after.
+    streams: bool = False
 
 
 def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:

@@ -52,6 +52,8 @@ class NoticeKind(StrEnum):
     MODEL_EVICTED = "model_evicted"
     VRAM_HIGH = "vram_high"
     EXPOSED = "exposed"
+    CONTEXT_FULL = "context_full"  # from the Activity stream (core/activity.py)
+    PREDICTION_FAILED = "prediction_failed"
 
 
 class Severity(StrEnum):
@@ -261,6 +263,11 @@ class NotificationRules:
         )
 
     # --- off switches and the rate limit -------------------------------------------
+
+    def admit(self, notice: Notice) -> Notice | None:
+        """A notice made elsewhere (the Activity stream's), under the same switches and
+        rate limits: the notice to show, or None."""
+        return self._admit(notice, self._clock())
 
     def _admit(self, notice: Notice, now: float) -> Notice | None:
         if not getattr(self.settings, notice.kind.value, True):

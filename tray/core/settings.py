@@ -21,6 +21,7 @@ from tray.core.words import quoted
 __all__ = [
     "LOCAL_PROFILE_ID",
     "SCHEMA_VERSION",
+    "ActivitySettings",
     "HistorySettings",
     "McpSettings",
     "NotificationSettings",
@@ -95,6 +96,8 @@ class NotificationSettings(BaseModel):
     model_evicted: bool = True
     vram_high: bool = True
     exposed: bool = True
+    context_full: bool = True  # a prediction stopped at a full context (Activity)
+    prediction_failed: bool = True
     vram_threshold_percent: int = Field(default=90, ge=50, le=100)
 
 
@@ -179,6 +182,17 @@ class StartupSettings(BaseModel):
     scene: str | None = Field(default=None, min_length=1)  # apply this scene
 
 
+class ActivitySettings(BaseModel):
+    """The Activity feature (`lms log stream`): live activity in the tray icon."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    # The tooltip shows the last tok/s and requests in the last minute, the icon a busy
+    # mark while a prediction runs; keeps an `lms log stream` child running while the
+    # server is up, so it is off until asked for.
+    live: bool = False
+
+
 def _local_profile() -> ServerProfile:
     return ServerProfile(id=LOCAL_PROFILE_ID, name="This machine")
 
@@ -203,6 +217,7 @@ class Settings(BaseModel):
     history: HistorySettings = Field(default_factory=HistorySettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
     on_start: StartupSettings = Field(default_factory=StartupSettings)
+    activity: ActivitySettings = Field(default_factory=ActivitySettings)
 
     @model_validator(mode="after")
     def _consistent_profiles(self) -> Settings:

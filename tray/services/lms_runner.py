@@ -52,7 +52,15 @@ from tray.core.load_profiles import GpuSetting, LmsLoadArgs
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LMS_WAKE_SECONDS", "GpuOffload", "LmsProbe", "LmsRunner", "LoadProgress", "find_lms"]
+__all__ = [
+    "LMS_WAKE_SECONDS",
+    "GpuOffload",
+    "LmsProbe",
+    "LmsRunner",
+    "LoadProgress",
+    "find_lms",
+    "process_group_options",
+]
 
 # lms itself waits up to 60 × 1 s for a woken LM Studio (FORMATS.md §1.2); a command that
 # may wake it gets that long on top of its own timeout.
@@ -139,6 +147,11 @@ class LmsRunner:
 
     def __repr__(self) -> str:
         return f"LmsRunner({str(self.executable)!r})"
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The environment `lms` runs with (plain output; the demo's HOME)."""
+        return self._env
 
     # --- commands that never wake LM Studio ---------------------------------------------
 
@@ -385,6 +398,12 @@ def _own_process_group(platform: str = sys.platform) -> dict[str, Any]:
     if platform == "win32":
         return {"creationflags": CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW}
     return {"start_new_session": True}
+
+
+def process_group_options() -> dict[str, Any]:
+    """How to start a long-lived `lms` child (`lms log stream`, services/activity_stream)
+    so that it and its helpers can be stopped together, without a console window."""
+    return _own_process_group()
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:

@@ -17,9 +17,11 @@ from typing import Any
 
 from tray.simulator.answers import demo_answer
 from tray.simulator.catalog import CatalogModel
+from tray.simulator.log_events import prediction_input, prediction_output, server_log
 from tray.simulator.state import (
     JIT_TTL_SECONDS,
     Conversation,
+    Instance,
     Reply,
     SimError,
     SimState,
@@ -341,6 +343,7 @@ def run_chat(state: SimState, job: ChatJob) -> Iterator[Event]:
     prompt_step = max(delay * max(1, job.input_tokens) / 20, 0.2 if state.showroom else 0.0)
     with state.busy(job.identifier) as instance:
         started = time.monotonic()
+        _log_input(state, job)
         yield "prompt_processing.start", {}
         for progress in (0.5, 1.0):
             time.sleep(prompt_step)
@@ -398,12 +401,18 @@ def run_chat(state: SimState, job: ChatJob) -> Iterator[Event]:
             }
             yield "tool_call.failure", failure
             output.append({"type": "invalid_tool_call", **failure})
-        tokens = tokenize(_until_stop(job.text, job.stop))[: job.max_output_tokens]
+        tokens, stop_reason = _answer_tokens(job, instance, reasoning_tokens)
         yield "message.start", {}
-        for token in tokens:
-            time.sleep(delay)
-            first_token = first_token or time.monotonic()
-            yield "message.delta", {"content": token}
+        sent: list[str] = []
+        try:
+            for token in tokens:
+                time.sleep(delay)
+                first_token = first_token or time.monotonic()
+                yield "message.delta", {"content": token}
+                sent.append(token)
+        finally:  # the client gone (Stop) is LM Studio's userStopped
+            reason = stop_reason if len(sent) == len(tokens) else "userStopped"
+            _log_output(state, job, sent, reason, reasoning_tokens, started, first_token, tps)
         yield "message.end", {}
         text = "".join(tokens)
         output.append({"type": "message", "content": text})
@@ -427,3 +436,69 @@ def run_chat(state: SimState, job: ChatJob) -> Iterator[Event]:
                 state.conversations[response_id] = Conversation([*job.history, (job.prompt, text)])
             result["response_id"] = response_id
     yield "chat.end", {"result": result}
+
+
+# --- what `lms log stream` sees of this chat (FORMATS §1.10) -----------------------------
+
+
+def _answer_tokens(
+    job: ChatJob, instance: Instance | None, reasoning_tokens: int
+) -> tuple[list[str], str]:
+    """The answer's tokens and why it stops: at a stop string, at the token limit, or
+    where the instance's context is full (prompt + reasoning + answer = its context)."""
+    text = _until_stop(job.text, job.stop)
+    tokens = tokenize(text)
+    reason = "stopStringFound" if text != job.text else "eosFound"
+    if job.max_output_tokens is not None and len(tokens) > job.max_output_tokens:
+        tokens, reason = tokens[: job.max_output_tokens], "maxPredictedTokensReached"
+    context = instance.context_length if instance is not None else None
+    used = job.input_tokens + reasoning_tokens
+    if context is not None and used + len(tokens) > context:
+        tokens, reason = tokens[: max(0, context - used)], "contextLengthReached"
+    return tokens, reason
+
+
+def _log_input(state: SimState, job: ChatJob) -> None:
+    messages = 2 * len(job.history) + 1
+    state.log.add(
+        server_log(
+            "info",
+            f"[{job.identifier}] Running chat completion on conversation with {messages} messages.",
+        )
+    )
+    state.log.add(prediction_input(job.identifier, job.model.path, job.history, job.prompt))
+
+
+def _log_output(
+    state: SimState,
+    job: ChatJob,
+    sent: list[str],
+    stop_reason: str,
+    reasoning_tokens: int,
+    started: float,
+    first_token: float | None,
+    tps: float,
+) -> None:
+    now = time.monotonic()
+    ttft = round((first_token or now) - started, 3)
+    state.log.add(
+        prediction_output(
+            job.identifier,
+            "".join(sent),
+            stop_reason=stop_reason,
+            prompt_tokens=job.input_tokens,
+            predicted_tokens=reasoning_tokens + len(sent),
+            tokens_per_second=tps,
+            time_to_first_token=ttft,
+            total_time=round(now - started, 3),
+        )
+    )
+    if stop_reason == "contextLengthReached":
+        state.log.add(
+            server_log(
+                "warn",
+                f"[{job.identifier}] Stopped: the context length "
+                f"({job.input_tokens + reasoning_tokens + len(sent)} tokens) was reached.",
+            )
+        )
+    state.log.add(server_log("info", f"[{job.identifier}] Finished streaming response"))

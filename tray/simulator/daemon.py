@@ -5,6 +5,7 @@ the files LM Studio keeps in its home (§2.6, §2.7).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -108,7 +109,9 @@ class _ControlHandler(SimRequestHandler):
         except (ValueError, TypeError, KeyError) as error:
             self.send_json(200, {"error": {"title": "Invalid request", "message": str(error)}})
             return
-        self.send_json(200, {"result": result})
+        # the fake `lms` may be stopped while it waits (`lms log stream`)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.send_json(200, {"result": result})
 
 
 class _ControlServer(SimHttpServer):
@@ -342,6 +345,15 @@ class Simulator:
         if method == "stopHttpServer":
             self.stop_api_server()
             return None
+        if method == "logEvents":  # `lms log stream`: what came after `after`
+            last, events = state.log.after(
+                int(params.get("after", 0)),
+                source=str(params.get("source", "model")),
+                wait=min(float(params.get("wait", 0)), 5.0),
+            )
+            return {"last": last, "events": events}
+        if method == "logLast":
+            return state.log.last
         if method == "shutdown":
             threading.Thread(target=self._shutdown, daemon=True).start()
             return None

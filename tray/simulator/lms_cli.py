@@ -31,6 +31,7 @@ from tray.simulator.lms_base import (
     table,
 )
 from tray.simulator.lms_load import cmd_load
+from tray.simulator.lms_log import cmd_log
 
 __all__ = ["main"]
 
@@ -327,6 +328,7 @@ HANDLERS: dict[str, Callable[[list[str]], None]] = {
     "ls": cmd_ls,
     "load": cmd_load,
     "unload": cmd_unload,
+    "log": cmd_log,
 }
 
 USAGE = """Usage: lms [options] [command]
@@ -344,6 +346,7 @@ Commands:
   unload          Unload a model
   server          Commands for managing the local server
   daemon          Commands for managing the llmster daemon
+  log             Log operations
 """
 
 

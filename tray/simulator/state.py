@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tray.simulator.catalog import SEED_MODELS, CatalogModel, downloaded_model_from_name
+from tray.simulator.log_events import LogBook, server_log
 
 logger = logging.getLogger(__name__)
 
@@ -218,6 +219,7 @@ class SimState:
         self.conversations: dict[str, Conversation] = {}
         self.downloads: dict[str, DownloadJob] = {}
         self._job_ids = itertools.count(1)
+        self.log = LogBook()  # what `lms log stream` shows (FORMATS §1.10)
 
     # --- locking and waiting ----------------------------------------------------------
 
@@ -253,6 +255,7 @@ class SimState:
     def record_request(self, method: str, path: str, had_authorization: bool) -> None:
         with self.locked():
             self._requests.append((method, path, had_authorization))
+        self.log.add(server_log("debug", f"Received request: {method} to {path}"))
 
     @property
     def requests(self) -> list[tuple[str, str, bool]]:

@@ -57,15 +57,19 @@ class TrayNotifier:
         self.messages: deque[tuple[str, str]] = deque(maxlen=RECENT_MAX)
         # everything put on the desktop, with how it was marked
         self.shown: deque[tuple[str, str, Severity]] = deque(maxlen=RECENT_MAX)
+        # What clicking the message on screen does (the newest message's action, if any).
+        self._on_click: Callable[[], None] | None = None
+        tray.messageClicked.connect(self._clicked)
 
     def title_for(self, notice: Notice) -> str:
         return f"{notice.title} — Demo" if self.demo else notice.title
 
-    def show(self, notice: Notice) -> None:
+    def show(self, notice: Notice, *, on_click: Callable[[], None] | None = None) -> None:
+        """`on_click`: what clicking the message does (e.g. open the load profile)."""
         self.recent.append(notice)
         title = self.title_for(notice)
         log.info("Notification (%s): %s — %s", notice.kind.value, title, notice.message)
-        shown = self._display(title, notice.message, notice.severity)
+        shown = self._display(title, notice.message, notice.severity, on_click)
         if not shown and self._fallback is not None:
             self._fallback(notice)
 
@@ -87,8 +91,21 @@ class TrayNotifier:
     def warn(self, title: str, message: str) -> None:
         self.show_message(title, message, Severity.WARNING)
 
-    def _display(self, title: str, message: str, severity: Severity) -> bool:
-        """Show a balloon; False when this desktop cannot (then it is only in the log)."""
+    def _clicked(self) -> None:
+        action, self._on_click = self._on_click, None
+        if action is not None:
+            action()
+
+    def _display(
+        self,
+        title: str,
+        message: str,
+        severity: Severity,
+        on_click: Callable[[], None] | None = None,
+    ) -> bool:
+        """Show a balloon; False when this desktop cannot (then it is only in the log).
+        A new balloon replaces the last one, and so does its click action."""
+        self._on_click = on_click
         if not QSystemTrayIcon.supportsMessages() or not self._tray.isVisible():
             if not self._said_unsupported:
                 self._said_unsupported = True

@@ -50,6 +50,7 @@ from tray.services.stream_worker import StreamWorker
 from tray.services.token_vault import TokenVault, check_token
 from tray.services.watched_files import WatchedFiles
 from tray.services.workspace import Workspace
+from tray.ui.activity_section import ActivitySection
 from tray.ui.app_windows import AppWindows
 from tray.ui.clipboard import ClipboardGuard
 from tray.ui.config_section import ConfigSection
@@ -118,6 +119,7 @@ class TrayApp:
             self.server_section,
             self.models_section,
             self.scenes_section,
+            self.activity_section,
             self.quick_chat_section,
             self.config_section,
             self.mcp_section,
@@ -165,6 +167,16 @@ class TrayApp:
             notify=self.notifier.show_message,
             open_manager=lambda: self.windows.scenes.present(),
             refresh=self._refresh,
+            demo=demo,
+        )
+        self.activity_section = ActivitySection(
+            self.settings,
+            runner=lambda: self.connection.runner if self.connection is not None else None,
+            set_live=self.tray.set_activity,
+            show_notice=lambda notice, on_click: self.notifier.show(notice, on_click=on_click),
+            admit=self.rules.admit,
+            open_profile=self.open_load_profile,
+            notify=self.notifier.show_message,
             demo=demo,
         )
         # Answers stream on a thread of their own, off the Qt thread (issue 20).
@@ -295,6 +307,7 @@ class TrayApp:
             await self.quit.wait()
         finally:
             await cancel_all()
+            await self.activity_section.stop()
             await self.quick_chat_section.stop()
             await self.files.stop()
             if self.connection is not None:
@@ -431,6 +444,17 @@ class TrayApp:
         if self.client is None:
             raise TrayError("The tray is not connected to a server yet; try again.")
         return await self.client.list_models()
+
+    def open_load_profile(self, model_key: str) -> None:
+        """The Load profiles window on `model_key`'s profile (a context-full notice)."""
+        dialog = self.windows.profiles.get()
+        dialog.present()
+
+        async def select() -> None:
+            await dialog.refresh()
+            dialog.select(model_key)
+
+        spawn(select(), doing="Opening the load profile")
 
     def open_tokens(self, profile_id: str | None, reason: str | None = None) -> None:
         self.windows.open_tokens(profile_id, reason)

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QCursor, QPalette
+from PySide6.QtCore import QEvent, QObject, QPoint, QRectF, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QCursor, QIcon, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from tray.core.server_control import show_exposure_warning
@@ -24,7 +24,7 @@ from tray.ui.status_text import header_lines
 if TYPE_CHECKING:  # the window's module is imported when it is first opened
     from tray.ui.no_tray_window import NoTrayWindow
 
-__all__ = ["TrayIcon"]
+__all__ = ["TrayIcon", "busy_icon"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ class TrayIcon(QObject):
         self._template_icons = template_icons
         self._menu_on_click = menu_on_click
         self._status = ServerStatus(url="")
+        self.activity_line: str | None = None
+        self.activity_busy = False
         self.no_tray_window: NoTrayWindow | None = None
 
         self.menu = QMenu()
@@ -105,19 +107,27 @@ class TrayIcon(QObject):
 
     def render(self, status: ServerStatus, *, lmstudio_found: bool = True) -> None:
         self._status = status
-        self.tray.setIcon(
-            state_icon(
-                status.state,
-                demo=status.demo,
-                warning=show_exposure_warning(status),
-                template=self._template_icons,
-            )
+        icon = state_icon(
+            status.state,
+            demo=status.demo,
+            warning=show_exposure_warning(status),
+            template=self._template_icons,
         )
-        self.tray.setToolTip(status.tooltip)
+        self.tray.setIcon(busy_icon(icon) if self.activity_busy else icon)
+        line = self.activity_line
+        self.tray.setToolTip(f"{status.tooltip}\n{line}" if line else status.tooltip)
         self._set_header(header_lines(status))
         self._demo_action.setVisible(not lmstudio_found)
         if self.no_tray_window is not None:
             self.no_tray_window.show_status(status)
+
+    def set_activity(self, line: str | None, *, busy: bool) -> None:
+        """Live activity (a setting): a tooltip line and a busy mark while a prediction
+        runs; (None, busy=False) takes both away."""
+        if (line, busy) == (self.activity_line, self.activity_busy):
+            return
+        self.activity_line, self.activity_busy = line, busy
+        self.render(self._status)
 
     def insert_section(self, actions: Sequence[QAction]) -> None:
         """Add a group of menu items (a capability's) above the demo and Quit items."""
@@ -204,3 +214,16 @@ def make_disabled_text_readable(menu: QMenu) -> None:
         )
         palette.setColor(QPalette.ColorGroup.Disabled, role, readable)
     menu.setPalette(palette)
+
+
+def busy_icon(icon: QIcon, size: int = 64) -> QIcon:
+    """`icon` with a small "busy" dot in its top-left corner (a prediction runs)."""
+    pixmap = icon.pixmap(size, size)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(QColor("white"), size * 0.04))
+    painter.setBrush(QColor("#1e88e5"))
+    edge = size * 0.36
+    painter.drawEllipse(QRectF(size * 0.02, size * 0.02, edge, edge))
+    painter.end()
+    return QIcon(pixmap)
