@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aio import run  # tests/ui/aio.py
 from app_driver import AppDriver  # tests/ui/app_driver.py
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QPushButton
 from screen import grab_screen
 
 from tray.core.notifications import NoticeKind
@@ -98,7 +98,11 @@ def test_rows_appear_the_notice_opens_the_profile_and_no_lms_survives(
             await asyncio.to_thread(chat, sim, "q", "And a context length?")
             await driver.wait(lambda: window.model.rowCount() == 2, "two rows")
             cells = [window.model.index(0, c).data() for c in range(8)]
-            assert cells[1] == "q" and cells[4] == "400.0" and cells[7] == "eosFound"
+            assert cells[1] == "q" and cells[4] == "400.0" and cells[7] == "finished"
+            # Enter is Close's, never Clear's: the session is kept
+            close = next(b for b in window.findChildren(QPushButton) if b.text() == "Close")
+            assert close.isDefault() and not window.clear_button.autoDefault()
+            assert not window.export_button.autoDefault()
             oldest = window.model.prediction(1)  # newest first
             assert oldest.prompt_tokens == first["stats"]["input_tokens"]
             assert oldest.output_tokens == first["stats"]["total_output_tokens"]

@@ -268,3 +268,12 @@ def test_any_bytes_never_raise(data: bytes, step: int) -> None:
         log.extend(reader.feed(data[i : i + step]))
     log.extend(reader.close())
     assert len(log.predictions) <= 5
+
+
+def test_stop_reasons_are_said_in_words_and_unknown_ones_as_given() -> None:
+    from tray.core.activity import stop_reason_text
+
+    assert stop_reason_text("contextLengthReached") == "context full"
+    assert stop_reason_text("eosFound") == "finished"
+    assert stop_reason_text("somethingNew") == "somethingNew"
+    assert stop_reason_text(None) == ""

@@ -53,6 +53,7 @@ __all__ = [
     "line_json",
     "parse_line",
     "prediction_json",
+    "stop_reason_text",
     "to_csv",
     "to_ndjson",
 ]
@@ -63,6 +64,26 @@ PREDICTION_CAPACITY = 10_000  # finished predictions kept in a session
 LOG_CAPACITY = 5_000  # log lines kept in a session
 SAMPLES_PER_MODEL = 1_000  # recent tok/s and TTFT values behind a model's summary
 PENDING_PER_MODEL = 64  # prompts waiting for their completion, per model
+
+# LM Studio's stop reasons (`LLMPredictionStats.stopReason`, FORMATS §1.10) as the window
+# says them; exports and --json keep LM Studio's own words.
+_STOP_REASONS = {
+    "eosFound": "finished",
+    "stopStringFound": "stop string",
+    "maxPredictedTokensReached": "token limit",
+    "contextLengthReached": "context full",
+    "userStopped": "stopped",
+    "modelUnloaded": "model unloaded",
+    "toolCalls": "tool calls",
+    "failed": "failed",
+}
+
+
+def stop_reason_text(reason: str | None) -> str:
+    """A stop reason in words ("context full"); one this list does not know, as given."""
+    if not reason:
+        return ""
+    return _STOP_REASONS.get(reason, reason)
 
 
 NOT_RUNNING = (

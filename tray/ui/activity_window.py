@@ -36,7 +36,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tray.core.activity import LOG_CAPACITY, ActivityLog, LogLine, Prediction, to_csv, to_ndjson
+from tray.core.activity import (
+    LOG_CAPACITY,
+    ActivityLog,
+    LogLine,
+    Prediction,
+    stop_reason_text,
+    to_csv,
+    to_ndjson,
+)
 from tray.core.errors import TrayError
 from tray.core.redact import redact
 from tray.services.files import atomic_write
@@ -77,7 +85,7 @@ def _cell(p: Prediction, column: int) -> str:
         n(p.tokens_per_second, ".1f"),
         n(p.time_to_first_token_s, ".2f", " s"),
         n(p.total_time_s, ".2f", " s"),
-        p.stop_reason or "",
+        stop_reason_text(p.stop_reason),
     )
     return values[column]
 
@@ -156,10 +164,13 @@ class ActivityWindow(QDialog):
         )
         self.show_text.toggled.connect(self._show_text_toggled)
         self.clear_button = QPushButton("Clear")
+        self.clear_button.setAutoDefault(False)  # Enter must never wipe the session
         self.clear_button.clicked.connect(self.clear)
         self.export_button = QPushButton("Export…")
+        self.export_button.setAutoDefault(False)
         self.export_button.clicked.connect(self._export_clicked)
         close = QPushButton("Close")
+        close.setDefault(True)
         close.clicked.connect(self.reject)
         buttons = QHBoxLayout()
         for widget in (self.show_text, self.clear_button, self.export_button):
