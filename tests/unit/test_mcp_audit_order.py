@@ -14,7 +14,7 @@ from tray.core.mcp_audit import (
     audit,
     render_text,
 )
-from tray.core.mcp_audit_order import by_severity, worst_first
+from tray.core.mcp_audit.order import by_severity, worst_first
 from tray.core.mcp_config import parse_mcp
 
 MIXED = Path(__file__).parent.parent / "fixtures" / "mcp" / "assembled" / "lmstudio-mixed.json"

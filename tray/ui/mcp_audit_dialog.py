@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from tray.core.mcp_audit import AuditReport, Finding, Severity
-from tray.core.mcp_audit_order import worst_first
+from tray.core.mcp_audit.order import worst_first
 from tray.core.mcp_config import McpDocument
 from tray.core.words import plural
 from tray.ui.status_text import window_title

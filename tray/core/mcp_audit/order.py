@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tray.core.mcp_audit import Finding
+    from tray.core.mcp_audit.model import Finding
 
 __all__ = ["FindingGroup", "by_severity", "worst_first"]
 

@@ -1,0 +1,238 @@
+"""Group B of `shared/mcp/CHECKS.md`, secrets: literal secrets in env, headers, args and
+URLs (S1–S4, S6), placeholders and `${…}` references (S5), VS Code inputs shown while typed
+(S7), and env that changes what runs or where traffic goes (S8) or turns TLS checks off (R5).
+
+A secret is never echoed: findings say its kind, length and the first 8 hex digits of its
+SHA-256 (`tray.core.secrets_scan`); placeholders and `${VAR}` / `${input:…}` references are not
+secrets (S5).
+"""
+
+from __future__ import annotations
+
+import re
+
+from tray.core.mcp_audit.context import Ctx
+from tray.core.mcp_audit.model import Finding, Severity
+from tray.core.mcp_config import McpDocument
+from tray.core.secrets_scan import SecretKind, find_secrets_in_json, is_placeholder, is_secret_key
+from tray.core.words import quoted, with_article
+
+__all__ = ["check_env", "check_inputs", "check_secrets"]
+
+
+def check_secrets(ctx: Ctx) -> None:
+    s = ctx.server
+    found = find_secrets_in_json(s.raw, source=s.name, key_heuristics=True)
+    for f in found:
+        rel = (f.pointer or "").lstrip("/")
+        top = rel.split("/", 1)[0]
+        desc = f"{f.length} characters, sha256 {f.digest}"
+        if top == "args":
+            where = "in its arguments (every local user can read them with ps / Task Manager)"
+        elif top in {"url", "serverUrl", "httpUrl"}:
+            where = "in its URL"
+        elif top == "headers":
+            where = f"in header {rel.split('/', 1)[-1]}"
+        elif top == "env":
+            where = f"in env {rel.split('/', 1)[-1]}"
+        else:
+            where = f"at {rel or 'the server'}"
+        fix = (
+            "Rotate this secret with its provider (it has been on disk), then remove it from "
+            "the file; keep it in an environment variable or the OS keychain instead."
+        )
+        raw_value = _value_at(s.raw, rel)
+        in_brackets = isinstance(raw_value, str) and re.search(r"<[^<>]{8,}>", raw_value)
+        if f.kind is SecretKind.URL_CREDENTIALS or (
+            f.kind is SecretKind.GENERIC and f.where.startswith("URL")
+        ):
+            ctx.add(
+                "S4",
+                Severity.HIGH,
+                rel,
+                f"{with_article(f.label, capital=True)} is {where}: {desc}.",
+                fix,
+            )
+        elif f.kind is not SecretKind.GENERIC:
+            if in_brackets:
+                ctx.add(
+                    "S6",
+                    Severity.CRITICAL,
+                    rel,
+                    f"A real {f.label} was pasted inside a placeholder's angle brackets "
+                    f"{where}: {desc}.",
+                    fix,
+                )
+            else:
+                ctx.add(
+                    "S1",
+                    Severity.CRITICAL,
+                    rel,
+                    f"{with_article(f.label, capital=True)} is {where}: {desc}.",
+                    fix,
+                )
+        elif top == "args":
+            ctx.add("S3", Severity.HIGH, rel, f"A secret-looking value is {where}: {desc}.", fix)
+        else:
+            ctx.add("S2", Severity.HIGH, rel, f"A literal secret is {where}: {desc}.", fix)
+    _check_placeholders(ctx)
+
+
+def _value_at(obj: object, rel: str) -> object:
+    cur = obj
+    for part in [p for p in rel.split("/") if p]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(cur, dict):
+            cur = cur.get(part)
+        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+            cur = cur[int(part)]
+        else:
+            return None
+    return cur
+
+
+_REFERENCE = re.compile(r"\$\{(?:env:)?[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_placeholders(ctx: Ctx) -> None:
+    """S5: placeholders are not secrets — but a literal `YOUR_KEY` makes the server fail,
+    and whether LM Studio expands `${VAR}` is unverified (CHECKS.md §6)."""
+    s = ctx.server
+    literal: list[str] = []
+    refs: list[str] = []
+    for block, values in (("env", s.env), ("headers", s.headers)):
+        for key, value in values.items():
+            if not (is_secret_key(key) or block == "headers"):
+                continue
+            v = value.strip()
+            if _REFERENCE.search(v) or "${input:" in v:
+                refs.append(f"{block} {key}")
+            elif v and is_placeholder(v):
+                literal.append(f"{block} {key}")
+    if literal:
+        first = literal[0].replace(" ", "/", 1)
+        ctx.add(
+            "S5",
+            Severity.INFO,
+            first,
+            f"{', '.join(literal)}: a documentation placeholder (not a secret) is still there; "
+            "the server gets that text literally and will likely fail to start.",
+            "Fill in the real value through an environment variable, or remove the server.",
+        )
+    if refs and s.transport in {"stdio", "http", "sse", "unknown"}:
+        first = refs[0].replace(" ", "/", 1)
+        ctx.add(
+            "S5",
+            Severity.INFO,
+            first,
+            f"{', '.join(refs)} use ${{…}} references (not secrets). Whether LM Studio "
+            "expands them is not documented; if it does not, the server gets the text as is.",
+            "Check that the server works in LM Studio; set the variables where LM Studio starts.",
+        )
+
+
+_INPUT_SECRET_WORDS = re.compile(r"key|secret|token|password|passwd|pat\b|credential", re.I)
+
+
+def check_inputs(doc: McpDocument, findings: list[Finding]) -> None:
+    """S7: VS Code `inputs` that ask for a secret without `password: true`."""
+    for i, inp in enumerate(doc.inputs):
+        ident = str(inp.get("id", ""))
+        text = f"{ident} {inp.get('description', '')}"
+        if inp.get("type", "promptString") != "promptString":
+            continue
+        if _INPUT_SECRET_WORDS.search(text) and inp.get("password") is not True:
+            pointer = f"/inputs/{i}"
+            findings.append(
+                Finding(
+                    id="S7",
+                    severity=Severity.LOW,
+                    server=None,
+                    pointer=pointer,
+                    line=doc.positions.get(pointer),
+                    message=f"Input {quoted(ident)} asks for a secret but shows it while typed.",
+                    fix='Add "password": true to the input.',
+                )
+            )
+
+
+_ENV_HIGH = {"LD_PRELOAD", "LD_AUDIT", "BASH_ENV", "PYTHONSTARTUP", "PERL5OPT", "RUBYOPT"}
+
+
+_ENV_MEDIUM = {
+    "PATH",
+    "PYTHONPATH",
+    "NODE_PATH",
+    "LD_LIBRARY_PATH",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "NODE_EXTRA_CA_CERTS",
+}
+
+
+_TLS_OFF_ENV = {
+    "NODE_TLS_REJECT_UNAUTHORIZED": {"0", "false"},
+    "PYTHONHTTPSVERIFY": {"0", "false"},
+    "CURL_INSECURE": {"1", "true"},
+    "GIT_SSL_NO_VERIFY": {"1", "true"},
+}
+
+
+def check_env(ctx: Ctx) -> None:
+    """S8 (env that changes what runs or where traffic goes) and R5 (TLS verification off)."""
+    for key, value in ctx.server.env.items():
+        where = f"env/{key}"
+        v = value.strip()
+        if key in _TLS_OFF_ENV:
+            if v.lower() in _TLS_OFF_ENV[key]:
+                ctx.add(
+                    "R5",
+                    Severity.HIGH,
+                    where,
+                    f"{key}={v} turns off TLS certificate checks: anyone on the network path "
+                    "can read and change the server's traffic.",
+                    f"Remove {key}.",
+                )
+            continue
+        if key in _ENV_HIGH or key.startswith("DYLD_"):
+            ctx.add(
+                "S8",
+                Severity.HIGH,
+                where,
+                f"{key} makes the program load or run other code before it starts.",
+                f"Remove {key}.",
+            )
+        elif key == "NODE_OPTIONS":
+            if re.search(r"(?:^|\s)(?:--require|-r|--import|--loader|--experimental-loader)\b", v):
+                ctx.add(
+                    "S8",
+                    Severity.HIGH,
+                    where,
+                    "NODE_OPTIONS loads extra code into the server (--require/--import).",
+                    "Remove NODE_OPTIONS.",
+                )
+            elif v:
+                ctx.add(
+                    "S8",
+                    Severity.MEDIUM,
+                    where,
+                    "NODE_OPTIONS changes how Node.js runs the server.",
+                    "Remove NODE_OPTIONS unless you know why it is there.",
+                )
+        elif key in _ENV_MEDIUM:
+            what = (
+                "routes the server's traffic through a proxy"
+                if "proxy" in key.lower()
+                else "changes where programs and libraries are looked up"
+            )
+            ctx.add(
+                "S8",
+                Severity.MEDIUM,
+                where,
+                f"{key} {what}.",
+                f"Remove {key} unless the server needs it.",
+            )

@@ -1,0 +1,187 @@
+"""The audit of one file: every check group run over the parsed document, the file's
+facts and LM Studio's exposure, into one `AuditReport` in a stable order.
+
+Each server gets the entry-level F2 checks here (no command or url, a whole command line in
+`command`, switches LM Studio does not document); its argv (that command line split when it
+starts with a known launcher) then goes through the secrets, launch, Docker, scope and remote
+checks, and a shell's wrapped command (`bash -c "npx pkg"`) gets the same checks as a plain
+one. Findings are de-duplicated
+and sorted: the file's first, then each server's in the file's order, the most severe first.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+
+from tray.core.mcp_audit.checks_docker import check_docker
+from tray.core.mcp_audit.checks_exposure import exposure_findings
+from tray.core.mcp_audit.checks_file import file_findings
+from tray.core.mcp_audit.checks_launch import check_local, check_packages, check_shell
+from tray.core.mcp_audit.checks_remote import check_remote
+from tray.core.mcp_audit.checks_scope import check_scope, toxic_flow
+from tray.core.mcp_audit.checks_secrets import check_env, check_inputs, check_secrets
+from tray.core.mcp_audit.context import Ctx, program
+from tray.core.mcp_audit.model import AuditReport, ExposureFacts, FileFacts, Finding, Severity
+from tray.core.mcp_config import McpDocument, McpParseError, McpServer
+from tray.core.words import quoted
+
+__all__ = ["audit"]
+
+
+_LAUNCHERS = {
+    "npx",
+    "bunx",
+    "pnpm",
+    "pnpx",
+    "yarn",
+    "npm",
+    "uvx",
+    "uv",
+    "docker",
+    "podman",
+    "node",
+    "python",
+    "python3",
+    "bash",
+    "sh",
+    "zsh",
+    "cmd",
+    "powershell",
+    "pwsh",
+    "deno",
+    "bun",
+}
+
+
+def _argv(server: McpServer) -> list[str]:
+    """command + args; a `command` holding a whole command line (`"npx -y pkg"`) is split
+    when it starts with a known launcher (a Windows path with spaces is left whole)."""
+    if not server.command:
+        return []
+    cmd = server.command.strip()
+    if " " in cmd and not server.args:
+        try:
+            parts = shlex.split(cmd, posix=True)
+        except ValueError:
+            parts = []
+        if parts and program(parts[0]) in _LAUNCHERS:
+            return parts
+    return [cmd, *server.args]
+
+
+def _home_of(lmstudio_home: str | None) -> str | None:
+    """The user's home folder guessed from the LM Studio home (`~/.lmstudio` or the legacy
+    `~/.cache/lm-studio`) — core does no I/O, so this is string work only."""
+    if not lmstudio_home:
+        return None
+    p = lmstudio_home.replace("\\", "/").rstrip("/")
+    for tail in ("/.lmstudio", "/.cache/lm-studio"):
+        if p.lower().endswith(tail):
+            return p[: -len(tail)] or "/"
+    return None
+
+
+def _server_findings(
+    server: McpServer, lmstudio_home: str | None, findings: list[Finding]
+) -> set[str]:
+    ctx = Ctx(server, findings, lmstudio_home, _home_of(lmstudio_home))
+    s = server
+    if s.command is None and s.url is None:
+        ctx.add(
+            "F2",
+            Severity.LOW,
+            "",
+            "The server has neither a command nor a url; no host can start it.",
+            "Fix or remove the entry.",
+        )
+    if s.command and " " in s.command.strip() and not s.args:
+        ctx.add(
+            "F2",
+            Severity.LOW,
+            "command",
+            'The whole command line is in "command"; hosts run it as one program name '
+            "and the server may not start.",
+            "Put the program in command and each argument in args.",
+        )
+    ignored = [k for k in ("enabled", "_enabled", "_disabled") if k in s.raw]
+    for key in ignored:
+        ctx.add(
+            "F2",
+            Severity.LOW,
+            key,
+            f"{quoted(key)} is not a switch LM Studio documents; the server may run anyway.",
+            "Remove the server instead of switching it off this way.",
+        )
+    check_secrets(ctx)
+    check_env(ctx)
+    argv = _argv(s)
+    wrapped = check_shell(ctx, argv)
+    # the shell's wrapped command (`bash -c "npx pkg"`) gets the same checks as a plain one
+    for cmd in (argv, wrapped or []):
+        if not cmd:
+            continue
+        args_from = check_packages(ctx, cmd)
+        if not check_docker(ctx, cmd):
+            check_local(ctx, cmd)
+        check_scope(ctx, cmd, args_from)
+        check_remote(ctx, cmd)
+    if not argv:
+        check_scope(ctx, [], 0)
+        check_remote(ctx, [])
+    return ctx.kinds if not s.disabled else set()
+
+
+def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
+    seen: set[tuple[str, str | None, str, str]] = set()
+    out: list[Finding] = []
+    for f in findings:
+        key = (f.id, f.server, f.pointer, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def audit(
+    doc: McpDocument | None,
+    facts: FileFacts,
+    exposure: ExposureFacts | None,
+    *,
+    lmstudio_home: str | None,
+    parse_error: McpParseError | None = None,
+) -> AuditReport:
+    """Every static check on one file. `doc` is None when the file is missing or does not
+    parse (`parse_error` then says where)."""
+    findings: list[Finding] = []
+    errors: list[str] = []
+    if parse_error is not None:
+        errors.append(f"{facts.path} cannot be parsed: {parse_error.message}")
+    file_findings(doc, facts, parse_error, findings)
+    kinds_per_server: dict[str, set[str]] = {}
+    if doc is not None:
+        check_inputs(doc, findings)
+        for server in doc.servers:
+            kinds_per_server[server.name] = _server_findings(server, lmstudio_home, findings)
+        toxic_flow(kinds_per_server, findings)
+    exposure_findings(exposure, findings)
+    findings = _dedupe(findings)
+    order = {name: i for i, name in enumerate(kinds_per_server)}
+    findings.sort(
+        key=lambda f: (
+            f.server is not None,
+            order.get(f.server or "", -1),
+            -f.severity.rank,
+            f.line or 0,
+        )
+    )
+    return AuditReport(
+        file=facts.path,
+        dialect=doc.dialect if doc else None,
+        servers=[s.name for s in doc.servers] if doc else [],
+        findings=findings,
+        errors=errors,
+        exists=facts.exists,
+        error_line=parse_error.line if parse_error else None,
+        error_column=parse_error.column if parse_error else None,
+    )
