@@ -221,3 +221,36 @@ def test_fake_lms_log_stream_flags_and_sigterm(sim: Simulator, tmp_path: Path) -
     assert both == ["llm.prediction.input", "llm.prediction.output"] and b"WARNING" not in both_err
     assert log_stream_argv(ActivitySource.MODEL)[-2:] == ("--filter", "input,output")
     assert "--filter" not in log_stream_argv(ActivitySource.SERVER)
+
+
+async def test_an_lms_without_filter_is_streamed_without_it(tmp_path: Path) -> None:
+    """An lms from before --filter (LM Studio < 0.3.26) refuses the option, as commander
+    does; the stream is started again without it and its events arrive."""
+    old = tmp_path / "old-lms"
+    event = json.dumps(
+        {
+            "timestamp": 1764806400000,
+            "data": {
+                "type": "llm.prediction.output",
+                "modelIdentifier": "old-model",
+                "output": "hi",
+                "stats": {"stopReason": "eosFound", "predictedTokensCount": 1},
+            },
+        }
+    )
+    old.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do [ "$a" = "--filter" ] && '
+        "{ echo \"error: unknown option '--filter'\" >&2; exit 1; }; done\n"
+        f"echo '{event}'\nexec sleep 30\n"
+    )
+    old.chmod(0o755)
+    got = Collector()
+    stream = ActivityStream(LmsRunner(old, env=dict(os.environ)), on_events=got, may_start=yes)
+    stream.start()
+    try:
+        await until(lambda: len(got.log.predictions) == 1, within=20)
+    finally:
+        await stream.stop()
+    assert stream.with_filter is False and stream.starts == 2
+    assert next(iter(got.log.predictions)).model == "old-model"
