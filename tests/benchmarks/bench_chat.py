@@ -575,7 +575,7 @@ class SimProcess:
 def serve_simulator(home: Path) -> None:
     """The child of `SimProcess`: one reply per number read from stdin."""
     with Simulator(home, tokens_per_second=2000) as sim:
-        sim.state.load(MODEL)
+        sim.state.load(MODEL, context_length=32768)  # the answers fit: a full one stops
         print(sim.base_url, flush=True)
         for line in sys.stdin:
             sim.state.next_reply = Reply(text=answer(int(line)))

@@ -22,7 +22,7 @@ import pytest
 from cli_runner import Cli  # tests/integration/cli_runner.py
 
 from tray.core.activity import ActivityEvent, ActivityLog, ActivitySource, LogLine
-from tray.services.activity_stream import ActivityStream
+from tray.services.activity_stream import ActivityStream, log_stream_argv
 from tray.services.lms_runner import LmsRunner
 from tray.simulator import Simulator
 
@@ -195,15 +195,62 @@ def test_fake_lms_log_stream_flags_and_sigterm(sim: Simulator, tmp_path: Path) -
         [lms, "log", "stream", "-s", "server", "--stats"], capture_output=True, text=True, env=env
     )
     assert bad.returncode == 1 and "--stats can only be used with --source model" in bad.stderr
-    child = subprocess.Popen(
-        [lms, "log", "stream", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
+    # As lms (src/subcommands/log.ts): without --filter the model source shows prompts
+    # only, with a warning; the tray asks for both (services/activity_stream.py).
+    children = [
+        subprocess.Popen(
+            [lms, "log", "stream", "--json", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        for extra in ([], ["--filter", "input,output"])
+    ]
     time.sleep(1.5)
     chat(sim)
     time.sleep(1.0)
-    child.send_signal(signal.SIGTERM)
-    out, err = child.communicate(timeout=10)
-    assert child.returncode == 0
-    assert err.startswith(b"Streaming logs from LM Studio\n\n")
-    types = [json.loads(x)["data"]["type"] for x in out.splitlines()]
-    assert types == ["llm.prediction.input", "llm.prediction.output"]
+    seen = []
+    for child in children:
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=10)
+        assert child.returncode == 0
+        assert err.endswith(b"Streaming logs from LM Studio\n\n")
+        seen.append(([json.loads(x)["data"]["type"] for x in out.splitlines()], err))
+    (plain, plain_err), (both, both_err) = seen
+    assert plain == ["llm.prediction.input"] and b"WARNING" in plain_err
+    assert both == ["llm.prediction.input", "llm.prediction.output"] and b"WARNING" not in both_err
+    assert log_stream_argv(ActivitySource.MODEL)[-2:] == ("--filter", "input,output")
+    assert "--filter" not in log_stream_argv(ActivitySource.SERVER)
+
+
+async def test_an_lms_without_filter_is_streamed_without_it(tmp_path: Path) -> None:
+    """An lms from before --filter (LM Studio < 0.3.26) refuses the option, as commander
+    does; the stream is started again without it and its events arrive."""
+    old = tmp_path / "old-lms"
+    event = json.dumps(
+        {
+            "timestamp": 1764806400000,
+            "data": {
+                "type": "llm.prediction.output",
+                "modelIdentifier": "old-model",
+                "output": "hi",
+                "stats": {"stopReason": "eosFound", "predictedTokensCount": 1},
+            },
+        }
+    )
+    old.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do [ "$a" = "--filter" ] && '
+        "{ echo \"error: unknown option '--filter'\" >&2; exit 1; }; done\n"
+        f"echo '{event}'\nexec sleep 30\n"
+    )
+    old.chmod(0o755)
+    got = Collector()
+    stream = ActivityStream(LmsRunner(old, env=dict(os.environ)), on_events=got, may_start=yes)
+    stream.start()
+    try:
+        await until(lambda: len(got.log.predictions) == 1, within=20)
+    finally:
+        await stream.stop()
+    assert stream.with_filter is False and stream.starts == 2
+    assert next(iter(got.log.predictions)).model == "old-model"

@@ -153,6 +153,8 @@ def run_every_command(user_home: Path, home: Path, token_env: bool) -> tuple[lis
     def run(command: tuple[tuple[str, ...], argparse.ArgumentParser], extra: list[str]) -> str:
         path, parser = command
         argv = [str(EXE), *path, *positionals(parser, home, user_home), "--log-level", "debug"]
+        if any("--duration" in a.option_strings for a in parser._actions):
+            argv += ["--duration", "2"]  # a command that streams until stopped (activity)
         r = subprocess.run(
             [*argv, *extra],
             input="",  # `tokens set` reads stdin: empty, so it refuses

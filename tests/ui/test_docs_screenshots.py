@@ -140,6 +140,22 @@ def test_guide_screenshots_of_the_windows_opened_from_the_app(
             await demo_running(driver)
             assert app.demo is not None
 
+            # Activity open first, so that it sees the quick chat's answers
+            activity = app.activity_section
+            await driver.open_menu()
+            await driver.click(driver.menu, driver.find(driver.menu, "Activity…"))
+            await driver.wait(
+                lambda: activity.window is not None and activity.window.isVisible(),
+                "the Activity window",
+            )
+            await driver.wait(lambda: not driver.menu.isVisible(), "the menu to close")
+            await driver.wait(
+                lambda: all(s in activity.streams and activity.streams[s].pid
+                            for s in ("model", "server")),
+                "lms log stream running",
+            )  # fmt: skip
+            await asyncio.sleep(1.5)  # each child has found where the log ends
+
             # quick chat: the global hotkey, a question typed, the answer streamed
             x11("xdotool", "key", "ctrl+alt+space")
             window = await driver.popup("the quick-chat popup")
@@ -151,8 +167,21 @@ def test_guide_screenshots_of_the_windows_opened_from_the_app(
             await driver.wait(lambda: window.answer and not window.busy, "the answer", 60)
             assert "```python\ndef reverse_string" in window.answer  # the demo's own answer
             taken.append(await take(driver, tmp_path, "guide-quick-chat.png", [window]))
+            # a second question, for the Activity window to have more than one row
+            x11("xdotool", "type", "--delay", "5", "Compare Python and Rust for a CLI tool")
+            x11("xdotool", "key", "Return")
+            await driver.wait(lambda: not window.busy, "the second answer", 60)
             x11("xdotool", "key", "Escape")
             await driver.wait(lambda: not window.isVisible(), "the popup to hide")
+
+            shown = activity.window
+            assert shown is not None
+            await driver.wait(lambda: shown.model.rowCount() >= 2, "two predictions", 30)
+            shown.raise_()
+            shown.activateWindow()
+            taken.append(await take(driver, tmp_path, "guide-activity.png", [shown], margin=0))
+            shown.close()
+            await driver.wait(lambda: not shown.isVisible(), "the Activity window closed")
 
             # a preset edited in LM Studio: the history then has a change to show
             preset = app.demo.home / "config-presets" / "Coding.preset.json"

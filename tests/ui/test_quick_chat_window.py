@@ -49,7 +49,8 @@ LMSTUDIO = capabilities_for(BackendKind.LMSTUDIO, lms_available=False)
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[Simulator]:
     with Simulator(tmp_path / ".lmstudio", tokens_per_second=2000, load_seconds=0.2) as s:
-        s.state.load(QWEN)
+        # A context the 4,000-word answers fit in: the simulator stops at a full one.
+        s.state.load(QWEN, context_length=32768)
         yield s
 
 

@@ -333,6 +333,21 @@ def test_a_switch_from_the_menu_while_the_window_is_open_is_kept(
     assert service.settings.notifications.model_evicted is False
 
 
+def test_the_activity_notices_are_switchable_like_the_others(
+    make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
+) -> None:
+    dialog = make_dialog()
+    assert dialog.notify_context_full.isChecked() and dialog.notify_failed.isChecked()
+    dialog.notify_context_full.setChecked(False)
+    dialog.notify_failed.setChecked(False)
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    notes = service.settings.notifications
+    assert notes.context_full is False and notes.prediction_failed is False
+    assert saved(service)["notifications"]["context_full"] is False
+    dialog.present()
+    assert not dialog.notify_context_full.isChecked()
+
+
 def test_cancel_discards_every_edit(
     make_dialog: Callable[..., SettingsDialog], qtbot: QtBot, service: SettingsService
 ) -> None:

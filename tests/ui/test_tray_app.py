@@ -323,6 +323,30 @@ def test_an_openai_compatible_server_gets_the_reduced_menu(
     publish_screenshot(tmp_path / "tray-reduced.png")
 
 
+def test_only_a_connection_setting_rebuilds_the_connection(
+    loop: asyncio.AbstractEventLoop, driver: AppDriver
+) -> None:
+    """A notification switch or the live-activity toggle leaves the connection (and its
+    status) alone; a polling interval rebuilds it."""
+
+    async def scenario() -> None:
+        async with driver:
+            app = driver.app
+            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running")
+            first = app.connection
+            app.settings.update(lambda s: setattr(s.notifications, "model_evicted", False))
+            app.settings.update(lambda s: setattr(s.activity, "live", True))
+            app.settings.update(lambda s: setattr(s.activity, "live", False))
+            await asyncio.sleep(0.5)
+            assert app.connection is first
+            assert app.rules.settings.model_evicted is False  # the switch itself applies
+            app.settings.update(lambda s: setattr(s.polling, "idle_seconds", 30.0))
+            await driver.wait(lambda: app.connection is not first, "a new connection")
+            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "running again")
+
+    run(loop, scenario())
+
+
 def test_polling_is_fast_while_a_window_is_open(
     loop: asyncio.AbstractEventLoop, driver: AppDriver
 ) -> None:

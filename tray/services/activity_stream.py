@@ -38,9 +38,19 @@ TERM_GRACE_SECONDS = 2.0
 STDERR_KEPT_BYTES = 4096
 
 
-def log_stream_argv(source: ActivitySource) -> tuple[str, ...]:
-    """`lms log stream -s <source> --json` (the JSON carries the stats without --stats)."""
-    return ("log", "stream", "--source", source.value, "--json")
+def log_stream_argv(source: ActivitySource, *, with_filter: bool = True) -> tuple[str, ...]:
+    """`lms log stream -s <source> --json` (the JSON carries the stats without --stats:
+    `lms` prints each event whole, `JSON.stringify(log)`, in src/subcommands/log.ts).
+
+    For the model source also `--filter input,output`: without a filter `lms` shows the
+    prompts only (`filterTypes = ["input"]`, with a warning that this will change) — not
+    the completions and their stats, which are the point. FORMATS.md §1.10 says "default
+    both"; LM Studio's source says input only. `with_filter=False` is for an `lms` older
+    than `--filter` (before LM Studio 0.3.26), which streamed every prediction event."""
+    argv: tuple[str, ...] = ("log", "stream", "--source", source.value, "--json")
+    if source is ActivitySource.MODEL and with_filter:
+        argv += ("--filter", "input,output")
+    return argv
 
 
 class ActivityStream:
@@ -70,6 +80,7 @@ class ActivityStream:
         self._proc: asyncio.subprocess.Process | None = None
         self.starts = 0  # children started so far (a test sees the restarts)
         self.last_error: str | None = None  # what the last child said on stderr, redacted
+        self.with_filter = True  # False once an lms said it has no --filter
 
     @property
     def keep_text(self) -> bool:
@@ -126,7 +137,7 @@ class ActivityStream:
                 self._on_ended()
 
     async def _run_once(self) -> None:
-        argv = log_stream_argv(self.source)
+        argv = log_stream_argv(self.source, with_filter=self.with_filter)
         try:
             proc = await asyncio.create_subprocess_exec(
                 self.executable,
@@ -165,6 +176,9 @@ class ActivityStream:
             kept = (kept + chunk)[-STDERR_KEPT_BYTES:]
         text = redact(kept.decode("utf-8", errors="replace")).strip()
         text = text.replace("Streaming logs from LM Studio", "").strip()
+        if "unknown option '--filter'" in text and self.with_filter:
+            self.with_filter = False  # an lms from before --filter: it streams everything
+            log.info("this lms has no --filter; streaming without it")
         if text:
             self.last_error = text
             log.warning("lms log stream said: %s", text)

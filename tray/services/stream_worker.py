@@ -73,6 +73,7 @@ class Job(Generic[T]):
         self._finished = asyncio.Event()
         self._flush_pending = False  # a flush is scheduled on the worker's loop
         self.started = False  # the body began on the worker's loop
+        self.error: Exception | None = None  # what the body raised, kept before it ends
         self.future: concurrent.futures.Future[None] | None = None
 
     # --- the worker's side --------------------------------------------------------------
@@ -134,11 +135,8 @@ class Job(Generic[T]):
         """Until the stream's body has really ended (not merely been asked to); raises
         what it raised."""
         await self._finished.wait()
-        future = self.future
-        if future is not None and future.done() and not future.cancelled():
-            error = future.exception()
-            if error is not None:
-                raise error
+        if self.error is not None:
+            raise self.error
 
 
 class StreamWorker:
@@ -194,6 +192,11 @@ class StreamWorker:
             job.started = True
             try:
                 await body(job)
+            except Exception as exc:
+                # Kept here, before the job ends: the future learns of it only later, on
+                # another thread, and `wait()` may already be looking.
+                job.error = exc
+                raise
             finally:
                 job._end()
 

@@ -62,7 +62,15 @@ def cmd_log(argv: list[str]) -> None:
     if args.stats and args.source != "model":
         log.error("--stats can only be used with --source model")
         raise Exit(1)
-    wanted: tuple[str, ...] = ("input", "output")
+    # As lms does (src/subcommands/log.ts): the model source without --filter shows the
+    # prompts only, and warns that this will change.
+    wanted: tuple[str, ...] = ("input",)
+    if args.filter is None and args.source == "model":
+        log.warn(
+            "WARNING: 'lms log stream' will show both user and assistant messages in future "
+            "versions. To continue seeing only user messages, please use 'lms log stream "
+            "--source model --filter input'"
+        )
     if args.filter is not None:
         if args.source != "model":
             log.error("--filter can only be used with --source model")

@@ -160,6 +160,8 @@ class SettingsDialog(QDialog):
         self.vram_threshold.setValue(notes.vram_threshold_percent)
         self.vram_threshold.setEnabled(notes.vram_high)
         self.notify_exposed.setChecked(notes.exposed)
+        self.notify_context_full.setChecked(notes.context_full)
+        self.notify_failed.setChecked(notes.prediction_failed)
 
         self.autostart_box.setChecked(self._autostart.is_enabled())
         self.autostart_where.setText(self._autostart.describe())
@@ -214,6 +216,8 @@ class SettingsDialog(QDialog):
             s.notifications.vram_high = self.notify_vram.isChecked()
             s.notifications.vram_threshold_percent = self.vram_threshold.value()
             s.notifications.exposed = self.notify_exposed.isChecked()
+            s.notifications.context_full = self.notify_context_full.isChecked()
+            s.notifications.prediction_failed = self.notify_failed.isChecked()
             s.autostart = wanted_autostart
             self.startup.apply_to(s)
             s.quick_chat.hotkey_enabled = self.hotkey_enabled.isChecked()
@@ -344,6 +348,10 @@ class SettingsDialog(QDialog):
         self.notify_exposed = QCheckBox(
             "The server can be reached from the network without authentication"
         )
+        self.notify_context_full = QCheckBox(
+            "A model ran out of context (seen while Activity is open or live)"
+        )
+        self.notify_failed = QCheckBox("A prediction failed (seen while Activity is open or live)")
         low, high = setting_limits(NotificationSettings, "vram_threshold_percent")
         self.vram_threshold = QSpinBox()
         self.vram_threshold.setObjectName("vram-threshold")
@@ -370,6 +378,8 @@ class SettingsDialog(QDialog):
         column.addWidget(self.notify_evicted)
         column.addLayout(vram)
         column.addWidget(self.notify_exposed)
+        column.addWidget(self.notify_context_full)
+        column.addWidget(self.notify_failed)
         return _page(intro, group)
 
     # --- General tab ------------------------------------------------------------------------

@@ -259,6 +259,7 @@ class TrayApp:
 
     def _connect_signals(self, tray: TrayIcon) -> None:
         """Settings, Quit, the demo, and looking more often while the user looks."""
+        self._connection_settings = _connection_key(self.settings.settings)
         self.settings.subscribe(self._settings_changed)
         tray.quit_requested.connect(lambda: spawn(self._quit_when_settled(), doing="Quitting"))
         tray.demo_requested.connect(self._restart_as_demo)
@@ -382,7 +383,14 @@ class TrayApp:
             await self._watch_files()
 
     def _settings_changed(self, settings: Settings) -> None:
+        """Every section reads the settings it needs when it needs them; the connection
+        (server, LM Studio's home, `lms`, polling) is rebuilt only when one of its own
+        settings changed — not for a notification switch or the live-activity toggle."""
         self.rules.settings = settings.notifications
+        key = _connection_key(settings)
+        if key == self._connection_settings:
+            return
+        self._connection_settings = key
         spawn(self._reconnect(), doing="Applying the new settings")
 
     def _render(self, status: ServerStatus) -> None:
@@ -542,6 +550,13 @@ def _autostart(demo: DemoLmStudio | None) -> Autostart:
     if sys.platform.startswith("linux"):
         return XdgAutostart(config_home=demo.user_home / ".config")
     return LaunchAgentAutostart(home=demo.user_home)
+
+
+def _connection_key(settings: Settings) -> object:
+    """What the connection is built from: a change elsewhere leaves it alone."""
+    return settings.model_dump(
+        mode="json", include={"profiles", "active_profile", "home", "lms_path", "polling"}
+    )
 
 
 def _window_has_focus() -> bool:
