@@ -4,6 +4,7 @@ and the machine, and the `Command` record a command module registers."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,11 +20,13 @@ from tray.cli._options import (
     exit_code,
     server_option_error,
 )
-from tray.core.errors import InputError, LmsError, TrayError
+from tray.core.backends import AUTO, BackendKind
+from tray.core.errors import InputError, LmsError, LmStudioError, TrayError
 from tray.core.settings import Settings
 from tray.core.tokens import FirstToken, NoToken, TokenProvider, WhenAsked
 from tray.core.words import join_and
 from tray.services.app_paths import AppPaths
+from tray.services.backends import Backend, backend_for, identify
 from tray.services.environment import Environment, discover, token_from_environment
 from tray.services.gpu import GpuProbe, SimulatedGpuProbe, select_gpu_probe
 from tray.services.lms_runner import LmsProbe, LmsRunner
@@ -55,6 +58,8 @@ __all__ = [
     "lms_facts",
     "text_message",
 ]
+
+log = logging.getLogger(__name__)
 
 LMS_TIMEOUT = 20.0
 
@@ -140,6 +145,10 @@ class Context:
         return select_gpu_probe()
 
     @property
+    def http(self) -> httpx.AsyncClient:
+        return self._http
+
+    @property
     def server_url(self) -> str:
         """The server's address; one in the settings (or LM Studio's) that is not an address
         stops a command that needs it — and only such a command — with the sentence."""
@@ -155,18 +164,39 @@ class Context:
     def anonymous(self) -> LmStudioClient:
         return LmStudioClient(self._http, self.server_url, token_provider=NoToken())
 
+    async def detect(self) -> Environment:
+        """Ask the server what it is, once (a pinned kind is believed): commands that act
+        on it call this first, and read `env.capabilities` after. A server that does not
+        answer (or wants a token first) is taken for what the profile assumes; the command
+        then says what is wrong in its own words."""
+        if self.env.identity is None:
+            choice = self.env.kind_choice
+            try:
+                found = await identify(self.client, None if choice == AUTO else BackendKind(choice))
+            except LmStudioError as exc:
+                log.debug("what answers is not known: %s", type(exc).__name__)
+                return self.env
+            self.env = self.env.with_identity(found)
+        return self.env
+
+    def backend(self) -> Backend | None:
+        """The detected kind's own API (None: LM Studio 0.4+, or not detected)."""
+        identity = self.env.identity
+        return backend_for(identity, self.client) if identity is not None else None
+
     async def probe_server(self) -> StatusMonitor:
         monitor = StatusMonitor(
             self.client,
             url=self.server_url,
             anonymous=self.anonymous,
             has_token=self.token,
-            kind=self.env.profile.kind,
+            kind=self.env.kind_choice,
             profile_name=self.env.profile.name,
             server_config=lambda: current_server_config(self.env.home.path),
             version_source=lambda: local_lmstudio_version(self._http, self.env.home.path),
         )
         await monitor.probe()
+        self.env = self.env.with_identity(monitor.identity)
         return monitor
 
 

@@ -30,7 +30,6 @@ from tray.cli._common import (
     add_command,
 )
 from tray.cli.models import model_manager
-from tray.core.backends import BackendKind
 from tray.core.chat_options import ChatOptions
 from tray.core.chat_view import (
     AnswerDelta,
@@ -69,9 +68,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def _choices(ctx: Context) -> list[ModelChoice]:
-    if ctx.env.profile.kind is BackendKind.OPENAI:
-        # An OpenAI-compatible server lists what it serves; treat those as loaded.
-        return [ModelChoice(key=m.id, loaded=True) for m in await ctx.client.list_models_openai()]
+    if (backend := ctx.backend()) is not None:
+        # Another kind's own API: what is loaded (or served) first, then what is on disk.
+        loaded, served = await backend.poll()
+        keys = [r.model_key for r in loaded] or list(served)
+        on_disk = [d.model_key for d in await backend.downloaded() if d.model_key not in keys]
+        return [ModelChoice(key=k, loaded=True) for k in keys] + [
+            ModelChoice(key=k, loaded=False) for k in on_disk
+        ]
     return [
         ModelChoice(key=m.key, label=m.display_name or "", loaded=m.is_loaded)
         for m in await ctx.client.list_models()
@@ -96,6 +100,7 @@ async def cmd_chat(ctx: Context, args: argparse.Namespace) -> Result:
     if not question:
         raise UsageError("The question is empty; write it in quotes after `chat`.")
     options = preset_options(ctx, args.preset) if args.preset else None
+    await ctx.detect()
     model = args.model
     if model is None:
         ordered = order_models(await _choices(ctx))

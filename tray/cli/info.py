@@ -18,22 +18,28 @@ from tray.cli._common import (
 )
 from tray.core.errors import LmsError
 from tray.core.gpu import memory_line
-from tray.core.status import ServerState
+from tray.core.status import ServerState, ServerStatus
 from tray.core.words import on_off, plural
 from tray.services.lms_runner import lms_not_found
 from tray.services.lmstudio_home import count_model_default_configs, count_presets
 
-__all__ = ["ORDER", "register"]
+__all__ = ["ORDER", "register", "server_json", "server_where"]
 
 ORDER = 10
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    add_command(
+    p = add_command(
         sub,
         "status",
-        "is the server up, does it need a token, where are LM Studio and lms",
+        "is the server up (and what kind: LM Studio, Ollama, llama.cpp…), does it need a "
+        "token, where are LM Studio and lms",
         Command(cmd_status, _text_status),
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every saved server (`servers list`), probed at once",
     )
     add_command(
         sub,
@@ -43,23 +49,37 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
 
 
+def server_json(st: ServerStatus) -> dict[str, Any]:
+    """The `server` object of `status --json` (and of each server in `status --all`)."""
+    reachable = st.state.is_up
+    return {
+        "url": st.url,
+        "state": st.state.value,
+        "reachable": reachable,
+        # What answers, once it did (None: not known — it never answered).
+        "kind": st.kind.value if st.kind_known else None,
+        "title": st.title if st.kind_known else None,
+        "legacy_api": st.legacy if st.kind_known else None,
+        "auth_required": st.auth_required,
+        "version": st.version,
+        "loaded_models": len(st.loaded) if reachable else None,
+        "served_models": list(st.served_models) if reachable and st.served_models else None,
+        "error": st.error,
+    }
+
+
 async def cmd_status(ctx: Context, args: argparse.Namespace) -> Result:
+    if args.all:
+        from tray.cli.servers import status_all
+
+        return await status_all(ctx)
     # An address that is not one stops here, before `lms` starts: cancelling a subprocess
     # while asyncio is still spawning it never returns (CPython 3.11).
     _ = ctx.server_url
     monitor, lms = await asyncio.gather(ctx.probe_server(), lms_facts(ctx))
     st = monitor.status
-    reachable = st.state.is_up
     doc = {
-        "server": {
-            "url": st.url,
-            "state": st.state.value,
-            "reachable": reachable,
-            "auth_required": st.auth_required,
-            "version": st.version,
-            "loaded_models": len(st.loaded) if reachable else None,
-            "error": st.error,
-        },
+        "server": server_json(st),
         "lms": lms,
         "home": {
             "path": str(ctx.env.home.path),
@@ -71,9 +91,19 @@ async def cmd_status(ctx: Context, args: argparse.Namespace) -> Result:
     return doc, EXIT_OK if ok else EXIT_FAILED
 
 
+def server_where(s: dict[str, Any]) -> str:
+    """ "http://…", or "Ollama 0.12.6 at http://…" for a server that is not LM Studio 0.4+."""
+    plain = s["kind"] in (None, "lmstudio") and not s.get("legacy_api")
+    return s["url"] if plain else f"{s['title']} at {s['url']}"
+
+
 def _text_status(doc: dict[str, Any]) -> str:
+    if "servers" in doc:
+        from tray.cli.servers import text_status_all
+
+        return text_status_all(doc)
     s, lms, home = doc["server"], doc["lms"], doc["home"]
-    lines = [f"Server:  {s['url']} — {ServerState(s['state']).label}"]
+    lines = [f"Server:  {server_where(s)} — {ServerState(s['state']).label}"]
     if s["reachable"]:
         auth = {True: "required", False: "off", None: "unknown"}[s["auth_required"]]
         lines.append(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -17,6 +18,7 @@ from tray.cli._common import (
     Command,
     Context,
     Result,
+    UsageError,
     add_command,
     add_group,
 )
@@ -26,9 +28,11 @@ from tray.core.load_profiles import FIELD_LABELS, LoadProfile, Preflight, effect
 from tray.core.restore import (
     LoadedResult,
     RestoreOutcome,
+    format_duration,
     restore_outcome_text,
 )
 from tray.core.words import plural, quoted
+from tray.services.backend_models import BackendModels
 from tray.services.lms_runner import GpuOffload
 from tray.services.model_manager import ModelManager
 
@@ -65,6 +69,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="NAME",
         help="the load profile to start from: a model key (its profile over the default), "
         "`default`, or `none` (default: MODEL's own, see `profiles`); the flags above win",
+    )
+    load.add_argument(
+        "--keep-alive",
+        metavar="TIME",
+        help="Ollama: how long the model stays loaded when idle (e.g. 30m, 2h, -1 = until "
+        "ejected; default: Ollama's own, 5m)",
     )
     load.add_argument(
         "--no-check",
@@ -167,7 +177,20 @@ def _loaded_json(result: LoadedResult) -> dict[str, Any]:
 
 
 async def cmd_load(ctx: Context, args: argparse.Namespace) -> Result:
+    await ctx.detect()
     manager = _manager(ctx)
+    if isinstance(manager, BackendModels):  # Ollama: its own API and keep_alive
+        keep = _keep_alive(args.keep_alive)
+        await manager.load_keep_alive(args.model, keep)
+        kept = f", kept for {args.keep_alive} when idle" if args.keep_alive else ""
+        doc: dict[str, Any] = {
+            "loaded": {"model_key": args.model, "identifier": args.model},
+            "keep_alive": keep,
+            "message": f"Loaded {args.model} on {ctx.env.assumed_kind.label}{kept}.",
+        }
+        return doc, EXIT_OK
+    if args.keep_alive is not None:
+        raise UsageError("--keep-alive is Ollama's; for LM Studio give --ttl SECONDS.")
     show = not args.json and sys.stderr.isatty()
 
     def progress(fraction: float) -> None:
@@ -205,6 +228,7 @@ async def cmd_load(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 async def cmd_unload(ctx: Context, args: argparse.Namespace) -> Result:
+    await ctx.detect()
     manager = _manager(ctx)
     if not args.all:
         await manager.eject(args.identifier)
@@ -217,7 +241,11 @@ async def cmd_unload(ctx: Context, args: argparse.Namespace) -> Result:
             ps = await ctx.runner.ps()
         except LmsError as exc:
             log.info("lms ps failed; the restore point lacks TTLs: %s", exc.message)
-    rows = build_inventory(await ctx.client.list_models(), ps).loaded
+    backend = ctx.backend()
+    if backend is not None:
+        rows = (await backend.poll())[0]
+    else:
+        rows = build_inventory(await ctx.client.list_models(), ps).loaded
     point = await manager.eject_all(rows)
     ids = [m.identifier for m in point.models]
     if ids:
@@ -236,6 +264,7 @@ async def cmd_unload(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 async def cmd_restore(ctx: Context, args: argparse.Namespace) -> Result:
+    await ctx.detect()
     manager = _manager(ctx)
     if manager.restore_point() is None:
         doc: dict[str, Any] = {
@@ -253,6 +282,18 @@ async def cmd_restore(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 async def cmd_models(ctx: Context, args: argparse.Namespace) -> Result:
+    await ctx.detect()
+    if (backend := ctx.backend()) is not None:  # another kind's own API
+        (loaded, served), downloaded = await backend.poll(), await backend.downloaded()
+        doc: dict[str, Any] = {
+            "loaded": [
+                r.model_dump(mode="json", exclude={"requested_context_length"}) for r in loaded
+            ],
+            "downloaded": [r.model_dump(mode="json") for r in downloaded],
+            "served": list(served),
+            "kind": ctx.env.assumed_kind.value,
+        }
+        return doc, EXIT_OK
     models = await ctx.client.list_models()
     ps = None
     if ctx.runner is not None:
@@ -278,13 +319,34 @@ def _size(n: int | None) -> str:
     return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
 
 
+def _keep_alive(text: str | None) -> str | int | None:
+    """Ollama's keep_alive as given: a duration ("30m"), or a number of seconds (-1)."""
+    if text is None:
+        return None
+    t = text.strip()
+    if re.fullmatch(r"-?\d+", t):
+        return int(t)
+    if not re.fullmatch(r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", t):
+        raise UsageError(
+            f"--keep-alive {quoted(text)} is not a duration; give e.g. 30m, 2h, 90s or -1."
+        )
+    return t
+
+
 def _text_models(doc: dict[str, Any]) -> str:
     loaded = [LoadedModelRow.model_validate(r) for r in doc["loaded"]]
     downloaded = [DownloadedModelRow.model_validate(r) for r in doc["downloaded"]]
+    if not loaded and doc.get("served") and doc.get("kind") == "openai":
+        lines = [f"Served ({len(doc['served'])}): " + ", ".join(doc["served"])]
+        return "\n".join(lines)
     lines = [f"Loaded ({len(loaded)}):" if loaded else "No models loaded."]
     for m in loaded:
         ctx_text = f"ctx {m.context_length or '?'}/{m.max_context_length or '?'}"
+        if m.vram_bytes is not None and m.size_bytes:
+            ctx_text += f"  {round(100 * m.vram_bytes / m.size_bytes)}% VRAM"
         extra = [m.status or "status unknown"]
+        if m.status is None and m.ttl_remaining_seconds is not None:
+            extra = [f"unloads in {format_duration(m.ttl_remaining_seconds)} if idle"]
         if m.queued:
             extra.append(f"{m.queued} queued")
         if m.ttl_seconds is not None:

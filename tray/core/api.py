@@ -24,6 +24,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_serializer,
+    field_validator,
     model_validator,
 )
 
@@ -532,12 +533,22 @@ class ChatCompletion(ResponseModel):
 
 
 class ApiErrorBody(ResponseModel):
-    """The v1 error object `{"type", "message", "code"?, "param"?}` (also OpenAI's shape)."""
+    """The v1 error object `{"type", "message", "code"?, "param"?}` (also OpenAI's shape).
+
+    Read leniently: llama.cpp's server sends an integer `code` (`{"code": 404, "message":
+    "File Not Found", "type": "not_found_error"}`), others a number for `param`."""
 
     message: str = ""
     type: str | None = None
     code: str | None = None
     param: str | None = None
+
+    @field_validator("message", "type", "code", "param", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value if value is None or isinstance(value, str) else None
 
 
 def _redacted(text: str) -> str:
@@ -601,12 +612,15 @@ def _auth_error(url: str, *, sent_token: bool, lm_studio: bool) -> AuthError:
     )
 
 
-def _api_error(body: ApiErrorBody, status_code: int, url: str) -> ApiError:
+def _api_error(
+    body: ApiErrorBody, status_code: int, url: str, *, lm_studio: bool | None
+) -> ApiError:
     said = _sentence(_redacted(body.message) or body.type or "no details")
     server = server_of(url)
+    who = "The server" if lm_studio is False else "LM Studio"
     if body.type == "model_not_found":
         return ModelNotFound(
-            f"LM Studio at {server} does not know that model. It said: {said} Check the name "
+            f"{who} at {server} does not know that model. It said: {said} Check the name "
             "against the loaded and downloaded models.",
             error_type=body.type,
             code=body.code,
@@ -615,13 +629,22 @@ def _api_error(body: ApiErrorBody, status_code: int, url: str) -> ApiError:
             url=url,
         )
     return ApiError(
-        f"LM Studio at {server} refused the request. It said: {said}",
+        f"{who} at {server} refused the request. It said: {said}",
         error_type=body.type,
         code=body.code,
         param=body.param,
         status_code=status_code,
         url=url,
     )
+
+
+def _names_a_missing_thing(error: object) -> bool:
+    """LM Studio's 404s for a missing model or job: `{"type": "model_not_found", "param":
+    "model", …}`; llama.cpp's unknown route is `{"type": "not_found_error", …}`."""
+    if not isinstance(error, dict):
+        return False
+    kind = error.get("type")
+    return bool(error.get("param")) or (isinstance(kind, str) and kind.endswith("_not_found"))
 
 
 def error_from_response(
@@ -642,6 +665,18 @@ def error_from_response(
     LM Studio.
     """
     error = body.get("error") if isinstance(body, dict) else None
+    if error is None and isinstance(body, dict) and isinstance(body.get("detail"), str):
+        error = body["detail"]  # FastAPI's shape (llama-cpp-python, vLLM): {"detail": "…"}
+    if status_code == 404 and not _names_a_missing_thing(error):
+        # A 404 that names no missing model or job means "not on this server", whatever
+        # its body says (llama.cpp's `{"error": {"code": 404, …}}`, Ollama's "404 page not
+        # found", FastAPI's `{"detail": "Not Found"}`): the caller falls back elsewhere.
+        return EndpointNotSupported(
+            f"The server at {server_of(url)} does not offer what the tray asked for (404); it "
+            "may be an older LM Studio or another kind of server, so update LM Studio or pick "
+            "another server.",
+            url=url,
+        )
     if isinstance(error, str | dict):
         try:
             parsed = ApiErrorBody.model_validate(error if isinstance(error, dict) else {})
@@ -660,7 +695,9 @@ def error_from_response(
         if parsed.code == "invalid_api_key" or status_code == 401:
             known = lm_studio is True or _said_by_lm_studio(message)
             return _auth_error(url, sent_token=sent_token, lm_studio=known)
-        return _api_error(parsed.model_copy(update={"message": message}), status_code, url)
+        return _api_error(
+            parsed.model_copy(update={"message": message}), status_code, url, lm_studio=lm_studio
+        )
     if status_code == 401:
         return _auth_error(url, sent_token=sent_token, lm_studio=lm_studio is True)
     if status_code == 403:

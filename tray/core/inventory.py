@@ -31,6 +31,7 @@ class LoadedModelRow(BaseModel):
     model_key: str
     type: str | None = None
     size_bytes: int | None = None
+    vram_bytes: int | None = None  # the part in the GPU's memory, where the server tells
     context_length: int | None = None
     max_context_length: int | None = None
     status: str | None = None  # idle | processingPrompt | generating | computingEmbedding

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 import annotated_types
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from tray.core.backends import BackendKind
+from tray.core.backends import AUTO, BackendKind, KindChoice
 from tray.core.errors import InvalidServerUrl
 from tray.core.server_url import parse_server_url, server_host
 from tray.core.settings import PollingSettings, ServerProfile, profile_id_for
 from tray.core.status import is_loopback_host
+from tray.core.words import with_article
 
 __all__ = [
     "NEW_PROFILE_NAME",
@@ -58,17 +59,19 @@ def is_this_machine(base_url: str | None) -> bool:
     return is_loopback_host(server_host(base_url))
 
 
-def lms_applies(kind: BackendKind, base_url: str | None) -> bool:
-    """`lms` drives only the LM Studio installed on this machine."""
-    return kind is BackendKind.LMSTUDIO and is_this_machine(base_url)
+def lms_applies(kind: KindChoice, base_url: str | None) -> bool:
+    """`lms` drives only the LM Studio installed on this machine (with `auto`, once the
+    server turns out to be LM Studio)."""
+    return kind in (AUTO, BackendKind.LMSTUDIO) and is_this_machine(base_url)
 
 
-def lms_note(kind: BackendKind, base_url: str | None) -> str:
+def lms_note(kind: KindChoice, base_url: str | None) -> str:
     """A sentence for the Settings window saying what `lms` would do for this profile."""
-    if kind is BackendKind.OPENAI:
+    if kind != AUTO and kind is not BackendKind.LMSTUDIO:
         return (
-            "lms is LM Studio's own command. An OpenAI-compatible server is watched through "
-            "its list of models only: status and model list, no start/stop, load or eject."
+            "lms is LM Studio's own command; it does nothing for "
+            f"{with_article(BackendKind(kind).label)} server, which the tray watches and "
+            "manages through its own API."
         )
     if not is_this_machine(base_url):
         return (
@@ -86,10 +89,13 @@ def profile_label(profile: ServerProfile) -> str:
     return display_name(profile.name, profile.kind)
 
 
-def display_name(name: str, kind: BackendKind) -> str:
-    """A profile's name as lists show it, also for one still being edited."""
+def display_name(name: str, kind: KindChoice) -> str:
+    """A profile's name as lists show it, also for one still being edited: a pinned kind
+    other than LM Studio is named."""
     name = " ".join(name.split()) or "(no name)"
-    return f"{name} ({kind.label})" if kind is BackendKind.OPENAI else name
+    if kind == AUTO or kind is BackendKind.LMSTUDIO:
+        return name
+    return f"{name} ({BackendKind(kind).label})"
 
 
 def new_profile_name(taken: Sequence[str]) -> str:
@@ -108,7 +114,7 @@ class ProfileFields(BaseModel):
 
     name: str
     base_url: str
-    kind: BackendKind = BackendKind.LMSTUDIO
+    kind: KindChoice = AUTO
     use_lms: bool = True
 
 

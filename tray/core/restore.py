@@ -248,10 +248,20 @@ def _activity_text(row: LoadedModelRow) -> str | None:
 def row_lines(row: LoadedModelRow) -> tuple[str, ...]:
     """The lines of a loaded model's submenu: memory and context, then TTL and activity.
     Facts nobody told us are left out rather than shown as '?'."""
-    first = [t for t in (format_bytes(row.size_bytes) if row.size_bytes else None,
-                         _context_text(row)) if t]  # fmt: skip
+    first = [t for t in (_memory_text(row), _context_text(row)) if t]
     second = [t for t in (_ttl_text(row), _activity_text(row)) if t]
     return tuple(" · ".join(parts) for parts in (first, second) if parts)
+
+
+def _memory_text(row: LoadedModelRow) -> str | None:
+    """ "8.20 GB", or with Ollama's split "8.20 GB (81% in VRAM)"."""
+    if not row.size_bytes:
+        return None
+    text = format_bytes(row.size_bytes)
+    if row.vram_bytes is not None:
+        share = round(100 * row.vram_bytes / row.size_bytes)
+        text += " (all in VRAM)" if share >= 100 else f" ({share}% in VRAM)"
+    return text
 
 
 def row_summary(row: LoadedModelRow) -> str:

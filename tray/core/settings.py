@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tray.core.backends import BackendKind
+from tray.core.backends import AUTO, KindChoice
 from tray.core.errors import FileParseError, NotFound
 from tray.core.words import quoted
 
@@ -36,7 +36,7 @@ __all__ = [
     "remote_url_problem",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LOCAL_PROFILE_ID = "this-machine"
 
 
@@ -72,8 +72,8 @@ class ServerStartOptions(BaseModel):
 
 
 class ServerProfile(BaseModel):
-    """One server the tray can watch: this machine's LM Studio, one on the LAN, or any
-    OpenAI-compatible server (Ollama, llama.cpp) in reduced mode."""
+    """One server the tray can watch: this machine's LM Studio, one on the LAN, Ollama,
+    llama.cpp's server or any OpenAI-compatible one; `kind` "auto" finds out which."""
 
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
@@ -82,7 +82,7 @@ class ServerProfile(BaseModel):
     base_url: str | None = Field(
         default=None, description="None = this machine's LM Studio, as its own settings say"
     )
-    kind: BackendKind = BackendKind.LMSTUDIO
+    kind: KindChoice = AUTO
     use_lms: bool = Field(default=True, description="`lms` drives this server (local only)")
     server_start: ServerStartOptions = Field(default_factory=ServerStartOptions)
 
@@ -275,8 +275,26 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 knew two kinds, "lmstudio" (the default, written for every profile) and "openai"
+    (the only choice for Ollama or llama.cpp): neither was a pin. v3 finds out ("auto")."""
+    data = dict(data)
+    profiles = data.get("profiles")
+    if isinstance(profiles, list):
+        data["profiles"] = [
+            {**p, "kind": AUTO}
+            if isinstance(p, dict) and p.get("kind") in ("lmstudio", "openai", None)
+            else p
+            for p in profiles
+        ]
+    return data
+
+
 # Each entry upgrades a raw dict from version N to N+1; pure, tested one by one.
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+}
 
 
 def _schema_version(value: Any) -> int:

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tray.core.backends import BackendKind
+from tray.core.backends import BackendKind, server_title
 from tray.core.errors import (
     AuthError,
     RequestTimeout,
@@ -71,6 +71,9 @@ class ServerStatus(BaseModel):
     url: str
     state: ServerState = ServerState.UNKNOWN
     kind: BackendKind = BackendKind.LMSTUDIO
+    # Whether `kind` was found out (or pinned by the profile); until then LM Studio is assumed.
+    kind_known: bool = False
+    legacy: bool = False  # LM Studio 0.3.x: only its REST API v0 answers
     profile_name: str | None = None
     version: str | None = None
     auth_required: bool | None = None
@@ -101,6 +104,11 @@ class ServerStatus(BaseModel):
         if self.kind is BackendKind.OPENAI and self.state.is_up:
             n = len(self.served_models)
             lines.append(f"{plural(n, 'model')} served (OpenAI-compatible)")
+        elif self.legacy and self.state.is_up:
+            lines.append(
+                f"{plural(len(self.loaded), 'model')} loaded · LM Studio 0.3: update to 0.4 "
+                "to load and eject from the tray"
+            )
         elif self.state.is_up and self.state is not ServerState.AUTH_REQUIRED:
             n = len(self.loaded)
             models = f"{plural(n, 'model')} loaded" if n else "No models loaded"
@@ -117,9 +125,20 @@ class ServerStatus(BaseModel):
         return tuple(lines)
 
     @property
+    def title(self) -> str:
+        """The server in a few words: "Ollama 0.12.6", "LM Studio 0.4.2"."""
+        return server_title(self.kind, self.version, legacy=self.legacy)
+
+    @property
+    def where(self) -> str:
+        """ "http://127.0.0.1:1234", or for another kind "Ollama 0.12.6 at http://…"."""
+        plain = self.kind is BackendKind.LMSTUDIO and not self.legacy
+        return self.url if plain or not self.kind_known else f"{self.title} at {self.url}"
+
+    @property
     def tooltip(self) -> str:
         title = "LM Studio Tray — Demo (simulated LM Studio)" if self.demo else "LM Studio Tray"
-        return "\n".join((title, f"{self.state.label} — {self.url}", *self.detail_lines))
+        return "\n".join((title, f"{self.state.label} — {self.where}", *self.detail_lines))
 
 
 def listen_place(listen_address: str | None) -> str:

@@ -18,6 +18,7 @@ from tray.services.environment import Environment, token_from_environment
 from tray.services.lmstudio_client import LmStudioClient
 from tray.services.lmstudio_home import current_server_config
 from tray.services.lmstudio_version import local_lmstudio_version
+from tray.services.model_manager import ModelManager
 from tray.services.server_controller import ServerController
 from tray.services.settings_store import SettingsService
 from tray.services.status_monitor import StatusMonitor
@@ -46,7 +47,10 @@ class ServerConnection:
         on_user_unload: Callable[[str], None] | None = None,
         demo: bool = False,
     ) -> None:
-        self.env = env
+        self._env = env
+        self._workspace = workspace
+        self._on_user_unload = on_user_unload
+        self._gpu = gpu
         self._http = http
         # The tray's home for tokens (the keyring) first, then LM_API_TOKEN; only once the
         # server asks for a token (the keyring may hang on an unlock prompt).
@@ -54,22 +58,20 @@ class ServerConnection:
         url = env.server_url
         self.client = LmStudioClient(http, url, token_provider=token)
         self.runner = workspace.runner(env) if env.capabilities.lms else None
-        self.models = workspace.model_manager(
-            env, self.client, self.runner, on_user_unload=on_user_unload, gpu_probe=gpu
-        )
-        runner, models = self.runner, self.models
+        self._models_for: tuple[Environment, ModelManager | None] | None = None
+        runner = self.runner
         self.monitor = StatusMonitor(
             self.client,
             url=url,
             anonymous=LmStudioClient(http, url, token_provider=NoToken()),
             has_token=token,
-            kind=env.profile.kind,
+            kind=env.kind_choice,
             profile_name=env.profile.name,
             ps_source=runner.ps if runner is not None else None,
             gpu_source=gpu,
             server_config=lambda: current_server_config(env.home.path),
             version_source=lambda: local_lmstudio_version(http, env.home.path),
-            requested_context=models.requested_context if models is not None else None,
+            requested_context=self._requested_context,
             looking=looking,
             policy=PollPolicy(
                 interactive=polling.interactive_seconds,
@@ -79,6 +81,33 @@ class ServerConnection:
             on_update=on_update,
             demo=demo,
         )
+
+    @property
+    def env(self) -> Environment:
+        """The environment, with what the server said it is once it answered."""
+        monitor = getattr(self, "monitor", None)
+        identity = monitor.identity if monitor is not None else None
+        return self._env.with_identity(identity) if identity is not None else self._env
+
+    @property
+    def models(self) -> ModelManager | None:
+        """What loads and ejects on this server, for the kind it turned out to be (None:
+        it cannot); the same object for as long as the server stays the same kind."""
+        env = self.env
+        if self._models_for is None or self._models_for[0] != env:
+            manager = self._workspace.model_manager(
+                env,
+                self.client,
+                self.runner,
+                on_user_unload=self._on_user_unload,
+                gpu_probe=self._gpu,
+            )
+            self._models_for = (env, manager)
+        return self._models_for[1]
+
+    def _requested_context(self, identifier: str) -> int | None:
+        models = self.models
+        return models.requested_context(identifier) if models is not None else None
 
     @property
     def status(self) -> ServerStatus:

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from tray.core.backends import Capabilities, capabilities_for
+from tray.core.backends import AUTO, BackendKind, Capabilities, KindChoice, capabilities_for
 from tray.core.errors import FileParseError, InvalidServerUrl
 from tray.core.home import HomeLocation
 from tray.core.server_config import HttpServerConfig
+from tray.core.server_kinds import ServerIdentity
 from tray.core.server_url import parse_server_url
 from tray.core.settings import ServerProfile, Settings
 from tray.core.tokens import NoToken, StaticToken, TokenProvider
@@ -48,15 +49,45 @@ class Environment(BaseModel):
     server_url_error: InvalidServerUrl | None = Field(default=None, exclude=True)
     lms_path: Path | None
     lms_configured: Path | None = None
+    # What answered at `server_url` once asked (`with_identity`); None = not asked yet.
+    identity: ServerIdentity | None = None
 
     @property
     def lmstudio_found(self) -> bool:
         return self.home.exists or self.lms_path is not None
 
     @property
+    def kind_choice(self) -> KindChoice:
+        """The profile's kind; an address given with --server is a server of its own, so
+        its kind is found out."""
+        return AUTO if self.server_url_source == "--server" else self.profile.kind
+
+    @property
+    def assumed_kind(self) -> BackendKind:
+        """What answered, once known; before that the pinned kind, else LM Studio."""
+        if self.identity is not None:
+            return self.identity.kind
+        choice = self.kind_choice
+        return BackendKind.LMSTUDIO if choice == AUTO else BackendKind(choice)
+
+    def with_identity(self, identity: ServerIdentity | None) -> Environment:
+        """This environment once the server said what it is."""
+        return self if identity == self.identity else self.model_copy(update={"identity": identity})
+
+    @property
+    def lms_usable(self) -> bool:
+        return self.lms_path is not None and self.profile.use_lms
+
+    @property
     def capabilities(self) -> Capabilities:
-        usable = self.lms_path is not None and self.profile.use_lms
-        return capabilities_for(self.profile.kind, lms_available=usable)
+        """What the server can do as far as is known before asking it (`assumed_kind`);
+        once it answered, `capabilities_as` its real kind."""
+        legacy = self.identity is not None and self.identity.legacy
+        return self.capabilities_as(self.assumed_kind, legacy=legacy)
+
+    def capabilities_as(self, kind: BackendKind, *, legacy: bool = False) -> Capabilities:
+        lms = self.lms_usable and kind is BackendKind.LMSTUDIO
+        return capabilities_for(kind, lms_available=lms, legacy=legacy)
 
 
 def discover(

@@ -378,6 +378,41 @@ class LmStudioClient:
         result = await self._call("GET", "/v1/models", OpenAIModelList, self._timeouts.probe)
         return list(result.data)
 
+    # --- other kinds of server (tray.services.backends) ------------------------------
+
+    async def get_json(self, path: str, model: type[_M]) -> _M:
+        """`GET path` on any kind of server, read as `model` (errors as everywhere)."""
+        return await self._call("GET", path, model, self._timeouts.probe)
+
+    async def post_json(self, path: str, body: RequestModel, model: type[_M]) -> _M:
+        return await self._call("POST", path, model, self._timeouts.call, body)
+
+    async def probe(self, path: str) -> tuple[int, JsonValue]:
+        """`GET path` for finding out what kind of server answers: its status and JSON
+        (None when not JSON), whatever the status. Raises only when nothing answers (or
+        not in time), and `AuthError` for a 401 (the server is there and wants a token)."""
+        target = await self._target(path)
+        seconds, answered = self._timeouts.probe, False
+        try:
+            async with (
+                asyncio.timeout(seconds),
+                self._http.stream(
+                    "GET", target.url, headers=target.headers, timeout=httpx.Timeout(seconds)
+                ) as response,
+            ):
+                answered = True
+                raw = await self._read_body(response, target.url)
+        except (TimeoutError, httpx.RequestError, httpx.InvalidURL) as exc:
+            raise self._transport_error(exc, target.url, answered, seconds) from exc
+        payload = _json_or_none(raw)
+        if response.status_code == 401:
+            error = error_from_response(
+                401, payload, url=target.url, sent_token=target.sent_token, lm_studio=None
+            )
+            assert error is not None
+            raise error
+        return response.status_code, payload
+
     async def chat_completion(self, request: ChatCompletionRequest) -> ChatCompletion:
         """`POST /v1/chat/completions` without streaming."""
         body = request.model_copy(update={"stream": False, "stream_options": None})

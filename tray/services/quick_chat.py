@@ -195,9 +195,10 @@ class QuickChat:
         instance of it is used as it is, else the model is loaded with its load profile
         (the popup said so beforehand). Raises `ServerUnreachable` when the server is
         down — nothing is loaded then. Without load control (an OpenAI-compatible
-        server), the server decides."""
+        server), or with a server that loads by itself what is asked (Ollama), the server
+        decides."""
         manager = self._models()
-        if manager is None:
+        if manager is None or not self._caps().load_profiles:
             return Ready(model=name)
         profile = await asyncio.to_thread(self._load_profiles.effective, name)
         result = await manager.use_or_load(name, profile)

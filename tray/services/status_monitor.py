@@ -1,8 +1,11 @@
 """Watches one server with cheap HTTP probes and reports a `ServerStatus`.
 
-A poll is one `GET /api/v1/models` (`GET /v1/models` for OpenAI-compatible servers), plus
-`GET /lmstudio-greeting`, LM Studio's local `lms-status` (its version; this machine only)
-and one token-less probe when the server has just come up.
+A poll is one GET: `/api/v1/models` for LM Studio, or the list of loaded models in the
+server's own API for other kinds (`tray.services.backends`). When the server has just come
+up (and at first contact) the monitor finds out what kind of server answers — unless the
+profile pins the kind — and asks what changes only with a restart: LM Studio's greeting and
+local `lms-status` (its version; this machine only), Ollama's version, llama.cpp's `/props`,
+and one token-less probe.
 Polling never runs `lms`, so it never spawns a process or wakes LM Studio: `lms ps` (for
 status, queue and TTL) runs only while the user looks (menu or window open), at most once
 every `PS_MIN_INTERVAL` seconds, and only when the HTTP API has just answered — so LM Studio
@@ -19,12 +22,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
-from tray.core.backends import BackendKind
+from tray.core.backends import AUTO, BackendKind, KindChoice
 from tray.core.errors import AuthError, LmsError, LmStudioError, TokenError, TrayError
 from tray.core.gpu import GpuReport
 from tray.core.inventory import LoadedModelRow, build_inventory
 from tray.core.lms_output import LmsLoadedModel
 from tray.core.server_config import HttpServerConfig
+from tray.core.server_kinds import ServerIdentity
 from tray.core.server_url import server_host
 from tray.core.status import (
     PollPolicy,
@@ -34,6 +38,7 @@ from tray.core.status import (
     is_loopback_host,
 )
 from tray.core.tokens import TokenProvider
+from tray.services.backends import Backend, backend_for, identify
 from tray.services.lmstudio_client import LmStudioClient
 
 __all__ = ["PS_MIN_INTERVAL", "StatusMonitor"]
@@ -70,7 +75,7 @@ class StatusMonitor:
         url: str,
         anonymous: LmStudioClient | None = None,
         has_token: bool | TokenProvider = False,
-        kind: BackendKind = BackendKind.LMSTUDIO,
+        kind: KindChoice = AUTO,
         profile_name: str | None = None,
         ps_source: PsSource | None = None,
         gpu_source: GpuSource | None = None,
@@ -87,7 +92,9 @@ class StatusMonitor:
         self._client = client
         self._anonymous = anonymous
         self._has_token = has_token
-        self._kind = kind
+        self._pinned = None if kind == AUTO else BackendKind(kind)
+        self._identity: ServerIdentity | None = None
+        self._backend: Backend | None = None
         self._ps_source = ps_source
         self._gpu_source = gpu_source
         self._server_config = server_config
@@ -109,7 +116,13 @@ class StatusMonitor:
         self.probes = 0
         self.ps_runs = 0
         self.delays: deque[float] = deque(maxlen=32)  # the last waits chosen, newest last
-        self.status = ServerStatus(url=url, kind=kind, profile_name=profile_name, demo=demo)
+        self.status = ServerStatus(
+            url=url,
+            kind=self._pinned or BackendKind.LMSTUDIO,
+            kind_known=self._pinned is not None,
+            profile_name=profile_name,
+            demo=demo,
+        )
 
     # --- control ---------------------------------------------------------------------
 
@@ -158,6 +171,8 @@ class StatusMonitor:
         gpu = await asyncio.to_thread(self._gpu_source) if self._gpu_source else None
         config = await self._read_server_config()
         try:
+            if not was_up or self._identity is None:
+                await self._identify()
             loaded, served = await self._models()
             if not was_up:
                 await self._learn_server()
@@ -192,6 +207,7 @@ class StatusMonitor:
                     "loaded": loaded,
                     "served_models": served,
                     "version": self._version,
+                    **self._identity_fields(),
                     "auth_required": self._auth_required,
                     "exposed": self._exposed(config),
                     "listen_address": config.listen_address if config else None,
@@ -205,9 +221,8 @@ class StatusMonitor:
     async def _models(self) -> tuple[tuple[LoadedModelRow, ...], tuple[str, ...]]:
         """(loaded rows, served model ids): LM Studio tells what is loaded; an
         OpenAI-compatible server only what it serves (reduced mode)."""
-        if self._kind is BackendKind.OPENAI:
-            served = await self._client.list_models_openai()
-            return (), tuple(m.id for m in served)
+        if self._backend is not None:
+            return await self._backend.poll()
         models = await self._client.list_models()
         await self._refresh_ps()
         fresh = self._clock() - self._ps_at <= PS_MAX_AGE
@@ -253,9 +268,33 @@ class StatusMonitor:
             return None
         return beyond and not self._auth_required
 
+    @property
+    def identity(self) -> ServerIdentity | None:
+        """What answers (None: not known yet, or the server is down since first contact)."""
+        return self._identity
+
+    def _identity_fields(self) -> dict[str, object]:
+        i = self._identity
+        if i is None:
+            return {}
+        return {"kind": i.kind, "kind_known": True, "legacy": i.legacy}
+
+    async def _identify(self) -> None:
+        """Find out what answers (pinned: believe the profile), and pick its backend.
+        Raises as a poll does when nothing answers."""
+        identity = await identify(self._client, self._pinned)
+        self._identity = identity
+        self._backend = backend_for(identity, self._client)
+
     async def _learn_server(self) -> None:
         """Facts that only change when the server (re)starts: version, whether auth is on."""
-        if self._kind is BackendKind.LMSTUDIO:
+        if self._backend is not None:
+            try:
+                await self._backend.learn()
+            except LmStudioError as exc:
+                log.debug("learning about the server failed: %s", type(exc).__name__)
+            self._version = self._backend.identity.version
+        if self._is_lmstudio:
             self._version = None
             if self._local and self._version_source is not None:
                 self._version = await self._version_source()
@@ -276,8 +315,10 @@ class StatusMonitor:
             self._auth_required = False
         elif self._anonymous is not None:
             try:
-                if self._kind is BackendKind.OPENAI:
-                    await self._anonymous.list_models_openai()
+                if self._identity is not None and (
+                    anonymous := backend_for(self._identity, self._anonymous)
+                ):
+                    await anonymous.poll()
                 else:
                     await self._anonymous.list_models()
                 self._auth_required = False
@@ -285,6 +326,11 @@ class StatusMonitor:
                 self._auth_required = True
             except LmStudioError:
                 self._auth_required = None
+
+    @property
+    def _is_lmstudio(self) -> bool:
+        kind = self._identity.kind if self._identity else self._pinned or BackendKind.LMSTUDIO
+        return kind is BackendKind.LMSTUDIO
 
     def _publish(self, status: ServerStatus) -> None:
         # checked_at alone changing is not news for the UI.

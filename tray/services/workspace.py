@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tray.core.gpu import GpuReport
 from tray.services.app_paths import AppPaths
+from tray.services.backends import backend_for
 from tray.services.environment import Environment
 from tray.services.history import FileHistory
 from tray.services.lms_runner import LmsRunner
@@ -81,6 +82,16 @@ class Workspace:
         caps = env.capabilities
         if not caps.load_unload:
             return None
+        if env.identity is not None and (backend := backend_for(env.identity, client)):
+            # Another kind's own API loads and ejects (Ollama's keep_alive).
+            from tray.services.backend_models import BackendModels
+
+            return BackendModels(
+                backend,
+                state_dir=self.paths.state_dir,
+                profile_id=env.profile.id,
+                on_user_unload=on_user_unload,
+            )
         home = env.home
         return ModelManager(
             client,

@@ -137,12 +137,15 @@ class Simulator:
         control_port: int | None = None,
         gpu_bytes: int | None = None,
         showroom: bool = False,
+        legacy: bool = False,
     ) -> None:
         """`gpu_bytes`: give the demo a simulated graphics card of that size, whose files
         (`gpu_root`) follow the loaded models; `showroom`: the demo's answers and pace
-        (`tray.simulator.answers`) instead of the tests' echo."""
+        (`tray.simulator.answers`) instead of the tests' echo; `legacy`: act as LM Studio
+        0.3.x, with no REST API v1."""
         self.home = Path(home)
         self.gui = gui
+        self.legacy = legacy  # LM Studio 0.3.x: REST API v0 only
         self.state = SimState(
             seed_models=seed_models,
             tokens_per_second=tokens_per_second,
@@ -260,7 +263,9 @@ class Simulator:
                 if (port, bind, cors) == (self._api_port, self._bind, self._api.cors):
                     return
                 self.stop_api_server()
-            self._api = ApiServer((bind, port), state=self.state, faults=self.faults, cors=cors)
+            self._api = ApiServer(
+                (bind, port), state=self.state, faults=self.faults, cors=cors, legacy=self.legacy
+            )
             self._api.start()
             self._api_port, self._bind = self._api.port, bind
             config = self._read_server_config() or dict(DEFAULT_SERVER_CONFIG)

@@ -301,6 +301,8 @@ class ApiHandler(SimRequestHandler):
 
     def _route(self) -> tuple[Route | None, str | None]:
         path, method = self.path_only, self.command
+        if self.server.legacy and (path.startswith("/api/v1/") or path == "/lmstudio-greeting"):
+            return None, None  # LM Studio 0.3.x: REST API v0 and /v1 only
         route = ROUTES.get((method, path))
         if route is not None:
             return route, None
@@ -311,7 +313,7 @@ class ApiHandler(SimRequestHandler):
 
     def _unknown_route(self) -> None:
         message = f"Unexpected endpoint or method. ({self.command} {self.path_only})"
-        if self.path_only.startswith("/api/v1/"):
+        if self.path_only.startswith("/api/v1/") and not self.server.legacy:
             # Observed exception to the 200 rule: unknown v1 paths are real 404s.
             self.send_json(404, v1_error(message, type="invalid_request", code="not_found"))
         else:
@@ -549,11 +551,20 @@ class ApiHandler(SimRequestHandler):
 
 class ApiServer(SimHttpServer):
     def __init__(
-        self, address: tuple[str, int], *, state: SimState, faults: FaultList, cors: bool
+        self,
+        address: tuple[str, int],
+        *,
+        state: SimState,
+        faults: FaultList,
+        cors: bool,
+        legacy: bool = False,
     ) -> None:
+        """`legacy`: act as LM Studio 0.3.x, which has no REST API v1 (its unknown routes
+        are HTTP 200 with the "Unexpected endpoint" string, /api/v1 included)."""
         self.state = state
         self.faults = faults
         self.cors = cors
+        self.legacy = legacy
         super().__init__(address, ApiHandler)
 
 

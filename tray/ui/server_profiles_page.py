@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tray.core.backends import BackendKind
+from tray.core.backends import AUTO, BackendKind, KindChoice, parse_kind_choice
 from tray.core.errors import InvalidServerUrl
 from tray.core.profiles import (
     ProfileFields,
@@ -44,9 +44,12 @@ from tray.ui.settings_parts import message_line, show_error, stacked
 
 __all__ = ["ServerProfilesPage"]
 
-_KIND_TEXT = {
+_KIND_TEXT: dict[KindChoice, str] = {
+    AUTO: "Detect automatically",
     BackendKind.LMSTUDIO: "LM Studio",
-    BackendKind.OPENAI: "OpenAI-compatible (Ollama, llama.cpp server, …)",
+    BackendKind.OLLAMA: "Ollama",
+    BackendKind.LLAMACPP: "llama.cpp server",
+    BackendKind.OPENAI: "Other OpenAI-compatible server",
 }
 
 
@@ -57,7 +60,7 @@ class _Row:
     existing: ServerProfile | None
     name: str
     base_url: str
-    kind: BackendKind
+    kind: KindChoice
     use_lms: bool
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -285,7 +288,7 @@ class ServerProfilesPage(QWidget):
             return
         row.name = self.name_edit.text()
         row.base_url = self.url_edit.text()
-        row.kind = BackendKind(self.kind_combo.currentData())
+        row.kind = parse_kind_choice(str(self.kind_combo.currentData()))
         if self.use_lms_box.isEnabled():
             # A disabled box shows "no" because lms cannot apply; keep the user's wish.
             row.use_lms = self.use_lms_box.isChecked()
@@ -354,7 +357,7 @@ class ServerProfilesPage(QWidget):
             existing=None,
             name=new_profile_name([r.name for r in self._rows]),
             base_url="",
-            kind=BackendKind.LMSTUDIO,
+            kind=AUTO,
             use_lms=True,
         )
         self._rows.append(row)

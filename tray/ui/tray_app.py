@@ -396,6 +396,8 @@ class TrayApp:
     def _render(self, status: ServerStatus) -> None:
         if status.state is not ServerState.UNKNOWN:
             self._first_status.set()
+        if self.connection is not None:  # what the server turned out to be, once it said
+            self.env = self.connection.env
         caps = self.env.capabilities
         self.tray.render(status, lmstudio_found=self.env.lmstudio_found or self.demo is not None)
         for section in self.sections:
