@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
 from screen import x11
 
 from tray.cli import build_parser
+from tray.core.settings import SCHEMA_VERSION
 from tray.core.status import ServerState
 from tray.simulator import Simulator
 from tray.ui.quick_chat_window import QuickChatWindow
@@ -34,18 +35,29 @@ __all__ = ["AppDriver"]
 
 class AppDriver:
     def __init__(
-        self, sim: Simulator | None, tmp_path: Path, settings: dict[str, Any] | None = None
+        self,
+        sim: Simulator | None,
+        tmp_path: Path,
+        settings: dict[str, Any] | None = None,
+        *,
+        server_flag: bool = True,
     ) -> None:
-        """Against `sim`, or — with None — as `lmstudio-tray --demo` (its own simulator)."""
+        """Against `sim`, or — with None — as `lmstudio-tray --demo` (its own simulator).
+        `server_flag`: name `sim` with --server (which every profile then talks to); without
+        it the profiles' own addresses count (tests of several servers)."""
         self.sim = sim
         path = tmp_path / "settings.json"
         # Fast polling so a test sees changes within a second or two.
         fast = {"interactive_seconds": 0.5, "idle_seconds": 2}
-        path.write_text(json.dumps({"schema_version": 2, "polling": fast, **(settings or {})}))
+        path.write_text(
+            json.dumps({"schema_version": SCHEMA_VERSION, "polling": fast, **(settings or {})})
+        )
         argv = ["--demo"]
         if sim is not None:
             lms = sim.install_fake_lms()
-            argv = ["--server", sim.base_url, "--home", str(sim.home), "--lms", str(lms)]
+            argv = ["--home", str(sim.home), "--lms", str(lms)]
+            if server_flag:
+                argv = ["--server", sim.base_url, *argv]
         args = build_parser().parse_args([*argv, "--settings", str(path)])
         self.http = httpx.AsyncClient()
         self.app = TrayApp(args, self.http, TrayIcon())

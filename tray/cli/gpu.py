@@ -49,7 +49,7 @@ async def cmd_gpu(ctx: Context, args: argparse.Namespace) -> Result:
     # HTTP probe of the server.
     gpu, monitor = await asyncio.gather(asyncio.to_thread(_read_gpu, ctx), ctx.probe_server())
     status = monitor.status
-    lists_loaded = ctx.env.capabilities.rest_models
+    lists_loaded = ctx.env.capabilities.lists_loaded
     listed = lists_loaded and status.state in (ServerState.RUNNING, ServerState.RUNNING_AUTH)
     doc = {
         **gpu,

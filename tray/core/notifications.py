@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from tray.core.backends import BackendKind
 from tray.core.gpu import format_bytes
 from tray.core.inventory import LoadedModelRow
 from tray.core.settings import NotificationSettings
@@ -176,7 +177,7 @@ class NotificationRules:
         yield Notice(
             kind=NoticeKind.SERVER_STOPPED,
             key=NoticeKind.SERVER_STOPPED.value,
-            title="LM Studio server stopped",
+            title=f"{new.kind.label} server stopped",
             message=f"The server at {where} stopped without being asked to.{why}",
             severity=Severity.WARNING,
         )
@@ -198,7 +199,7 @@ class NotificationRules:
             if until is None or until < now:
                 unexpected.append(row)
         if unexpected:
-            yield _eviction_notice(unexpected)
+            yield _eviction_notice(unexpected, new)
 
     def _remember_ttls(self, current: dict[str, LoadedModelRow]) -> dict[str, LoadedModelRow]:
         # The TTL is known only while `lms ps` runs (menu open); keep the last one known so
@@ -291,15 +292,18 @@ class NotificationRules:
         )
 
 
-def _eviction_notice(rows: list[LoadedModelRow]) -> Notice:
+def _eviction_notice(rows: list[LoadedModelRow], status: ServerStatus) -> Notice:
     key = f"{NoticeKind.MODEL_EVICTED.value}:" + ",".join(sorted(r.identifier for r in rows))
+    who = status.kind.label
+    if status.profile_name and status.kind is not BackendKind.LMSTUDIO:
+        who = f"{who} ({status.profile_name})"
     if len(rows) == 1:
         row = rows[0]
         return Notice(
             kind=NoticeKind.MODEL_EVICTED,
             key=key,
-            title="Model unloaded by LM Studio",
-            message=f"LM Studio unloaded {row.identifier}.{_ttl_sentence(row)}",
+            title=f"Model unloaded by {status.kind.label}",
+            message=f"{who} unloaded {row.identifier}.{_ttl_sentence(row)}",
         )
     names = ", ".join(
         r.identifier + (f" (idle time-to-live {_duration(r.ttl_seconds)})" if r.ttl_seconds else "")
@@ -308,8 +312,8 @@ def _eviction_notice(rows: list[LoadedModelRow]) -> Notice:
     return Notice(
         kind=NoticeKind.MODEL_EVICTED,
         key=key,
-        title="Models unloaded by LM Studio",
-        message=f"LM Studio unloaded {len(rows)} models: {names}.",
+        title=f"Models unloaded by {status.kind.label}",
+        message=f"{who} unloaded {len(rows)} models: {names}.",
     )
 
 

@@ -136,6 +136,27 @@ class ServerStatus(BaseModel):
         return self.url if plain or not self.kind_known else f"{self.title} at {self.url}"
 
     @property
+    def menu_note(self) -> str:
+        """A saved server's state in a few words for the Server submenu: "running · Ollama
+        0.12.6 · 1 loaded", "stopped", "checking…"."""
+        words = {
+            ServerState.UNKNOWN: "checking…",
+            ServerState.STOPPED: "stopped",
+            ServerState.STARTING: "starting…",
+            ServerState.RUNNING: "running",
+            ServerState.RUNNING_AUTH: "running",
+            ServerState.AUTH_REQUIRED: "needs a token",
+            ServerState.UNREACHABLE: "unreachable",
+            ServerState.ERROR: "error",
+        }
+        parts = [words[self.state]]
+        if self.state.is_up and self.kind_known:
+            parts.append(self.title)
+        if self.state in (ServerState.RUNNING, ServerState.RUNNING_AUTH) and self.loaded:
+            parts.append(f"{len(self.loaded)} loaded")
+        return " · ".join(parts)
+
+    @property
     def tooltip(self) -> str:
         title = "LM Studio Tray — Demo (simulated LM Studio)" if self.demo else "LM Studio Tray"
         return "\n".join((title, f"{self.state.label} — {self.where}", *self.detail_lines))

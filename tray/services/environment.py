@@ -58,9 +58,9 @@ class Environment(BaseModel):
 
     @property
     def kind_choice(self) -> KindChoice:
-        """The profile's kind; an address given with --server is a server of its own, so
-        its kind is found out."""
-        return AUTO if self.server_url_source == "--server" else self.profile.kind
+        """The profile's kind ("auto" unless the user pinned one), also for an address
+        given with --server."""
+        return self.profile.kind
 
     @property
     def assumed_kind(self) -> BackendKind:

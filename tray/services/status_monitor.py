@@ -254,8 +254,8 @@ class StatusMonitor:
         # The user may flip "Serve on Local Network" in LM Studio at any time: read it at
         # each look (a small local file) — but only for a server on this machine, which
         # is the one those settings describe.
-        if self._server_config is None or not self._local:
-            return None
+        if self._server_config is None or not self._local or not self._is_lmstudio:
+            return None  # LM Studio's own settings say nothing of another kind of server
         try:
             return await self._server_config()
         except TrayError as exc:  # unreadable: where it listens is unknown

@@ -142,10 +142,12 @@ class ModelsSection:
     def render(self, status: ServerStatus, caps: Capabilities) -> None:
         self._last = (status, caps)
         up = status.state.is_up
-        self.loaded_action.setVisible(caps.rest_models)
-        self.load_action.setVisible(caps.load_unload)
+        self.loaded_action.setVisible(caps.lists_loaded)
+        # The Load model window loads with LM Studio's load profiles; Ollama loads what is
+        # asked by itself (and `models load --keep-alive` does it from the command line).
+        self.load_action.setVisible(caps.load_profiles)
         self.loaded_action.setEnabled(up)
-        self.load_action.setEnabled(up and caps.load_unload)
+        self.load_action.setEnabled(up and caps.load_profiles)
         rows = status.loaded if up else ()
         if rows != self._rows:
             self._rows = rows

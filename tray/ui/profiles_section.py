@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QMenu
 from tray.core.backends import BackendKind, Capabilities
 from tray.core.errors import TrayError
 from tray.core.profiles import profile_label
-from tray.core.settings import Settings
+from tray.core.settings import ServerProfile, Settings
 from tray.core.status import ServerStatus
 from tray.services.settings_store import SettingsService
 from tray.ui.tasks import ErrorReporter
@@ -52,6 +52,7 @@ class ProfilesSection:
         self._settings = settings
         self._report = report_error or (lambda title, text: log.error("%s: %s", title, text))
         self._shown: tuple[object, ...] | None = None
+        self._states: dict[str, str] = {}  # profile id -> its state in a few words
 
         self.menu = QMenu()
         self.menu.setSeparatorsCollapsible(True)
@@ -77,11 +78,24 @@ class ProfilesSection:
         return [self.menu.menuAction(), self.settings_action]
 
     def render(self, status: ServerStatus, caps: Capabilities) -> None:
-        """Cheap: touches Qt only when the profiles or the mode changed."""
+        """Cheap: touches Qt only when the profiles, a state or the mode changed."""
+        self.show_state(self._settings.settings.active_profile, status)
         self._sync(self._settings.settings)
         reduced = caps.kind is BackendKind.OPENAI
         if self._reduced.isVisible() != reduced:
             self._reduced.setVisible(reduced)
+
+    def show_state(self, profile_id: str, status: ServerStatus) -> None:
+        """Show a saved server's state beside its name (the active one's comes with each
+        render, the others' from their slower watch)."""
+        note = status.menu_note
+        if self._states.get(profile_id) == note:
+            return
+        self._states[profile_id] = note
+        action = self._profile_actions.get(profile_id)
+        profile = next((p for p in self._settings.settings.profiles if p.id == profile_id), None)
+        if action is not None and profile is not None:
+            action.setText(self._item_text(profile))
 
     def profile_action(self, profile_id: str) -> QAction:
         return self._profile_actions[profile_id]
@@ -115,12 +129,17 @@ class ProfilesSection:
                 self._profile_actions[profile.id] = action
             else:
                 action = known
-            action.setText(_menu_text(profile_label(profile)))
+            action.setText(self._item_text(profile))
             action.setToolTip(profile.base_url or "This machine's LM Studio")
             # Re-inserting in settings order keeps the menu in the order of the list.
             self.menu.removeAction(action)
             self.menu.insertAction(self._reduced, action)
             action.setChecked(profile.id == settings.active_profile)
+
+    def _item_text(self, profile: ServerProfile) -> str:
+        note = self._states.get(profile.id)
+        label = profile_label(profile)
+        return _menu_text(f"{label} — {note}" if note else label)
 
     def _switch(self, profile_id: str) -> None:
         if profile_id == self._settings.settings.active_profile:

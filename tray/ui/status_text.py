@@ -17,7 +17,7 @@ def header_lines(status: ServerStatus) -> tuple[str, ...]:
 
     Empty lines are left out (no URL is known before the first status arrives)."""
     state = f"{status.state.label} — Demo" if status.demo else status.state.label
-    return tuple(line for line in (state, status.url, *status.detail_lines) if line)
+    return tuple(line for line in (state, status.where, *status.detail_lines) if line)
 
 
 def window_title(what: str | None = None, *, demo: bool) -> str:

@@ -68,6 +68,7 @@ from tray.ui.tray_icon import TrayIcon
 if TYPE_CHECKING:
     from tray.core.mcp_audit import AuditReport
     from tray.platform.autostart import Autostart
+    from tray.ui.other_servers import OtherServersWatch
 
 __all__ = ["TrayApp"]
 
@@ -102,6 +103,7 @@ class TrayApp:
         self.settings = SettingsService(SettingsStore(args.settings or paths.settings_file))
         self.env = self._discover()
         self.connection: ServerConnection | None = None
+        self.other_servers: OtherServersWatch | None = None
         self.gpu: GpuProbe | None = None
         self._menu_open = False
         self.vault = TokenVault(memory_only=demo)  # the demo never touches the keyring
@@ -300,6 +302,7 @@ class TrayApp:
                 else await asyncio.to_thread(select_gpu_probe)
             )
             self._connect()
+            self._watch_other_servers(self.settings.settings)
             self.tray.show()
             self.scenes_section.reload()
             spawn(self._on_start(), doing="Getting ready as the settings say")
@@ -313,6 +316,8 @@ class TrayApp:
             await self.files.stop()
             if self.connection is not None:
                 await self.connection.stop()
+            if self.other_servers is not None:
+                await self.other_servers.stop()
             await self.stream_worker.close()
             await self.http.aclose()
             self.workspace.history.close()
@@ -387,11 +392,29 @@ class TrayApp:
         (server, LM Studio's home, `lms`, polling) is rebuilt only when one of its own
         settings changed — not for a notification switch or the live-activity toggle."""
         self.rules.settings = settings.notifications
+        self._watch_other_servers(settings)
         key = _connection_key(settings)
         if key == self._connection_settings:
             return
         self._connection_settings = key
         spawn(self._reconnect(), doing="Applying the new settings")
+
+    def _watch_other_servers(self, settings: Settings) -> None:
+        """Once a second server is saved, watch the ones not in use (slowly), for their
+        states in the Server submenu and their notices; a lone server costs nothing."""
+        if self.other_servers is not None or len(settings.profiles) < 2:
+            return
+        from tray.ui.other_servers import OtherServersWatch
+
+        self.other_servers = OtherServersWatch(
+            self.http,
+            self.vault,
+            self.settings,
+            self.profiles_section,
+            notify=self.notifier.show,
+        )
+        self.tray.menu.aboutToShow.connect(self.other_servers.menu_opening)
+        self.other_servers.start()
 
     def _render(self, status: ServerStatus) -> None:
         if status.state is not ServerState.UNKNOWN:
