@@ -29,9 +29,13 @@ def test_status_json_running(cli: Cli, sim: Simulator) -> None:
         "url": sim.base_url,
         "state": "running",
         "reachable": True,
+        "kind": "lmstudio",
+        "title": f"LM Studio {VERSION}",
+        "legacy_api": False,
         "auth_required": False,
         "version": VERSION,  # LM Studio's local /lms-status, not the greeting
         "loaded_models": 1,
+        "served_models": None,
         "error": None,
     }
     home = sim.home if hasattr(sim, "home") else cli.user_home / ".lmstudio"

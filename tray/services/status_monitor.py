@@ -23,7 +23,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from tray.core.backends import AUTO, BackendKind, KindChoice
-from tray.core.errors import AuthError, LmsError, LmStudioError, TokenError, TrayError
+from tray.core.errors import (
+    AuthError,
+    BadResponse,
+    EndpointNotSupported,
+    LmsError,
+    LmStudioError,
+    TokenError,
+    TrayError,
+)
 from tray.core.gpu import GpuReport
 from tray.core.inventory import LoadedModelRow, build_inventory
 from tray.core.lms_output import LmsLoadedModel
@@ -94,6 +102,7 @@ class StatusMonitor:
         self._has_token = has_token
         self._pinned = None if kind == AUTO else BackendKind(kind)
         self._identity: ServerIdentity | None = None
+        self._confirmed = False  # the identity was found out, or a poll in its words answered
         self._backend: Backend | None = None
         self._ps_source = ps_source
         self._gpu_source = gpu_source
@@ -171,9 +180,7 @@ class StatusMonitor:
         gpu = await asyncio.to_thread(self._gpu_source) if self._gpu_source else None
         config = await self._read_server_config()
         try:
-            if not was_up or self._identity is None:
-                await self._identify()
-            loaded, served = await self._models()
+            loaded, served = await self._polled(was_up)
             if not was_up:
                 await self._learn_server()
         except LmStudioError as exc:
@@ -279,10 +286,36 @@ class StatusMonitor:
             return {}
         return {"kind": i.kind, "kind_known": True, "legacy": i.legacy}
 
+    async def _polled(self, was_up: bool) -> tuple[tuple[LoadedModelRow, ...], tuple[str, ...]]:
+        """The poll, in the words of the kind that answers. On first contact an `auto`
+        (or LM Studio) profile is tried as LM Studio 0.4 — its own poll tells in one GET, as
+        before — and any other kind is found out (`identify`) when that poll does not fit;
+        so is a server that comes back after being down and no longer fits."""
+        if self._identity is None:
+            if self._pinned in (None, BackendKind.LMSTUDIO):
+                self._set_identity(ServerIdentity(kind=BackendKind.LMSTUDIO))
+                self._confirmed = False
+            else:
+                await self._identify()
+        elif not was_up:
+            self._confirmed = False
+        try:
+            polled = await self._models()
+        except (EndpointNotSupported, BadResponse):
+            if self._confirmed:
+                raise
+            await self._identify()
+            polled = await self._models()
+        self._confirmed = True
+        return polled
+
     async def _identify(self) -> None:
-        """Find out what answers (pinned: believe the profile), and pick its backend.
+        """Find out what answers (pinned: only that kind's steps), and pick its backend.
         Raises as a poll does when nothing answers."""
-        identity = await identify(self._client, self._pinned)
+        self._set_identity(await identify(self._client, self._pinned))
+        self._confirmed = True
+
+    def _set_identity(self, identity: ServerIdentity) -> None:
         self._identity = identity
         self._backend = backend_for(identity, self._client)
 
