@@ -122,7 +122,7 @@ def test_adding_a_profile_and_pressing_ok_saves_it(
     added = profiles[1]
     assert added["name"] == "GPU box"
     assert added["base_url"] == "http://192.168.1.20:1234"
-    assert added["kind"] == "lmstudio" and added["use_lms"] is False
+    assert added["kind"] == "auto" and added["use_lms"] is False  # found out at first contact
     assert saved(service)["active_profile"] == LOCAL_PROFILE_ID
     assert service.settings.profile("gpu-box").name == "GPU box"
 
