@@ -122,3 +122,29 @@ def test_every_saved_server_in_the_menu_and_switching_to_ollama(
     run(loop, scenario())
     publish_screenshot(tmp_path / "tray-servers.png")
     publish_screenshot(tmp_path / "tray-ollama.png")
+
+
+def test_the_demo_has_a_second_server(loop: asyncio.AbstractEventLoop, tmp_path: Path) -> None:
+    """`--demo` saves its simulated Ollama beside its LM Studio, so the first minutes show
+    several servers (its picture is test_docs_screenshots' guide-servers-menu.png)."""
+    driver = AppDriver(None, tmp_path)
+    app = driver.app
+
+    async def scenario() -> None:
+        async with driver:
+            await driver.wait(lambda: driver.state() is ServerState.RUNNING, "the demo running")
+            section = app.profiles_section
+            await driver.wait(
+                lambda: "running · Ollama" in section.profile_action("demo-ollama").text(),
+                "the demo's Ollama watched",
+                limit=30,
+            )
+            assert section.profile_action("demo-ollama").text().startswith("Ollama (demo) — ")
+            # Switching to it talks to the Ollama, not to the demo's LM Studio.
+            section.profile_action("demo-ollama").trigger()
+            await driver.wait(
+                lambda: app.monitor is not None and app.monitor.status.kind is BackendKind.OLLAMA,
+                "the demo's Ollama as the active server",
+            )
+
+    run(loop, scenario())

@@ -116,9 +116,12 @@ class Context:
         self.settings_problem = self.settings_service.problem
         if (bad_server := server_option_error(args)) is not None:
             raise bad_server
+        # The demo's LM Studio stands in for this machine's; a server saved with an address
+        # of its own (the demo's Ollama, once made active) is itself.
+        demo_server = demo.base_url if demo and self._local(args.profile) else None
         self.env: Environment = discover(
             self.settings,
-            server=demo.base_url if demo else args.server,
+            server=demo_server if demo else args.server,
             home=demo.home if demo else args.home,
             lms=demo.lms if demo else args.lms,
             profile=args.profile,
@@ -137,6 +140,12 @@ class Context:
         lms_env = {**os.environ, "HOME": str(demo.user_home)} if demo else None
         self.workspace = Workspace(self.paths, lms_env=lms_env)
         self.runner: LmsRunner | None = self.workspace.runner(self.env, timeout=LMS_TIMEOUT)
+
+    def _local(self, profile: str | None) -> bool:
+        try:
+            return self.settings.find_profile(profile).base_url is None
+        except TrayError:
+            return True  # `discover` says what is wrong with the profile
 
     def gpu_probe(self) -> GpuProbe:
         """The graphics card's reader: the demo's simulated card, or this machine's."""

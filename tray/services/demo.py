@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from tray.core.api import LoadRequest
 from tray.core.errors import NotFound, TrayError
+from tray.core.settings import ServerProfile, Settings
 from tray.core.tokens import NoToken
 from tray.services.lmstudio_client import LmStudioClient
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # the simulator is imported by the demo only, when it starts
 
 __all__ = [
     "DEMO_GPU_GIB",
+    "DEMO_OLLAMA_ID",
     "WANT_DEMO",
     "DemoLmStudio",
     "DemoNotRunning",
@@ -50,6 +52,7 @@ START_SECONDS = 20.0
 LOAD_SECONDS = 30.0
 DEMO_GPU_GIB = 24
 WANT_DEMO = "demo"  # what the command line asks the running tray for
+DEMO_OLLAMA_ID = "demo-ollama"
 
 
 class DemoPlace(BaseModel):
@@ -77,6 +80,7 @@ class DemoLmStudio:
         self.lms_path: Path | None = None
         self.gpu_root: Path | None = None
         self.control_url = ""  # the simulator's control server (what `lms` talks to)
+        self.ollama_url = ""  # the demo's second server: a simulated Ollama
         self._proc: asyncio.subprocess.Process | None = None
 
     def place(self) -> DemoPlace:
@@ -113,6 +117,7 @@ class DemoLmStudio:
             "--gpu-gib",
             str(DEMO_GPU_GIB),
             "--showroom",
+            "--ollama",
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             env=self.env,
@@ -125,9 +130,19 @@ class DemoLmStudio:
         self.base_url = ready["base_url"]
         self.gpu_root = Path(ready["gpu_root"]) if ready.get("gpu_root") else None
         self.control_url = f"http://127.0.0.1:{ready['control_port']}"
+        self.ollama_url = ready.get("ollama_url") or ""
         log.info("demo: simulated LM Studio at %s (home %s)", self.base_url, self.home)
         for load in demo_loads():
             await self._preload(http, load)
+
+    def add_servers(self, settings: Settings) -> None:
+        """Save the demo's Ollama as a second server (in the demo's own settings), so the
+        Server submenu and `servers`/`status --all` have several servers to show."""
+        if not self.ollama_url or any(p.id == DEMO_OLLAMA_ID for p in settings.profiles):
+            return
+        settings.profiles.append(
+            ServerProfile(id=DEMO_OLLAMA_ID, name="Ollama (demo)", base_url=self.ollama_url)
+        )
 
     async def act(self, http: httpx.AsyncClient, method: str) -> dict[str, Any]:
         """Make something happen in the simulated LM Studio, as if from outside the tray:

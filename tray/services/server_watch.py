@@ -19,7 +19,7 @@ import httpx
 from tray.core.settings import PollingSettings, Settings
 from tray.core.status import PollPolicy, ServerStatus
 from tray.core.tokens import FirstToken, NoToken, WhenAsked
-from tray.services.environment import discover, token_from_environment
+from tray.services.environment import Environment, discover, token_from_environment
 from tray.services.lmstudio_client import LmStudioClient
 from tray.services.status_monitor import StatusMonitor
 from tray.services.token_vault import TokenVault
@@ -39,6 +39,7 @@ class OtherServers:
         http: httpx.AsyncClient,
         vault: TokenVault,
         *,
+        discover: Callable[[str], Environment] | None = None,
         on_update: Callable[[str, ServerStatus], None],
         idle_seconds: float | None = None,
     ) -> None:
@@ -47,6 +48,7 @@ class OtherServers:
         self._http = http
         self._vault = vault
         self._on_update = on_update
+        self._discover = discover
         self._idle = idle_seconds if idle_seconds is not None else OTHERS_IDLE_S
         self._monitors: dict[str, tuple[tuple[object, ...], StatusMonitor]] = {}
 
@@ -88,7 +90,11 @@ class OtherServers:
         await asyncio.gather(*(m.stop() for m in monitors))
 
     def _monitor_for(self, settings: Settings, profile_id: str) -> StatusMonitor | None:
-        env = discover(settings, profile=profile_id)
+        env = (
+            self._discover(profile_id)
+            if self._discover is not None
+            else discover(settings, profile=profile_id)
+        )
         if env.server_url_error is not None:
             log.info("not watching %s: %s", profile_id, env.server_url_error.message)
             return None

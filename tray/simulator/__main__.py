@@ -32,6 +32,9 @@ def serve(argv: list[str]) -> int:
     parser.add_argument(
         "--showroom", action="store_true", help="the demo's answers and pace, not an echo"
     )
+    parser.add_argument(
+        "--ollama", action="store_true", help="also a simulated Ollama (the demo's second server)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     token = os.environ.get(args.auth_token_env) if args.auth_token_env else None
@@ -55,6 +58,13 @@ def serve(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     sim.start()
+    ollama = None
+    if args.ollama:
+        from tray.simulator.ollama import OllamaSimulator
+
+        ollama = OllamaSimulator()
+        ollama.start()
+        ollama.load("llama3.2:3b", "30m")
     try:
         write_install_location(home)
         ready = {
@@ -63,6 +73,7 @@ def serve(argv: list[str]) -> int:
             "control_port": sim.control_port,
             "pid": os.getpid(),
             "gpu_root": str(sim.gpu.root) if sim.gpu is not None else None,
+            "ollama_url": ollama.base_url if ollama is not None else None,
         }
         sys.stdout.write(json.dumps(ready) + "\n")
         sys.stdout.flush()
@@ -70,6 +81,8 @@ def serve(argv: list[str]) -> int:
         while not done.wait(0.5):
             pass
     finally:
+        if ollama is not None:
+            ollama.stop()
         sim.stop()
     return 0
 

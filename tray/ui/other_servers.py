@@ -15,6 +15,7 @@ import httpx
 from tray.core.notifications import Notice, NotificationRules
 from tray.core.settings import Settings
 from tray.core.status import ServerStatus
+from tray.services.environment import Environment
 from tray.services.server_watch import OtherServers
 from tray.services.settings_store import SettingsService
 from tray.services.token_vault import TokenVault
@@ -34,13 +35,16 @@ class OtherServersWatch:
         settings: SettingsService,
         section: ProfilesSection,
         *,
+        discover: Callable[[str], Environment],
         notify: Callable[[Notice], None],
     ) -> None:
+        """`discover(profile_id)` gives a saved server's environment as the app sees it
+        (the demo's stands in for this machine's)."""
         self._settings = settings
         self._section = section
         self._notify = notify
         self._rules: dict[str, NotificationRules] = {}
-        self.service = OtherServers(http, vault, on_update=self._update)
+        self.service = OtherServers(http, vault, discover=discover, on_update=self._update)
         self._running = False
         settings.subscribe(self._settings_changed)
 

@@ -294,6 +294,7 @@ class TrayApp:
         try:
             if self.demo is not None:
                 await self.demo.start(self.http)
+                self.settings.update(self.demo.add_servers)
                 self.env = self._discover()
             # Once: NVML's start-up blocks; reading afterwards is cheap (in a thread per poll).
             self.gpu = (
@@ -346,17 +347,23 @@ class TrayApp:
             await self.scenes_section.read()
             await self.scenes_section.apply(wanted.scene)
 
-    def _discover(self) -> Environment:
+    def _discover(self, profile: str | None = None) -> Environment:
+        """The environment of `profile` (default: the active one, or --profile)."""
+        settings = self.settings.settings
         if self.demo is not None:
+            # The demo's LM Studio stands in for this machine's; a server saved with an
+            # address of its own (the demo's Ollama) is itself.
+            local = settings.find_profile(profile).base_url is None
             return discover(
-                self.settings.settings,
-                server=self.demo.base_url,
+                settings,
+                server=self.demo.base_url if local else None,
                 home=self.demo.home,
                 lms=self.demo.lms_path,
+                profile=profile,
             )
         a = self.args
         return discover(
-            self.settings.settings, server=a.server, home=a.home, lms=a.lms, profile=a.profile
+            settings, server=a.server, home=a.home, lms=a.lms, profile=profile or a.profile
         )
 
     def _connect(self) -> None:
@@ -397,6 +404,8 @@ class TrayApp:
         if key == self._connection_settings:
             return
         self._connection_settings = key
+        if self.connection is None:
+            return  # not connected yet: the first connection reads the settings as they are
         spawn(self._reconnect(), doing="Applying the new settings")
 
     def _watch_other_servers(self, settings: Settings) -> None:
@@ -411,6 +420,7 @@ class TrayApp:
             self.vault,
             self.settings,
             self.profiles_section,
+            discover=self._discover,
             notify=self.notifier.show,
         )
         self.tray.menu.aboutToShow.connect(self.other_servers.menu_opening)
