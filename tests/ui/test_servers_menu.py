@@ -111,6 +111,27 @@ def test_every_saved_server_in_the_menu_and_switching_to_ollama(
             assert crop_around(QImage(str(shot)), area, 8).save(str(tmp_path / "tray-ollama.png"))
             await driver.click(entry, driver.find(entry, "Eject"))
             await driver.wait(lambda: ollama.ps() == [], "the model ejected in Ollama")
+            monitor = app.monitor
+            assert monitor is not None
+            await driver.wait(lambda: not monitor.status.loaded, "no model in the status")
+            await driver.close_menus()
+
+            # Load it again from Ollama's downloaded models.
+            await driver.open_menu()
+            assert not any(
+                a.text() == "Load model…" and a.isVisible() for a in driver.menu.actions()
+            )
+            load = await driver.hover(driver.menu, driver.find(driver.menu, "Load model"))
+            await driver.wait(
+                lambda: any(a.text().startswith("qwen3:8b") for a in load.actions()),
+                "Ollama's downloaded models",
+            )
+            assert [a.text() for a in load.actions()] == [
+                "llama3.2:3b (2.02 GB)",
+                "qwen3:8b (5.23 GB)",
+            ]
+            await driver.click(load, driver.find(load, "qwen3:8b"))
+            await driver.wait(lambda: [m["name"] for m in ollama.ps()] == ["qwen3:8b"], "the load")
             await driver.close_menus()
             # The user ejected it: not news.
             evicted = [n for n in app.notifier.recent if n.kind is NoticeKind.MODEL_EVICTED]

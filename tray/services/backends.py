@@ -143,8 +143,8 @@ class LlamaCppBackend(Backend):
 
     async def poll(self) -> Polled:
         listed = await self.client.get_json("/v1/models", OpenAIModelList)
-        served = tuple(m.id for m in listed.data)
-        return llamacpp_rows(served, self.props), served
+        # What it serves is loaded: rows only, so a picker offers each model once.
+        return llamacpp_rows(tuple(m.id for m in listed.data), self.props), ()
 
     async def downloaded(self) -> tuple[DownloadedModelRow, ...]:
         rows, _ = await self.poll()

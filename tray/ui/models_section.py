@@ -33,6 +33,7 @@ from tray.core.words import plural
 from tray.services.load_profile_store import LoadProfileStore
 from tray.services.model_manager import ModelManager
 from tray.ui.dialogs import confirm
+from tray.ui.load_menu import LoadMenu
 from tray.ui.notifier import Notify
 from tray.ui.tasks import spawn
 from tray.ui.tray_icon import make_disabled_text_readable as readable_facts
@@ -129,9 +130,15 @@ class ModelsSection:
         self.restore_action.setVisible(False)
         self.load_action = QAction("Load model…")
         self.load_action.triggered.connect(self.open_load_dialog)
+        # A server that loads through its own API (Ollama): its downloaded models.
+        self.load_menu = LoadMenu(
+            manager_factory,
+            loaded=lambda: {r.identifier for r in self._rows},
+            done=refresh,
+        )
 
     def actions(self) -> list[QAction]:
-        return [self.loaded_action, self.load_action]
+        return [self.loaded_action, self.load_action, self.load_menu.action]
 
     @property
     def entries(self) -> dict[str, _ModelEntry]:
@@ -148,6 +155,9 @@ class ModelsSection:
         self.load_action.setVisible(caps.load_profiles)
         self.loaded_action.setEnabled(up)
         self.load_action.setEnabled(up and caps.load_profiles)
+        own_loads = caps.load_unload and not caps.load_profiles
+        self.load_menu.action.setVisible(own_loads)
+        self.load_menu.action.setEnabled(up and own_loads)
         rows = status.loaded if up else ()
         if rows != self._rows:
             self._rows = rows
