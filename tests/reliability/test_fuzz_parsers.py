@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from reliability_budget import FUZZ
 
-from tray.core.api import error_from_response
+from tray.core.api_errors import error_from_response
 from tray.core.chat_events import UnknownChatEvent, parse_chat_event
 from tray.core.errors import InvalidServerUrl, TrayError
 from tray.core.history_diff import diff_contents

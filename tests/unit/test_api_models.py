@@ -31,9 +31,8 @@ from tray.core.api import (
     UnloadResult,
     V0Model,
     V0ModelList,
-    error_from_response,
-    server_of,
 )
+from tray.core.api_errors import error_from_response, server_of
 from tray.core.errors import (
     ApiError,
     AuthError,

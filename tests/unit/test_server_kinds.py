@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tray.core.api import V0Model, error_from_response
+from tray.core.api import V0Model
+from tray.core.api_errors import error_from_response
 from tray.core.backends import (
     AUTO,
     BackendKind,

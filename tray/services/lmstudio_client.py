@@ -5,7 +5,7 @@ Every failure becomes exactly one `tray.core.errors` error, by when it happens:
 
 * before a response arrives — connection refused, DNS failure, reset before a reply:
   `ServerUnreachable`; a connect or read timeout, or the call's deadline: `RequestTimeout`.
-* on the response — `tray.core.api.error_from_response` reads status and body (LM Studio
+* on the response — `tray.core.api_errors.error_from_response` reads status and body (LM Studio
   puts errors in bodies whatever the status: `EndpointNotSupported`, `AuthRequired` /
   `InvalidToken` / `AuthError`, `ApiError` / `ModelNotFound`, `HttpStatusError`); a 2xx
   body that is not JSON is `MalformedJson`, JSON of the wrong shape `BadResponse`, a body
@@ -62,9 +62,8 @@ from tray.core.api import (
     UnloadResult,
     V0Model,
     V0ModelList,
-    error_from_response,
-    server_of,
 )
+from tray.core.api_errors import error_from_response, server_of
 from tray.core.errors import (
     AuthRequired,
     BadResponse,
