@@ -116,17 +116,8 @@ class Context:
         self.settings_problem = self.settings_service.problem
         if (bad_server := server_option_error(args)) is not None:
             raise bad_server
-        # The demo's LM Studio stands in for this machine's; a server saved with an address
-        # of its own (the demo's Ollama, once made active) is itself.
-        demo_server = demo.base_url if demo and self._local(args.profile) else None
-        self.env: Environment = discover(
-            self.settings,
-            server=demo_server if demo else args.server,
-            home=demo.home if demo else args.home,
-            lms=demo.lms if demo else args.lms,
-            profile=args.profile,
-            settings_file=self.settings_service.store.path,
-        )
+        self._args = args
+        self.env: Environment = self.discover(args.profile)
         # LM_API_TOKEN (an explicit choice for this shell) first, then the profile's token
         # in the OS keyring; no keyring simply means no token from there. Neither is asked
         # until the server wants a token: the keyring may hang on an unlock prompt. The
@@ -140,6 +131,27 @@ class Context:
         lms_env = {**os.environ, "HOME": str(demo.user_home)} if demo else None
         self.workspace = Workspace(self.paths, lms_env=lms_env)
         self.runner: LmsRunner | None = self.workspace.runner(self.env, timeout=LMS_TIMEOUT)
+
+    def discover(self, profile: str | None = None, *, own_address: bool = False) -> Environment:
+        """A saved server's environment as the options say (default: the active one);
+        `own_address`: its own address even when --server names another (`status --all`).
+        The demo's LM Studio stands in for this machine's; a server saved with an address
+        of its own (the demo's Ollama) is itself."""
+        args, demo = self._args, self.demo
+        if demo is not None:
+            server = demo.base_url if self._local(profile) else None
+            home, lms = demo.home, demo.lms
+        else:
+            server = None if own_address else args.server
+            home, lms = args.home, args.lms
+        return discover(
+            self.settings,
+            server=server,
+            home=home,
+            lms=lms,
+            profile=profile,
+            settings_file=self.settings_service.store.path,
+        )
 
     def _local(self, profile: str | None) -> bool:
         try:

@@ -29,11 +29,8 @@ from tray.core.errors import ConfigError, NotFound, TokenError
 from tray.core.profiles import ProfileFields, check_profile, removal_problem
 from tray.core.settings import ServerProfile, Settings
 from tray.core.status import ServerState, ServerStatus
-from tray.core.tokens import FirstToken, NoToken, WhenAsked
 from tray.core.words import quoted
-from tray.services.environment import discover, token_from_environment
-from tray.services.lmstudio_client import LmStudioClient
-from tray.services.status_monitor import StatusMonitor
+from tray.services.server_watch import profile_monitor
 
 __all__ = ["ORDER", "register", "status_all", "text_status_all"]
 
@@ -192,22 +189,12 @@ async def cmd_use(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 async def _probe_one(ctx: Context, profile: ServerProfile) -> dict[str, Any]:
-    env = discover(ctx.settings, profile=profile.id, settings_file=ctx.settings_service.store.path)
+    env = ctx.discover(profile.id, own_address=True)
     if env.server_url_error is not None:
         status = ServerStatus(url=env.server_url, state=ServerState.ERROR)
         status = status.model_copy(update={"error": env.server_url_error.message})
         return {"name": profile.name, "active": False, "server": server_json(status)}
-    http = ctx.http
-    token = WhenAsked(FirstToken(ctx.vault.provider(profile.id), token_from_environment()))
-    monitor = StatusMonitor(
-        LmStudioClient(http, env.server_url, token_provider=token),
-        url=env.server_url,
-        anonymous=LmStudioClient(http, env.server_url, token_provider=NoToken()),
-        has_token=token,
-        kind=env.kind_choice,
-        profile_name=profile.name,
-    )
-    status = await monitor.probe()
+    status = await profile_monitor(ctx.http, ctx.vault, env).probe()
     return {"name": profile.name, "active": False, "server": server_json(status)}
 
 

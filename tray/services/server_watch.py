@@ -24,7 +24,7 @@ from tray.services.lmstudio_client import LmStudioClient
 from tray.services.status_monitor import StatusMonitor
 from tray.services.token_vault import TokenVault
 
-__all__ = ["OTHERS_IDLE_S", "OtherServers"]
+__all__ = ["OTHERS_IDLE_S", "OtherServers", "profile_monitor"]
 
 log = logging.getLogger(__name__)
 
@@ -98,24 +98,43 @@ class OtherServers:
         if env.server_url_error is not None:
             log.info("not watching %s: %s", profile_id, env.server_url_error.message)
             return None
-        url = env.server_url
-        token = WhenAsked(FirstToken(self._vault.provider(profile_id), token_from_environment()))
-        polling = settings.polling
-        return StatusMonitor(
-            LmStudioClient(self._http, url, token_provider=token),
-            url=url,
-            anonymous=LmStudioClient(self._http, url, token_provider=NoToken()),
-            has_token=token,
-            kind=env.kind_choice,
-            profile_name=env.profile.name,
+        return profile_monitor(
+            self._http,
+            self._vault,
+            env,
             policy=PollPolicy(
                 interactive=self._idle,
                 idle=self._idle,
                 down_initial=self._idle,
-                down_max=max(self._idle, polling.down_max_seconds),
+                down_max=max(self._idle, settings.polling.down_max_seconds),
             ),
             on_update=functools.partial(self._on_update, profile_id),
         )
+
+
+def profile_monitor(
+    http: httpx.AsyncClient,
+    vault: TokenVault,
+    env: Environment,
+    *,
+    policy: PollPolicy | None = None,
+    on_update: Callable[[ServerStatus], None] | None = None,
+) -> StatusMonitor:
+    """A status monitor for a saved server that is not the tray's active one: HTTP only
+    (no `lms`, GPU or LM Studio settings), its token from the keyring (then
+    LM_API_TOKEN) asked only when the server wants one."""
+    url = env.server_url
+    token = WhenAsked(FirstToken(vault.provider(env.profile.id), token_from_environment()))
+    return StatusMonitor(
+        LmStudioClient(http, url, token_provider=token),
+        url=url,
+        anonymous=LmStudioClient(http, url, token_provider=NoToken()),
+        has_token=token,
+        kind=env.kind_choice,
+        profile_name=env.profile.name,
+        policy=policy,
+        on_update=on_update,
+    )
 
 
 def _policy_key(polling: PollingSettings) -> float:
