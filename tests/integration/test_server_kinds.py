@@ -12,14 +12,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from tray.core.backends import AUTO, BackendKind
 from tray.core.errors import EndpointNotSupported, ModelNotFound
 from tray.core.status import ServerState
+from tray.core.tokens import CheckOutcome, NoToken, StaticToken
 from tray.services.backend_models import BackendModels
 from tray.services.backends import OllamaBackend, backend_for, identify
 from tray.services.lmstudio_client import LmStudioClient
 from tray.services.status_monitor import StatusMonitor
+from tray.services.token_vault import check_token
 from tray.simulator.daemon import Simulator
 from tray.simulator.ollama import OLLAMA_VERSION, OllamaSimulator
 
@@ -216,3 +219,71 @@ async def test_ollama_without_the_model_says_pull_it(
     )
     with pytest.raises(ModelNotFound, match="ollama pull nope"):
         await backend.load("nope")
+
+
+class _KeyedOpenAI(BaseHTTPRequestHandler):
+    """An OpenAI-compatible server behind a key (a proxy, vLLM with --api-key): 401 in
+    OpenAI's words without it."""
+
+    KEY = "k-123456789"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != f"Bearer {self.KEY}":
+            body: dict[str, object] = {
+                "error": {
+                    "message": "Incorrect API key provided.",
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                }
+            }
+            status = 401
+        elif self.path == "/v1/models":
+            body, status = {"object": "list", "data": [{"id": "m", "owned_by": "vllm"}]}, 200
+        else:
+            body, status = {"detail": "Not Found"}, 404
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+@pytest.fixture
+def keyed() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeyedOpenAI)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_a_server_behind_a_key_is_found_with_it_and_its_key_checked(
+    http: httpx.AsyncClient, keyed: str
+) -> None:
+    key = StaticToken(SecretStr(_KeyedOpenAI.KEY))
+    monitor = StatusMonitor(
+        LmStudioClient(http, keyed, token_provider=key),
+        url=keyed,
+        anonymous=LmStudioClient(http, keyed, token_provider=NoToken()),
+        has_token=True,
+    )
+    status = await monitor.probe()
+    assert (status.state, status.kind, status.auth_required) == (
+        ServerState.RUNNING_AUTH,
+        BackendKind.OPENAI,
+        True,
+    )
+    bare = StatusMonitor(LmStudioClient(http, keyed), url=keyed)
+    refused = await bare.probe()
+    assert refused.state is ServerState.AUTH_REQUIRED
+    assert "Manage Tokens" not in (refused.error or "")  # not sent to LM Studio's token page
+    # `tokens test`: checked through the OpenAI-compatible list, not called unknowable.
+    good = await check_token(LmStudioClient(http, keyed, token_provider=key))
+    assert (good.outcome, good.auth_required) == (CheckOutcome.ACCEPTED, True)
+    wrong = StaticToken(SecretStr("k-wrong-000000"))
+    bad = await check_token(LmStudioClient(http, keyed, token_provider=wrong))
+    assert bad.outcome is CheckOutcome.REJECTED

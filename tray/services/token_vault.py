@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import keyring
@@ -388,12 +388,23 @@ class VaultTokenProvider:
             self._seen = generation
 
 
+async def _model_list(client: LmStudioClient) -> Callable[[LmStudioClient], Awaitable[object]]:
+    """Ask for the model list as LM Studio does, else as any OpenAI-compatible server
+    (Ollama, llama.cpp, a proxy) does; the way that answered, to ask again without a token."""
+    try:
+        await client.list_models()
+        return LmStudioClient.list_models
+    except EndpointNotSupported:
+        await client.list_models_openai()
+        return LmStudioClient.list_models_openai
+
+
 async def check_token(client: LmStudioClient) -> TokenCheck:
     """One authenticated request: 401 → REJECTED; an answer → ACCEPTED only if the server
     refuses the same request without a token — with "Require Authentication" off, LM Studio
     answers any request, so a good answer says nothing about the token (UNKNOWN then)."""
     try:
-        await client.list_models()
+        ask = await _model_list(client)
     except AuthError as exc:
         return TokenCheck(
             outcome=CheckOutcome.REJECTED,
@@ -417,8 +428,8 @@ async def check_token(client: LmStudioClient) -> TokenCheck:
         return TokenCheck(
             outcome=CheckOutcome.UNKNOWN,
             message=(
-                f"Could not check the token: the server at {client.base_url} does not "
-                "have LM Studio's model list (an older LM Studio or another server)."
+                f"Could not check the token: the server at {client.base_url} lists no "
+                "models, neither as LM Studio nor as an OpenAI-compatible server does."
             ),
         )
     except LmStudioError as exc:
@@ -426,7 +437,7 @@ async def check_token(client: LmStudioClient) -> TokenCheck:
             outcome=CheckOutcome.UNKNOWN, message=f"Could not check the token: {exc.message}"
         )
     try:
-        await client.with_token(None).list_models()
+        await ask(client.with_token(None))
     except AuthError:
         return TokenCheck(
             outcome=CheckOutcome.ACCEPTED,
