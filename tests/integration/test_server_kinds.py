@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -287,3 +288,81 @@ async def test_a_server_behind_a_key_is_found_with_it_and_its_key_checked(
     wrong = StaticToken(SecretStr("k-wrong-000000"))
     bad = await check_token(LmStudioClient(http, keyed, token_provider=wrong))
     assert bad.outcome is CheckOutcome.REJECTED
+
+
+class _LlamaServer(BaseHTTPRequestHandler):
+    """llama.cpp's C++ `llama-server` as its README and source document it (it cannot be
+    built here; llama-cpp-python's server is tested for real in test_llama_cpp_server.py):
+    `/props`, `/slots`, `/v1/models` with `"owned_by": "llamacpp"`, and its error shape."""
+
+    busy: ClassVar[list[bool]] = [False, False]
+    paths: ClassVar[list[str]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        _LlamaServer.paths.append(self.path)
+        body: object
+        if self.path == "/props":
+            body = {
+                "default_generation_settings": {"n_ctx": 8192, "params": {}},
+                "total_slots": 2,
+                "model_path": "/models/qwen2.5-7b-q4_k_m.gguf",
+                "model_alias": "qwen2.5-7b",
+                "build_info": "b6700-1a2b3c4",
+                "modalities": {"vision": False},
+            }
+        elif self.path == "/slots":
+            body = [
+                {"id": i, "n_ctx": 4096, "is_processing": b, "id_task": -1}
+                for i, b in enumerate(_LlamaServer.busy)
+            ]
+        elif self.path == "/v1/models":
+            body = {
+                "object": "list",
+                "data": [
+                    {
+                        "id": "qwen2.5-7b",
+                        "object": "model",
+                        "created": 1,
+                        "owned_by": "llamacpp",
+                        "meta": {"n_ctx_train": 32768},
+                    }
+                ],
+            }
+        else:
+            body = {"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}
+        raw = json.dumps(body).encode()
+        self.send_response(404 if isinstance(body, dict) and "error" in body else 200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+async def test_llama_server_shows_its_model_context_and_busy_slots(
+    http: httpx.AsyncClient,
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LlamaServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        monitor = StatusMonitor(LmStudioClient(http, url), url=url)
+        status = await monitor.probe()
+        assert (status.kind, status.version) == (BackendKind.LLAMACPP, "b6700-1a2b3c4")
+        assert status.where == f"llama.cpp server b6700-1a2b3c4 at {url}"
+        (row,) = status.loaded
+        assert (row.identifier, row.context_length, row.parallel) == ("qwen2.5-7b", 8192, 2)
+        # Later polls: one GET /slots each, which says whether it is answering.
+        _LlamaServer.paths.clear()
+        _LlamaServer.busy = [True, True]
+        (row,) = (await monitor.probe()).loaded
+        assert (row.status, row.queued) == ("generating", 1)
+        assert _LlamaServer.paths == ["/slots"]
+        _LlamaServer.busy = [False, False]
+        (row,) = (await monitor.probe()).loaded
+        assert row.status == "idle"
+    finally:
+        server.shutdown()
+        server.server_close()

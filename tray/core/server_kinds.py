@@ -35,6 +35,7 @@ __all__ = [
     "KEEP_FOREVER_AFTER_S",
     "DetectionStep",
     "LlamaCppProps",
+    "LlamaCppSlot",
     "OllamaPs",
     "OllamaRunning",
     "OllamaTag",
@@ -43,6 +44,7 @@ __all__ = [
     "llamacpp_rows",
     "ollama_downloaded_rows",
     "ollama_loaded_rows",
+    "read_slots",
     "v0_downloaded_rows",
     "v0_loaded_rows",
 ]
@@ -251,6 +253,7 @@ class LlamaCppProps(ResponseModel):
     """What `GET /props` says that the tray shows (llama.cpp's own server only)."""
 
     model_path: str | None = None
+    model_alias: str | None = None
     total_slots: int | None = None
     build_info: str | None = None
     default_generation_settings: dict[str, Any] | None = None
@@ -269,10 +272,32 @@ class LlamaCppProps(ResponseModel):
             return None
 
 
+class LlamaCppSlot(ResponseModel):
+    """One item of llama-server's `GET /slots` (tools/server/README.md)."""
+
+    id: int | None = None
+    n_ctx: int | None = None
+    is_processing: bool = False
+
+
+def read_slots(body: Any) -> tuple[LlamaCppSlot, ...] | None:
+    """`/slots`' array, or None when the answer is not one (`--no-slots`: 501)."""
+    if not isinstance(body, list):
+        return None
+    try:
+        return tuple(LlamaCppSlot.model_validate(item) for item in body)
+    except ValidationError:
+        return None
+
+
 def llamacpp_rows(
-    served: tuple[str, ...], props: LlamaCppProps | None
+    served: tuple[str, ...],
+    props: LlamaCppProps | None,
+    slots: tuple[LlamaCppSlot, ...] | None = None,
 ) -> tuple[LoadedModelRow, ...]:
-    """The model a llama.cpp server serves is loaded (it loads it at start)."""
+    """The model a llama.cpp server serves is loaded (it loads it at start); with its
+    slots, whether it is busy and how many requests it is answering."""
+    busy = sum(1 for s in slots if s.is_processing) if slots is not None else None
     return tuple(
         LoadedModelRow(
             identifier=model,
@@ -280,6 +305,8 @@ def llamacpp_rows(
             type="llm",
             context_length=props.n_ctx if props else None,
             parallel=props.total_slots if props else None,
+            status=None if busy is None else ("generating" if busy else "idle"),
+            queued=None if not busy or busy < 2 else busy - 1,
         )
         for model in served
     )

@@ -25,6 +25,7 @@ from tray.core.server_kinds import (
     llamacpp_rows,
     ollama_downloaded_rows,
     ollama_loaded_rows,
+    read_slots,
     v0_downloaded_rows,
     v0_loaded_rows,
 )
@@ -136,15 +137,31 @@ class LlamaCppBackend(Backend):
     where it has them (llama-cpp-python's server has no `/props`)."""
 
     props: LlamaCppProps | None = None
+    served: tuple[str, ...] = ()
 
     async def learn(self) -> None:
+        """`/props` (llama-server only) and the model it serves, once per start."""
         status, body = await self.client.probe("/props")
         self.props = LlamaCppProps.read(body) if 200 <= status < 300 else None
+        self.served = await self._served()
+        if self.props is not None and self.props.build_info:
+            self.identity = self.identity.model_copy(update={"version": self.props.build_info})
 
     async def poll(self) -> Polled:
+        """llama-server: one `GET /slots` (busy or idle; its model is known since start);
+        without slots (llama-cpp-python, `--no-slots`): one `GET /v1/models`. What it
+        serves is loaded: rows only, so a picker offers each model once."""
+        if self.props is not None and self.served:
+            status, body = await self.client.probe("/slots")
+            slots = read_slots(body) if status == 200 else None
+            if slots is not None:
+                return llamacpp_rows(self.served, self.props, slots), ()
+        self.served = await self._served()
+        return llamacpp_rows(self.served, self.props), ()
+
+    async def _served(self) -> tuple[str, ...]:
         listed = await self.client.get_json("/v1/models", OpenAIModelList)
-        # What it serves is loaded: rows only, so a picker offers each model once.
-        return llamacpp_rows(tuple(m.id for m in listed.data), self.props), ()
+        return tuple(m.id for m in listed.data)
 
     async def downloaded(self) -> tuple[DownloadedModelRow, ...]:
         rows, _ = await self.poll()

@@ -299,15 +299,25 @@ class StatusMonitor:
                 await self._identify()
         elif not was_up:
             self._confirmed = False
+        if not was_up:
+            await self._learn_backend()
         try:
             polled = await self._models()
         except (EndpointNotSupported, BadResponse):
             if self._confirmed:
                 raise
             await self._identify()
+            await self._learn_backend()
             polled = await self._models()
         self._confirmed = True
         return polled
+
+    async def _learn_backend(self) -> None:
+        """What another kind tells once per start (llama.cpp's `/props`, Ollama's version),
+        before its first poll, which may read it."""
+        if self._backend is not None:
+            await self._backend.learn()
+            self._version = self._backend.identity.version
 
     async def _identify(self) -> None:
         """Find out what answers (pinned: only that kind's steps), and pick its backend.
@@ -321,12 +331,6 @@ class StatusMonitor:
 
     async def _learn_server(self) -> None:
         """Facts that only change when the server (re)starts: version, whether auth is on."""
-        if self._backend is not None:
-            try:
-                await self._backend.learn()
-            except LmStudioError as exc:
-                log.debug("learning about the server failed: %s", type(exc).__name__)
-            self._version = self._backend.identity.version
         if self._is_lmstudio:
             self._version = None
             if self._local and self._version_source is not None:
