@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,7 +131,7 @@ def _free_port() -> int:
         return port
 
 
-def _wait_until_ready(server: LlamaCppServer) -> None:
+def _wait_until_ready(server: LlamaCppServer, headers: dict[str, str]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -139,7 +140,8 @@ def _wait_until_ready(server: LlamaCppServer) -> None:
                 f"answered; its log ({server.log_path}):\n{server.log_tail()}"
             )
         try:
-            if httpx.get(f"{server.base_url}/v1/models", timeout=2.0).status_code == 200:
+            answer = httpx.get(f"{server.base_url}/v1/models", headers=headers, timeout=2.0)
+            if answer.status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -151,9 +153,16 @@ def _wait_until_ready(server: LlamaCppServer) -> None:
     )
 
 
-def start_llama_cpp_server(folder: Path, *, attempts: int = 3) -> LlamaCppServer:
-    """Write the tiny model into `folder`, start the server on it, wait until it answers.
-    A port taken between choosing and binding it is retried with another one."""
+def start_llama_cpp_server(
+    folder: Path,
+    *,
+    extra_args: Sequence[str] = (),
+    headers: dict[str, str] | None = None,
+    attempts: int = 3,
+) -> LlamaCppServer:
+    """Write the tiny model into `folder`, start the server on it (with `extra_args`, e.g.
+    `--api_key KEY`), wait until it answers (`/v1/models` with `headers`). A port taken
+    between choosing and binding it is retried with another one."""
     _require_server_modules()
     folder.mkdir(parents=True, exist_ok=True)
     model = _write_model(folder)
@@ -179,6 +188,7 @@ def start_llama_cpp_server(folder: Path, *, attempts: int = 3) -> LlamaCppServer
             "1",
             "--n_threads_batch",
             "1",
+            *extra_args,
         ]
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -186,7 +196,7 @@ def start_llama_cpp_server(folder: Path, *, attempts: int = 3) -> LlamaCppServer
             )
         server = LlamaCppServer(f"http://127.0.0.1:{port}", model, MODEL_ALIAS, log_path, process)
         try:
-            _wait_until_ready(server)
+            _wait_until_ready(server, headers or {})
         except RuntimeError:
             server.stop()
             if attempt < attempts and "address already in use" in server.log_tail().lower():

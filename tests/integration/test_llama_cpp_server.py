@@ -207,11 +207,24 @@ def test_an_invalid_request_body_is_a_500_not_a_422(llama_cpp_url: str) -> None:
     assert "validation error" in error["message"]
 
 
-def test_a_server_of_its_own_starts_and_stops_leaving_nothing(tmp_path: Path) -> None:
-    server = start_llama_cpp_server(tmp_path)
+def test_a_server_with_an_api_key_and_its_stop_leaving_nothing(tmp_path: Path) -> None:
+    """With --api_key, the API answers 401 in FastAPI's shape (no WWW-Authenticate) to a
+    missing or wrong key, while FastAPI's own /openapi.json stays open. Then it stops."""
+    key = {"Authorization": "Bearer sekrit"}
+    server = start_llama_cpp_server(tmp_path, extra_args=["--api_key", "sekrit"], headers=key)
     port = int(server.base_url.rsplit(":", 1)[1])
-    assert httpx.get(f"{server.base_url}/v1/models", timeout=TIMEOUT).status_code == 200
-    server.stop()
+    try:
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            answer = httpx.get(f"{server.base_url}/v1/models", headers=headers, timeout=TIMEOUT)
+            assert answer.status_code == 401
+            assert answer.json() == {"detail": "Invalid API key"}
+            assert "www-authenticate" not in answer.headers
+        ok = httpx.get(f"{server.base_url}/v1/models", headers=key, timeout=TIMEOUT)
+        assert ok.status_code == 200
+        assert httpx.get(f"{server.base_url}/openapi.json", timeout=TIMEOUT).status_code == 200
+        assert httpx.get(f"{server.base_url}/health", timeout=TIMEOUT).status_code == 404
+    finally:
+        server.stop()
     assert server.process.returncode is not None  # reaped: no process, no zombie
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0  # nothing listens there any more
