@@ -134,8 +134,8 @@ install_python_packages() {
         -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TOOLS=OFF
         -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF
     )
-    export CMAKE_ARGS="${CMAKE_ARGS:-${llama_cmake_args[*]}}"
-    "$venv/bin/python" -m pip install --disable-pip-version-check -q -e "${repo}[test]"
+    CMAKE_ARGS="${CMAKE_ARGS:-${llama_cmake_args[*]}}" \
+        "$venv/bin/python" -m pip install --disable-pip-version-check -q -e "${repo}[test]"
     printf '%s\n' "$want" >"$stamp"
 }
 
