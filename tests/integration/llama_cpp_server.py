@@ -89,7 +89,8 @@ def _require_server_modules() -> None:
             f"{', '.join(missing)} cannot be imported by {sys.executable}. Install them "
             f"with `bash installers/setup.sh` (it builds llama-cpp-python from source once; "
             f"pip caches the wheel), or by hand: CMAKE_ARGS='-DGGML_NATIVE=OFF "
-            f"-DLLAVA_BUILD=OFF' {sys.executable} -m pip install 'llama-cpp-python[server]' gguf",
+            f"-DLLAVA_BUILD=OFF' {sys.executable} -m pip install "
+            f"'llama-cpp-python[server]==0.3.36' gguf",
             pytrace=False,
         )
 
@@ -201,6 +202,9 @@ def start_llama_cpp_server(
             server.stop()
             if attempt < attempts and "address already in use" in server.log_tail().lower():
                 continue
+            raise
+        except BaseException:  # pytest-timeout's Failed, KeyboardInterrupt: no orphan
+            server.stop()
             raise
         return server
     raise AssertionError("unreachable")
