@@ -121,8 +121,21 @@ install_python_packages() {
         return 0
     fi
     say "installing LM Studio Tray and its test tools into $venv (a first install" \
-        "downloads about 350 MB, mostly Qt)"
-    "$venv/bin/python" -m pip install --disable-pip-version-check -q -e "${repo}[test]"
+        "downloads about 350 MB, mostly Qt, and compiles llama.cpp for the tests: about" \
+        "4 minutes on 2 cores, once, since pip caches the wheel it builds)"
+    # llama-cpp-python (test extra) ships only an sdist: build libllama alone, for any
+    # AVX2 x86-64 CPU (ggml's baseline without GGML_NATIVE) rather than for this one
+    # (-march=native could make a cached wheel crash on another machine), without the
+    # multimodal library (mtmd/llava), llama.cpp's tools, examples and tests, and its
+    # HTTPS support: all unused. A CMAKE_ARGS already set wins. pip's wheel cache is keyed
+    # by the sdist, not by these flags: to rebuild with others, first
+    # `pip cache remove llama_cpp_python`.
+    local llama_cmake_args=(
+        -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TOOLS=OFF
+        -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF
+    )
+    CMAKE_ARGS="${CMAKE_ARGS:-${llama_cmake_args[*]}}" \
+        "$venv/bin/python" -m pip install --disable-pip-version-check -q -e "${repo}[test]"
     printf '%s\n' "$want" >"$stamp"
 }
 
