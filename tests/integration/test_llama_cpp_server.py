@@ -1,7 +1,7 @@
 """A real llama.cpp server (llama-cpp-python's `python -m llama_cpp.server`, on the tiny
 model tests/fixtures/llama_cpp/make_gguf.py writes) answers as recorded here: the routes an
 OpenAI client uses, and, exactly, what the routes a tray probes to tell server kinds apart
-answer on it. docs/notes-llama-cpp-python.md explains the findings and compares them with
+answer on it. docs/llama-cpp.md explains the findings and compares them with
 the C++ `llama-server`.
 
 The model decodes greedily (temperature 0) to printable ASCII and never to </s>, so a
@@ -122,7 +122,7 @@ def test_streamed_chat_completion_is_server_sent_events_ending_in_done(
 
 # What the routes a tray may probe to tell LM Studio, Ollama, llama-server and others apart
 # answer on llama-cpp-python's server: none of them exists. The C++ llama-server has
-# /health, /props and /slots (see docs/notes-llama-cpp-python.md).
+# /health, /props and /slots (see docs/llama-cpp.md).
 PROBES = [
     "/health",
     "/v1/health",
