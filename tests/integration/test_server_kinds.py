@@ -15,6 +15,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from tests.integration.cli_runner import Cli
 from tray.core.backends import AUTO, BackendKind
 from tray.core.errors import EndpointNotSupported, ModelNotFound
 from tray.core.status import ServerState
@@ -366,3 +367,15 @@ async def test_llama_server_shows_its_model_context_and_busy_slots(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_what_needs_lm_studio_says_so_on_ollama(
+    cli: Cli, ollama: OllamaSimulator, tmp_path: Path
+) -> None:
+    """Scenes and load profiles load in LM Studio's words: on Ollama they are refused with
+    the reason, and nothing is sent that Ollama would not understand."""
+    cli.json("servers", "add", "O", ollama.base_url, "--use")
+    r = cli("scenes", "save", "work")
+    assert r.returncode == 1
+    assert "Scenes needs LM Studio" in r.stderr
+    assert not any(p.startswith("/api/v1/") for _, p in ollama.requests[1:])

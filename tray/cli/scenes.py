@@ -105,10 +105,11 @@ def _text_show(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _runner(ctx: Context) -> SceneRunner:
+async def _runner(ctx: Context) -> SceneRunner:
+    await ctx.detect()
     manager = model_manager(ctx)
-    if manager is None:
-        raise EndpointNotSupported(ctx.env.capabilities.why_not("Loading and ejecting models"))
+    if manager is None or not ctx.env.capabilities.load_profiles:
+        raise EndpointNotSupported(ctx.env.capabilities.why_not("Scenes"))
     runner = ctx.runner
 
     async def start_server() -> None:
@@ -128,7 +129,7 @@ def _runner(ctx: Context) -> SceneRunner:
 
 
 async def cmd_save(ctx: Context, args: argparse.Namespace) -> Result:
-    scene = await _runner(ctx).current(args.name)
+    scene = await (await _runner(ctx)).current(args.name)
     if args.keep_others:
         scene = scene.model_copy(update={"others": "keep"})
     await asyncio.to_thread(ctx.workspace.scenes.save, scene)
@@ -150,7 +151,7 @@ def _plan_doc(plan: ScenePlan) -> dict[str, Any]:
 
 async def cmd_apply(ctx: Context, args: argparse.Namespace) -> Result:
     scene = await asyncio.to_thread(ctx.workspace.scenes.get, args.name)
-    runner = _runner(ctx)
+    runner = await _runner(ctx)
     plan = await runner.plan(scene)
     preflight = await runner.preflight(plan)
     check = preflight.model_dump(mode="json") if preflight is not None else None

@@ -114,7 +114,7 @@ class ScenesSection:
             )
             for row in status.loaded
         ]
-        self._can_load = caps.load_unload and status.state.is_up
+        self._can_load = caps.load_profiles and status.state.is_up  # scenes load with profiles
         self._mark()
 
     def _rebuild(self) -> None:
