@@ -81,7 +81,12 @@ def test_no_gpu_here_is_an_answer_with_the_reason(tmp_path: Path, sim: Simulator
     assert "/sys/class/drm does not exist" in reason
     assert doc["lmstudio_models_bytes"] == sizes(sim, "qwen/qwen3-4b", "google/gemma-3-12b")
     assert doc["lmstudio_models"] == 2
-    assert doc["server"] == {"url": sim.base_url, "state": "running", "error": None}
+    assert doc["server"] == {
+        "url": sim.base_url,
+        "state": "running",
+        "kind": "lmstudio",
+        "error": None,
+    }
 
     text = run(tmp_path)
     assert text.returncode == 0, text.stderr

@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 from tray.cli._common import EXIT_OK, Command, Context, Result, add_command
+from tray.core.backends import BackendKind
 from tray.core.gpu import GpuDevice, format_bytes
 from tray.core.status import ServerState, ServerStatus
 
@@ -55,7 +56,12 @@ async def cmd_gpu(ctx: Context, args: argparse.Namespace) -> Result:
         **gpu,
         "lmstudio_models_bytes": models_bytes(status, lists_loaded=lists_loaded),
         "lmstudio_models": len(status.loaded) if listed else None,
-        "server": {"url": status.url, "state": status.state.value, "error": status.error},
+        "server": {
+            "url": status.url,
+            "state": status.state.value,
+            "kind": status.kind.value if status.kind_known else None,
+            "error": status.error,
+        },
     }
     return doc, EXIT_OK
 
@@ -76,15 +82,16 @@ def _text_gpu(doc: dict[str, Any]) -> str:
     else:
         lines.append(f"GPU memory: unknown. {doc['unavailable_reason'] or ''}".rstrip())
     server = doc["server"]
+    who = BackendKind(server["kind"]).label if server.get("kind") else "LM Studio"
     if doc["lmstudio_models_bytes"] is not None:
         n = doc["lmstudio_models"]
         lines.append(
-            f"LM Studio: {n} loaded model{'s take' if n != 1 else ' takes'} "
-            f"{format_bytes(doc['lmstudio_models_bytes'])} (by LM Studio's own figures)"
+            f"{who}: {n} loaded model{'s take' if n != 1 else ' takes'} "
+            f"{format_bytes(doc['lmstudio_models_bytes'])} (by {who}'s own figures)"
         )
     elif server["state"] in (ServerState.RUNNING.value, ServerState.RUNNING_AUTH.value):
-        lines.append(f"LM Studio: the size of its loaded models is unknown ({server['url']})")
+        lines.append(f"{who}: the size of its loaded models is unknown ({server['url']})")
     else:
         label = ServerState(server["state"]).label
-        lines.append(f"LM Studio: {label.lower()} at {server['url']}, loaded models unknown")
+        lines.append(f"{who}: {label.lower()} at {server['url']}, loaded models unknown")
     return "\n".join(lines)

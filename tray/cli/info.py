@@ -16,6 +16,7 @@ from tray.cli._common import (
     add_command,
     lms_facts,
 )
+from tray.core.backends import BackendKind
 from tray.core.errors import LmsError
 from tray.core.gpu import memory_line
 from tray.core.status import ServerState, ServerStatus
@@ -129,9 +130,12 @@ def _text_status(doc: dict[str, Any]) -> str:
 async def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
     env = ctx.env
     warnings: list[str] = []
+    # What matters only when the server is LM Studio (its home, `lms`): for another kind
+    # of server these become notes, not warnings.
+    lmstudio_only: list[str] = []
     home = env.home
     if not home.exists:
-        warnings.append(
+        lmstudio_only.append(
             f"The LM Studio home {home.path} does not exist: is LM Studio installed "
             "and has it been run once? (Use --home if it lives elsewhere.)"
         )
@@ -140,7 +144,7 @@ async def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
 
     lms_version = None
     if env.lms_path is None:
-        warnings.append(lms_not_found(configured=env.lms_configured, home=home.path).message)
+        lmstudio_only.append(lms_not_found(configured=env.lms_configured, home=home.path).message)
     elif ctx.runner is not None:
         try:
             lms_version = await ctx.runner.version()
@@ -165,6 +169,9 @@ async def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
         ctx.probe_server(), lms_facts(ctx), asyncio.to_thread(lambda: ctx.gpu_probe().read())
     )
     st = monitor.status
+    another_kind = st.kind_known and st.kind is not BackendKind.LMSTUDIO
+    notes = lmstudio_only if another_kind else []
+    warnings[:0] = [] if another_kind else lmstudio_only
     if not st.state.is_up:
         warnings.append(f"The server at {st.url} is not reachable: {st.error}")
     elif st.state is ServerState.AUTH_REQUIRED:
@@ -191,12 +198,8 @@ async def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
         "server_settings": server_settings,
         "server": {
             "url": st.url,
+            **server_json(st),
             "url_source": env.server_url_source,
-            "state": st.state.value,
-            "reachable": st.state.is_up,
-            "auth_required": st.auth_required,
-            "version": st.version,
-            "error": st.error,
         },
         "gpu": {
             "devices": [d.model_dump(mode="json") for d in gpu.devices],
@@ -206,6 +209,7 @@ async def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
         "presets": count_presets(home.path) if home.exists else 0,
         "model_default_configs": count_model_default_configs(home.path) if home.exists else 0,
         "warnings": warnings,
+        "notes": notes,
     }
     return doc, EXIT_OK if not warnings else EXIT_FAILED
 
@@ -228,7 +232,7 @@ def _text_doctor(doc: dict[str, Any]) -> str:
         lines.append("Server settings: none saved by LM Studio yet")
     auth = {True: "required", False: "off", None: "unknown"}[srv["auth_required"]]
     lines.append(
-        f"Server:          {srv['url']} ({srv['url_source']}) — "
+        f"Server:          {server_where(srv)} ({srv['url_source']}) — "
         f"{ServerState(srv['state']).label}, auth {auth}"
     )
     gpu = doc["gpu"]
@@ -240,6 +244,8 @@ def _text_doctor(doc: dict[str, Any]) -> str:
     )
     for w in doc["warnings"]:
         lines.append(f"warning: {w}")
+    for n in doc.get("notes", ()):
+        lines.append(f"note (matters only for LM Studio): {n}")
     if not doc["warnings"]:
         lines.append("No problems found.")
     return "\n".join(lines)
