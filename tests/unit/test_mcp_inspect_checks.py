@@ -276,5 +276,5 @@ def test_report_json_shape_and_exit_codes() -> None:
         )
         == 2
     )
-    text = render_inspect_text(with_finding)
+    text = render_inspect_text(with_finding.as_json())
     assert "[CRITICAL] T1 p t" in text

@@ -127,6 +127,8 @@ class InspectReport(BaseModel):
                     "started": s.started,
                     "error": s.error,
                     "disabled": s.disabled,
+                    "target": s.target,
+                    "server_info": s.server_info,
                     "tools": [
                         {"name": t.name, "hash": tool_hash(t), "description": t.description}
                         for t in s.tools

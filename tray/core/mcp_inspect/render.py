@@ -6,6 +6,7 @@ answered, its tools), then the findings, the worst first; and the exit code, as
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from tray.core.mcp_audit.model import Severity
 from tray.core.mcp_inspect.model import InspectReport
@@ -23,38 +24,41 @@ def inspect_exit_code(report: InspectReport, fail_on: Severity) -> int:
     return 1 if report.at_or_above(fail_on) or failed else 0
 
 
-def _lines(report: InspectReport) -> Iterator[str]:
-    yield f"MCP inspection of {report.file}"
-    for err in report.errors:
+def _lines(doc: dict[str, Any]) -> Iterator[str]:
+    yield f"MCP inspection of {doc['file']}"
+    for err in doc.get("errors", []):
         yield f"ERROR: {err}"
-    for s in report.servers:
+    for s in doc["servers"]:
         yield ""
-        head = f"Server {s.name} ({s.transport})"
-        if s.error is not None:
-            yield f"{head}: {s.error}"
+        head = f"Server {s['name']} ({s['transport']})"
+        tools = s["tools"]
+        if s["error"] is not None:
+            yield f"{head}: {s['error']}"
         else:
-            info = f", {s.server_info}" if s.server_info else ""
-            yield f"{head}{info}: {plural(len(s.tools), 'tool')}"
-        if s.target:
-            yield f"  ran: {s.target}"
-        for t in s.tools:
-            yield f"  - {t.name}"
-        if s.name in report.pinned:
-            yield f"  Pinned {plural(len(s.tools), 'tool')}."
+            info = f", {s['server_info']}" if s.get("server_info") else ""
+            yield f"{head}{info}: {plural(len(tools), 'tool')}"
+        if s.get("target") and s["started"]:
+            yield f"  ran: {s['target']}"
+        for t in tools:
+            yield f"  - {t['name']}  {t['hash'][:19]}"
+        if s["name"] in doc.get("pinned", []):
+            yield f"  Pinned {plural(len(tools), 'tool')}."
     counts = {sev: 0 for sev in Severity}
-    for f in report.findings:
-        counts[f.severity] += 1
+    for f in doc["findings"]:
+        counts[Severity(f["severity"])] += 1
     summary = ", ".join(f"{n} {sev.value}" for sev, n in counts.items() if n)
     yield ""
     yield f"Findings: {summary or 'none'}"
-    for f in sorted(report.findings, key=lambda f: -f.severity.rank):
-        tool = f" {f.tool}" if f.tool else ""
-        yield f"  [{f.severity.value.upper()}] {f.id} {f.server}{tool}: {f.message}"
-        yield f"      Fix: {f.fix}"
-        for line in f.diff.splitlines():
+    for f in sorted(doc["findings"], key=lambda f: -Severity(f["severity"]).rank):
+        tool = f" {f['tool']}" if f.get("tool") else ""
+        yield f"  [{f['severity'].upper()}] {f['id']} {f['server']}{tool}: {f['message']}"
+        yield f"      Fix: {f['fix']}"
+        for line in str(f.get("diff", "")).splitlines():
             yield f"      {line}"
 
 
-def render_inspect_text(report: InspectReport) -> str:
-    """The report as plain text for `lmstudio-tray mcp inspect`."""
-    return "\n".join(_lines(report)) + "\n"
+def render_inspect_text(doc: dict[str, Any]) -> str:
+    """The report's JSON document (`InspectReport.as_json`) as plain text for
+    `lmstudio-tray mcp inspect`: each server, what ran, its tools, then the findings, the
+    worst first, with the diff of a changed tool."""
+    return "\n".join(_lines(doc)) + "\n"

@@ -221,8 +221,8 @@ async def inspect_file(
         return InspectReport(
             file=str(path), servers=[], findings=[], errors=[f"{path} cannot be parsed: {exc}"]
         )
-    _check_names(doc, wanted, "--server")
-    _check_names(doc, accepted, "--accept")
+    _check_names(doc, wanted, "Inspect")
+    _check_names(doc, accepted, "Accept")
     targets = [s for s in doc.servers if not wanted or s.name in wanted]
     servers = list(
         await asyncio.gather(
