@@ -58,7 +58,7 @@ ORDER = 35
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions = add_group(
-        sub, "mcp", "MCP servers in LM Studio's mcp.json: audit, lockdown, restore, status"
+        sub, "mcp", "MCP servers in LM Studio's mcp.json: audit, inspect, lockdown, restore, status"
     )
 
     p = add_command(

@@ -3,6 +3,7 @@ restore, and "Keep locked".
 
     MCP servers ▸  3 servers · not locked   (or "Locked 2 h ago", "Changed since lockdown!")
                    Audit mcp.json…
+                   Inspect servers…
                    Lock down now
                    Restore the version before lockdown
                    ─────────
@@ -14,6 +15,10 @@ program running as the user). A file that does not parse is replaced only when t
 presses the button that says so. Drift is reported through `on_drift`, which the app passes
 to `McpLockdown.watch`. The view holds no rule: texts and decisions come from
 `core.mcp_lockdown`.
+
+"Inspect servers…" (also a button of the audit window) opens `McpInspectWindow`, which asks
+first, listing what it will start; the inspection (`services.mcp_inspect`, imported only
+then) runs here and its report goes back to the window.
 """
 
 from __future__ import annotations
@@ -44,11 +49,13 @@ from tray.ui.dialogs import confirm
 from tray.ui.notifier import Notify
 from tray.ui.tasks import spawn
 
-if TYPE_CHECKING:  # the audit itself is imported when it is asked for
+if TYPE_CHECKING:  # the audit and the inspection are imported when they are asked for
     from tray.core.mcp_audit import AuditReport
+    from tray.ui.mcp_inspect_window import McpInspectWindow
 
 __all__ = [
     "AUDIT_TEXT",
+    "INSPECT_TEXT",
     "KEEP_LOCKED_TEXT",
     "LOCK_TEXT",
     "MENU_TEXT",
@@ -61,6 +68,7 @@ log = logging.getLogger(__name__)
 
 MENU_TEXT = "MCP servers"
 AUDIT_TEXT = "Audit mcp.json…"
+INSPECT_TEXT = "Inspect servers…"
 LOCK_TEXT = "Lock down now"
 RESTORE_TEXT = "Restore the version before lockdown"
 KEEP_LOCKED_TEXT = "Keep locked (re-lock on change)"
@@ -82,11 +90,13 @@ class McpSection:
         notify: Notify,
         demo: bool = False,
         make_audit_dialog: DialogFactory | None = None,
+        pins_file: Callable[[], Path] | None = None,
     ) -> None:
         """`mcp_file()` is the mcp.json of the LM Studio in use (`<home>/mcp.json`);
         `audit(path)` is `services.mcp_audit.audit_file` with its keywords bound;
         `notify(title, text, severity)` shows a notification; `make_audit_dialog` builds the audit
-        dialog (default: `ui.mcp_audit_dialog.McpAuditDialog`)."""
+        dialog (default: `ui.mcp_audit_dialog.McpAuditDialog`); `pins_file()` is where the
+        inspection keeps its tool pins (default: beside the history repository)."""
         self._lockdown = lockdown
         self._mcp_file = mcp_file
         self._audit = audit
@@ -94,6 +104,7 @@ class McpSection:
         self._notify = notify
         self._demo = demo
         self._make_dialog = make_audit_dialog
+        self._pins_file = pins_file or (lambda: lockdown.history.repo_dir.parent / "mcp-pins.json")
         self._refreshing: asyncio.Task[Any] | None = None
         self.status: LockStatus | None = None
         self.dialogs: list[QWidget] = []  # open audit dialogs (kept alive while shown)
@@ -105,6 +116,12 @@ class McpSection:
         self.status_action.triggered.connect(self._on_status_clicked)
         self.audit_action = self.menu.addAction(AUDIT_TEXT)
         self.audit_action.triggered.connect(self._on_audit)
+        self.inspect_action = self.menu.addAction(INSPECT_TEXT)
+        self.inspect_action.setToolTip(
+            "Start each enabled server (after asking), list what it declares, check it and "
+            "pin its tools."
+        )
+        self.inspect_action.triggered.connect(self._on_inspect)
         self.lock_action = self.menu.addAction(LOCK_TEXT)
         self.lock_action.triggered.connect(self._on_lock)
         self.restore_action = self.menu.addAction(RESTORE_TEXT)
@@ -188,6 +205,9 @@ class McpSection:
     def _on_audit(self) -> None:
         spawn(self.open_audit(), doing="Auditing mcp.json")
 
+    def _on_inspect(self) -> None:
+        spawn(self.open_inspect(), doing="Opening the MCP inspection")
+
     def _on_lock(self) -> None:
         spawn(self.lock_down([]), doing="Locking down mcp.json")
 
@@ -232,12 +252,69 @@ class McpSection:
             signal.connect(
                 lambda names: spawn(lock_from_dialog(list(names)), doing="Locking down mcp.json")
             )
+        inspect = getattr(dialog, "inspect_requested", None)
+        if inspect is not None:
+            inspect.connect(lambda: spawn(self.open_inspect(), doing="Opening the MCP inspection"))
         self.dialogs.append(dialog)
         dialog.destroyed.connect(lambda *_: self._forget_dialog(dialog))
         dialog.show()
         dialog.raise_()
         dialog.activateWindow()
         return dialog
+
+    async def open_inspect(self, *, time_limit: float = 20.0) -> McpInspectWindow | None:
+        """Open the inspection window: it lists what will be started and asks; "Start"
+        inspects (concurrently, `time_limit` s per server) and shows the report. None when the
+        file cannot be read (a notification says why)."""
+        from tray.core.mcp_config import McpParseError
+        from tray.services.mcp_inspect import (
+            PinStore,
+            inspect_file,
+            planned_commands,
+            read_document,
+        )
+        from tray.ui.mcp_inspect_window import McpInspectWindow
+
+        path = self._target()
+        try:
+            doc = await asyncio.to_thread(read_document, path)
+        except (TrayError, McpParseError) as exc:
+            self._notify("mcp.json cannot be inspected", exc.message, Severity.WARNING)
+            return None
+        planned = planned_commands(doc)
+        window = McpInspectWindow(str(path), planned, timeout=time_limit, demo=self._demo)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        store = PinStore(self._pins_file(), self._lockdown.history)
+        running: list[asyncio.Task[Any]] = []
+
+        async def inspect(accept: list[str]) -> None:
+            window.show_running(sum(1 for p in planned if p.skipped is None))
+            try:
+                report = await inspect_file(path, store=store, accept=accept, time_limit=time_limit)
+            except TrayError as exc:
+                window.show_error(exc.message)
+                return
+            window.show_report(report)
+
+        def start(accept: list[str]) -> None:
+            if running and not running[-1].done():
+                return
+            running.append(spawn(inspect(accept), doing="Inspecting MCP servers"))
+
+        window.start_requested.connect(lambda: start([]))
+        window.accept_requested.connect(lambda name: start([str(name)]))
+        self.dialogs.append(window)
+
+        def closed(*_: object) -> None:
+            self._forget_dialog(window)
+            for task in running:  # the servers it started are still ended (shielded)
+                task.cancel()
+
+        window.destroyed.connect(closed)
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        return window
 
     def _forget_dialog(self, dialog: QWidget) -> None:
         if dialog in self.dialogs:
