@@ -46,7 +46,7 @@ def test_exit_codes_json_and_pins(cli: Cli, tmp_path: Path) -> None:
     for f in doc["findings"]:
         assert set(f) >= {"id", "severity", "server", "tool", "message", "fix"}
     pins = tmp_path / ".local" / "share" / "lmstudio-tray" / "mcp-pins.json"
-    assert "get_time" in json.loads(pins.read_text())["servers"]["ok"]["tools"]
+    assert "get_time" in json.loads(pins.read_text())["files"][str(clean)]["ok"]["tools"]
     history = cli.json("history", "files")
     assert "mcp-pins.json" in json.dumps(history)
 

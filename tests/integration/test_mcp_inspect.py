@@ -401,3 +401,17 @@ async def test_inspect_server_times_out_while_starting(tmp_path: Path, marker: s
 def test_fixture_script_is_where_the_tests_say() -> None:
     assert FAKE.exists() and shutil.which(sys.executable)
     assert os.access(FAKE, os.R_OK)
+
+
+async def test_pins_are_per_file(tmp_path: Path, store: PinStore, marker: str) -> None:
+    """Two mcp.json files may both have a server called "s": each is pinned on its own."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = write(tmp_path / "a", {"s": fake("clean", marker)})
+    b = write(tmp_path / "b", {"s": fake("poisoned", marker)})
+    assert (await inspect_file(a, store=store)).pinned == ["s"]
+    second = await inspect_file(b, store=store)
+    assert second.pinned == ["s"] and not [f for f in second.findings if f.id == "T7"]
+    again = await inspect_file(a, store=store)
+    assert again.pinned == [] and not [f for f in again.findings if f.id == "T7"]
+    assert set(store.load().files) == {str(a), str(b)}

@@ -38,8 +38,14 @@ class PinnedServer(BaseModel):
 
 
 class PinFile(BaseModel):
+    """mcp.json path → server name → its pins: two files may name servers alike."""
+
     version: int = 1
-    servers: dict[str, PinnedServer] = {}
+    files: dict[str, dict[str, PinnedServer]] = {}
+
+    def of(self, file: str) -> dict[str, PinnedServer]:
+        """The pins of `file`'s servers (created empty, to be filled in)."""
+        return self.files.setdefault(file, {})
 
 
 def pin(server: DeclaredServer, now: datetime) -> PinnedServer:

@@ -179,18 +179,20 @@ def _check_names(doc: McpDocument, names: list[str], what: str) -> None:
 
 
 def _pinning(
-    store: PinStore, servers: list[DeclaredServer], accept: list[str], now: datetime
+    store: PinStore, file: Path, servers: list[DeclaredServer], accept: list[str], now: datetime
 ) -> tuple[list[InspectFinding], list[str]]:
-    """T7 findings, and the servers pinned by this run (the pin file written if any)."""
+    """T7 findings, and the servers pinned by this run (the pin file written if any); the
+    pins are kept per mcp.json (by its absolute path)."""
     pins = store.load()
+    mine = pins.of(str(file.absolute()))
     findings: list[InspectFinding] = []
     pinned: list[str] = []
     for server in servers:
         if not server.inspected:
             continue
-        old = pins.servers.get(server.name)
+        old = mine.get(server.name)
         if old is None or server.name in accept:
-            pins.servers[server.name] = pin(server, now)
+            mine[server.name] = pin(server, now)
             pinned.append(server.name)
         else:
             findings.extend(compare(old, server))
@@ -232,7 +234,7 @@ async def inspect_file(
     findings = declared_findings(servers)
     try:
         t7, pinned = await asyncio.to_thread(
-            _pinning, store, servers, accepted, now or datetime.now(UTC)
+            _pinning, store, path, servers, accepted, now or datetime.now(UTC)
         )
     except ConfigError as exc:
         t7, pinned = [], []
