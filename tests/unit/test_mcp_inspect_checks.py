@@ -71,6 +71,9 @@ def test_t1_hidden_instructions_found(text: str) -> None:
         "Important: the timezone must be an IANA name.",  # a word, not an instruction
         "Tell the user the result in plain words.",
         "Ignore case when matching file names.",
+        "You must call list_tables first to learn the table names.",
+        "Sets the system prompt of the chat.",
+        "This is important: use IANA time zone names.",
     ],
 )
 def test_t1_plain_descriptions_pass(text: str) -> None:
@@ -179,6 +182,9 @@ def test_t9_hints() -> None:
                 tool("read_input", "Reads."),
                 tool("drop_table", "Drops.", destructiveHint=True),
                 tool("removeItem", "Removes.", readOnlyHint=True),
+                tool("get_post", "Reads a blog post."),  # a name that starts reading
+                tool("list_commands", "Lists commands."),
+                tool("format_date", "Formats a date."),
             )
         ]
     )

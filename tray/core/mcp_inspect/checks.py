@@ -86,12 +86,8 @@ _INSTRUCTION_PATTERNS = [
     r"\bwithout\s+(telling|informing|notifying|asking|alerting)\s+(the\s+)?user",
     r"\b(the\s+)?user\s+(must|should)\s+not\s+(know|see|be\s+told)",
     r"\bnever\s+(reveal|mention|disclose)\b",
-    r"\b(you|the\s+(assistant|model|ai))\s+must\s+(always\s+)?(first\s+)?(read|send|include|"
-    r"call|pass|upload|forward)\b",
     r"\balways\s+(include|send|pass|append|attach|forward|upload)\b.{0,60}\b(content|"
     r"contents|file|key|token|password|conversation|history)\b",
-    r"\bthis\s+is\s+(very\s+)?(important|critical)\s*[:!]",
-    r"\bsystem\s+prompt\b",
 ]
 _INSTRUCTION_RE = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.I | re.S)
 
@@ -325,21 +321,27 @@ def _t6(server: DeclaredServer, item: DeclaredItem, out: list[InspectFinding]) -
 
 _DESTRUCTIVE = {
     "delete", "remove", "rm", "drop", "destroy", "kill", "truncate", "purge", "wipe", "erase",
-    "unlink", "overwrite", "format", "reset", "terminate", "shutdown", "uninstall", "revoke",
-    "rmdir", "clear",
+    "unlink", "overwrite", "reset", "terminate", "shutdown", "uninstall", "revoke", "rmdir",
+    "clear",
 }  # fmt: skip
 _CHANGING = {
     "write", "create", "update", "edit", "insert", "set", "put", "patch", "exec", "execute",
-    "run", "shell", "command", "eval", "send", "post", "push", "deploy", "move", "rename",
-    "upload", "publish", "transfer", "pay", "commit", "merge", "install", "apply", "modify",
-    "append", "save", "email", "tweet", "invite", "approve", "cancel",
+    "run", "eval", "send", "push", "deploy", "move", "rename", "upload", "publish", "transfer",
+    "pay", "commit", "merge", "install", "apply", "modify", "append", "save", "invite",
+    "approve", "cancel",
+}  # fmt: skip
+# a name that starts with one of these reads: `get_post`, `list_commands`, `read_email`
+_READING = {
+    "get", "list", "read", "search", "fetch", "find", "query", "show", "describe", "view",
+    "lookup", "count", "check", "inspect", "validate", "preview", "explain", "download",
 }  # fmt: skip
 
 
 def _t9(server: DeclaredServer, item: DeclaredItem, out: list[InspectFinding]) -> None:
     if item.kind != "tool":
         return
-    words = set(name_words(item.name))
+    ordered = name_words(item.name)
+    words = set(ordered) if ordered and ordered[0] not in _READING else set()
     hints = item.annotations or {}
     read_only = hints.get("readOnlyHint")
     destructive_hint = hints.get("destructiveHint")
