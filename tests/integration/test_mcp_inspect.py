@@ -21,6 +21,7 @@ import pytest
 
 from tray.core.mcp_audit.model import Severity
 from tray.core.mcp_config import parse_mcp
+from tray.core.mcp_inspect import change_notice
 from tray.services.history import FileHistory
 from tray.services.mcp_inspect import (
     PinStore,
@@ -28,6 +29,7 @@ from tray.services.mcp_inspect import (
     inspect_file,
     inspect_server,
     planned_commands,
+    reinspect_after_change,
 )
 
 FAKE = Path(__file__).parent.parent / "fixtures" / "mcp_servers" / "fake_server.py"
@@ -415,3 +417,29 @@ async def test_pins_are_per_file(tmp_path: Path, store: PinStore, marker: str) -
     again = await inspect_file(a, store=store)
     assert again.pinned == [] and not [f for f in again.findings if f.id == "T7"]
     assert set(store.load().files) == {str(a), str(b)}
+
+
+async def test_reinspection_after_a_change_starts_only_what_was_agreed(
+    tmp_path: Path, store: PinStore, marker: str
+) -> None:
+    """Only servers pinned with the very same launch are started again without asking."""
+    state = tmp_path / "rug.state"
+    flag = tmp_path / "new-server-started"
+    facts = fake("rugpull", marker, "--state", str(state))
+    path = write(tmp_path, {"facts": facts, "ok": fake("clean", marker)})
+    assert (await inspect_file(path, store=store)).pinned == ["facts", "ok"]
+    new = {"command": sys.executable, "args": ["-c", f"open({str(flag)!r}, 'w')"]}
+    changed_ok = fake("clean", marker, env={"EXTRA": "1"})  # its launch changed
+    write(tmp_path, {"facts": facts, "ok": changed_ok, "new": new})
+    report, skipped = await reinspect_after_change(path, store=store)
+    assert report is not None
+    assert [s.name for s in report.servers] == ["facts"]
+    assert skipped == ["ok", "new"]
+    assert not flag.exists(), "a new server was started without asking"
+    notice = change_notice(report, skipped)
+    assert notice is not None and notice[0] == "MCP server tools changed"
+    assert "facts" in notice[1] and "new" in notice[1]
+    # nothing agreed to: nothing runs
+    write(tmp_path, {"new": new})
+    assert await reinspect_after_change(path, store=store) == (None, ["new"])
+    assert not flag.exists()

@@ -11,6 +11,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aio import run, until  # tests/ui/aio.py
@@ -18,6 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
+from tray.core.mcp_lockdown import Drift, DriftEvent, ServerDiff
 from tray.core.notifications import Severity
 from tray.services.history import FileHistory
 from tray.services.mcp_audit import audit_file
@@ -172,3 +174,48 @@ def test_an_unreadable_file_is_a_notification(
 
     run(loop, scenario())
     assert notices and notices[0][0] == "mcp.json cannot be inspected"
+
+
+def test_reinspection_after_a_change_is_opt_in_and_notifies(
+    loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    state = tmp_path / "rug.state"
+    flag = tmp_path / "new-server-started"
+    facts = _fake("rugpull", "--state", str(state))
+    section, mcp, notices = _section(tmp_path, {"facts": facts})
+    new = {"command": sys.executable, "args": ["-c", f"open({str(flag)!r}, 'w')"]}
+    event = DriftEvent(
+        file=str(mcp),
+        drift=Drift.CHANGED,
+        diff=ServerDiff(added=["new"]),
+        at=datetime.now(UTC),
+        recorded_commit=None,
+        locked=False,
+    )
+
+    async def scenario() -> None:
+        window = await section.open_inspect()
+        assert window is not None
+        window.start_requested.emit()
+        await until(lambda: window.report is not None, "the first inspection (pins)", limit=40)
+        window.close()
+        mcp.write_text(json.dumps({"mcpServers": {"facts": facts, "new": new}}), encoding="utf-8")
+        # off (the default): a change re-inspects nothing
+        assert not section.reinspect_action.isChecked()
+        section.on_drift(event)
+        await asyncio.sleep(1.0)
+        assert not [n for n in notices if n[0] == "MCP server tools changed"]
+        # on: the setting is saved, and the pinned server is inspected again
+        section.reinspect_action.trigger()
+        assert section._settings.settings.mcp.reinspect_on_change
+        section.on_drift(event)
+        await until(
+            lambda: any(n[0] == "MCP server tools changed" for n in notices),
+            "the change notification",
+            limit=40,
+        )
+
+    run(loop, scenario())
+    _title, text, severity = next(n for n in notices if n[0] == "MCP server tools changed")
+    assert "facts" in text and "new" in text and severity is Severity.WARNING
+    assert not flag.exists(), "a new entry was started without asking"

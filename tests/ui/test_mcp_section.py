@@ -108,6 +108,7 @@ def test_states_confirmation_drift_keep_locked_restore(
             LOCK_TEXT,
             RESTORE_TEXT,
             KEEP_LOCKED_TEXT,
+            "Re-inspect when mcp.json changes",
         ]
 
         # Cancel changes nothing

@@ -12,11 +12,14 @@ from tray.core.mcp_inspect import (
     DeclaredItem,
     DeclaredServer,
     InspectReport,
+    change_notice,
     compare,
     declared_findings,
     inspect_exit_code,
+    launch_hash,
     pin,
     render_inspect_text,
+    same_launch,
     tool_hash,
 )
 from tray.core.mcp_inspect.checks import decode_tags, hidden_characters, name_words
@@ -284,3 +287,26 @@ def test_report_json_shape_and_exit_codes() -> None:
     )
     text = render_inspect_text(with_finding.as_json())
     assert "[CRITICAL] T1 p t" in text
+
+
+def test_launch_hash_and_same_launch() -> None:
+    entry = {"command": "npx", "args": ["-y", "pkg@1.0.0"], "env": {"A": "1"}}
+    assert launch_hash(entry) == launch_hash({**entry, "disabled": False})
+    assert launch_hash(entry) != launch_hash({**entry, "args": ["-y", "pkg@1.0.1"]})
+    assert launch_hash(entry) != launch_hash({**entry, "env": {"A": "2"}})
+    s = server("a", tool("t", "x"))
+    pinned = {"a": pin(s, NOW, launch_hash(entry)), "old": pin(s, NOW)}  # "old": no launch kept
+    launches = {"a": launch_hash(entry), "old": "sha256:x", "new": "sha256:y"}
+    assert same_launch(pinned, launches) == ["a"]
+    assert same_launch(pinned, {"a": launch_hash({**entry, "command": "bunx"})}) == []
+
+
+def test_change_notice() -> None:
+    first = server("s", tool("a", "Adds."))
+    pins = pin(first, NOW)
+    later = server("s", tool("a", "Adds. Also reads ~/.ssh."))
+    report = InspectReport(file="f", servers=[later], findings=compare(pins, later))
+    title, text = change_notice(report, ["new"]) or ("", "")
+    assert title == "MCP server tools changed" and "s." in text and "new" in text
+    quiet = InspectReport(file="f", servers=[first], findings=[])
+    assert change_notice(quiet, []) is None

@@ -8,6 +8,7 @@ restore, and "Keep locked".
                    Restore the version before lockdown
                    ─────────
                    ✓ Keep locked (re-lock on change)
+                   ✓ Re-inspect when mcp.json changes
 
 "Lock down now" asks first, with the sentences core's `describe_lockdown` writes (what is
 removed, that history keeps the original, and the honest limit: read-only does not stop a
@@ -18,7 +19,10 @@ to `McpLockdown.watch`. The view holds no rule: texts and decisions come from
 
 "Inspect servers…" (also a button of the audit window) opens `McpInspectWindow`, which asks
 first, listing what it will start; the inspection (`services.mcp_inspect`, imported only
-then) runs here and its report goes back to the window.
+then) runs here and its report goes back to the window. With "Re-inspect when mcp.json
+changes" on, a change re-inspects — without asking — only the servers inspected before with
+the very same launch, and notifies when their tools changed; new or changed entries are
+named, never started.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ __all__ = [
     "KEEP_LOCKED_TEXT",
     "LOCK_TEXT",
     "MENU_TEXT",
+    "REINSPECT_TEXT",
     "RESTORE_TEXT",
     "AuditCallable",
     "McpSection",
@@ -72,6 +77,7 @@ INSPECT_TEXT = "Inspect servers…"
 LOCK_TEXT = "Lock down now"
 RESTORE_TEXT = "Restore the version before lockdown"
 KEEP_LOCKED_TEXT = "Keep locked (re-lock on change)"
+REINSPECT_TEXT = "Re-inspect when mcp.json changes"
 
 AuditCallable = Callable[[Path], Awaitable[tuple["AuditReport", McpDocument | None]]]
 DialogFactory = Callable[..., QWidget]
@@ -135,6 +141,14 @@ class McpSection:
             "(the changed one is kept in history)."
         )
         self.keep_action.toggled.connect(self._on_keep_toggled)
+        self.reinspect_action = self.menu.addAction(REINSPECT_TEXT)
+        self.reinspect_action.setCheckable(True)
+        self.reinspect_action.setToolTip(
+            "When mcp.json changes, start again (without asking) the servers inspected before "
+            "with the very same command, and tell me when their tools changed. New or changed "
+            "entries are never started this way."
+        )
+        self.reinspect_action.toggled.connect(self._on_reinspect_toggled)
         self.menu.aboutToShow.connect(self.refresh)
 
         settings.subscribe(self._sync_settings)
@@ -189,11 +203,14 @@ class McpSection:
         self.lock_action.setText("Lock again now" if status.drift is not Drift.NONE else LOCK_TEXT)
 
     def _sync_settings(self, settings: Settings) -> None:
-        keep = settings.mcp.keep_locked
-        if self.keep_action.isChecked() != keep:
-            self.keep_action.blockSignals(True)
-            self.keep_action.setChecked(keep)
-            self.keep_action.blockSignals(False)
+        for action, value in (
+            (self.keep_action, settings.mcp.keep_locked),
+            (self.reinspect_action, settings.mcp.reinspect_on_change),
+        ):
+            if action.isChecked() != value:
+                action.blockSignals(True)
+                action.setChecked(value)
+                action.blockSignals(False)
 
     # --- gestures ---------------------------------------------------------------------
 
@@ -218,6 +235,15 @@ class McpSection:
         def change(s: Settings) -> None:
             s.mcp.keep_locked = checked
 
+        self._save(change)
+
+    def _on_reinspect_toggled(self, checked: bool) -> None:
+        def change(s: Settings) -> None:
+            s.mcp.reinspect_on_change = checked
+
+        self._save(change)
+
+    def _save(self, change: Callable[[Settings], None]) -> None:
         try:
             self._settings.update(change)
         except (TrayError, ValidationError) as exc:
@@ -383,6 +409,23 @@ class McpSection:
             # A change nobody here made: worth attention, even when it was locked again.
             self._notify(event.title(), event.text(), Severity.WARNING)
         self.refresh()
+        if self._settings.settings.mcp.reinspect_on_change:
+            spawn(self.reinspect(), doing="Inspecting MCP servers again")
+
+    async def reinspect(self, *, time_limit: float = 20.0) -> tuple[str, str] | None:
+        """Inspect again the servers agreed to before (same launch), and notify when their
+        tools changed; returns the notification's title and text (None: nothing to say)."""
+        from tray.core.mcp_inspect import change_notice
+        from tray.services.mcp_inspect import PinStore, reinspect_after_change
+
+        store = PinStore(self._pins_file(), self._lockdown.history)
+        report, skipped = await reinspect_after_change(
+            self._target(), store=store, time_limit=time_limit
+        )
+        notice = change_notice(report, skipped) if report is not None else None
+        if notice is not None:
+            self._notify(notice[0], notice[1], Severity.WARNING)
+        return notice
 
     async def check_now(self) -> DriftEvent | None:
         """At start-up: a change made while the tray was not running is handled (recorded,

@@ -14,8 +14,15 @@ from tray.core.mcp_inspect.model import (
     InspectReport,
     tool_hash,
 )
-from tray.core.mcp_inspect.pins import PinFile, PinnedServer, compare, pin
-from tray.core.mcp_inspect.render import inspect_exit_code, render_inspect_text
+from tray.core.mcp_inspect.pins import (
+    PinFile,
+    PinnedServer,
+    compare,
+    launch_hash,
+    pin,
+    same_launch,
+)
+from tray.core.mcp_inspect.render import change_notice, inspect_exit_code, render_inspect_text
 
 __all__ = [
     "DeclaredItem",
@@ -24,10 +31,13 @@ __all__ = [
     "InspectReport",
     "PinFile",
     "PinnedServer",
+    "change_notice",
     "compare",
     "declared_findings",
     "inspect_exit_code",
+    "launch_hash",
     "pin",
     "render_inspect_text",
+    "same_launch",
     "tool_hash",
 ]

@@ -11,6 +11,7 @@ and written by `tray.services.mcp_inspect.pin_store`.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,15 @@ from tray.core.mcp_audit.model import Severity
 from tray.core.mcp_inspect.model import DeclaredServer, InspectFinding, canonical_tool, tool_hash
 from tray.core.words import join_and, plural, quoted
 
-__all__ = ["PinFile", "PinnedServer", "PinnedTool", "compare", "pin"]
+__all__ = [
+    "PinFile",
+    "PinnedServer",
+    "PinnedTool",
+    "compare",
+    "launch_hash",
+    "pin",
+    "same_launch",
+]
 
 _DIFF_LINES = 40
 
@@ -35,6 +44,8 @@ class PinnedTool(BaseModel):
 class PinnedServer(BaseModel):
     pinned_at: datetime
     tools: dict[str, PinnedTool] = {}
+    # `launch_hash` of the mcp.json entry when it was pinned: what the user agreed to run
+    launch: str = ""
 
 
 class PinFile(BaseModel):
@@ -48,10 +59,29 @@ class PinFile(BaseModel):
         return self.files.setdefault(file, {})
 
 
-def pin(server: DeclaredServer, now: datetime) -> PinnedServer:
-    """The pins of every tool `server` declares now."""
+def launch_hash(entry: dict[str, Any]) -> str:
+    """SHA-256 of a server's `mcp.json` entry (command, args, env, url, headers …) as
+    canonical JSON, its on/off switches left out: a changed launch is a new consent."""
+    kept = {k: v for k, v in entry.items() if k not in {"disabled", "enabled"}}
+    text = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def same_launch(pinned: dict[str, PinnedServer], launches: dict[str, str]) -> list[str]:
+    """The servers (of `launches`: name → launch hash, in order) pinned with that very
+    launch: the ones that may be inspected again without asking."""
+    return [
+        name
+        for name, launch in launches.items()
+        if (p := pinned.get(name)) is not None and p.launch and p.launch == launch
+    ]
+
+
+def pin(server: DeclaredServer, now: datetime, launch: str = "") -> PinnedServer:
+    """The pins of every tool `server` declares now (and of its launch)."""
     return PinnedServer(
         pinned_at=now,
+        launch=launch,
         tools={
             t.name: PinnedTool(hash=tool_hash(t), canonical=canonical_tool(t)) for t in server.tools
         },

@@ -12,7 +12,7 @@ from tray.core.mcp_audit.model import Severity
 from tray.core.mcp_inspect.model import InspectReport
 from tray.core.words import plural
 
-__all__ = ["inspect_exit_code", "render_inspect_text"]
+__all__ = ["change_notice", "inspect_exit_code", "render_inspect_text"]
 
 
 def inspect_exit_code(report: InspectReport, fail_on: Severity) -> int:
@@ -62,3 +62,28 @@ def render_inspect_text(doc: dict[str, Any]) -> str:
     `lmstudio-tray mcp inspect`: each server, what ran, its tools, then the findings, the
     worst first, with the diff of a changed tool."""
     return "\n".join(_lines(doc)) + "\n"
+
+
+def change_notice(report: InspectReport, skipped: list[str]) -> tuple[str, str] | None:
+    """Title and text of the notification after a re-inspection (mcp.json changed): the
+    servers whose tools changed since pinned (T7) or that declare something high; None when
+    there is nothing to say."""
+    changed = sorted({f.server for f in report.findings if f.id == "T7"})
+    severe = sorted(
+        {f.server for f in report.at_or_above(Severity.HIGH) if f.id != "T7"} - set(changed)
+    )
+    failed = [s.name for s in report.servers if s.error is not None and not s.disabled]
+    if not changed and not severe and not failed:
+        return None
+    parts = []
+    if changed:
+        parts.append(f"Tools changed since they were pinned: {', '.join(changed)}.")
+    if severe:
+        parts.append(f"Serious findings: {', '.join(severe)}.")
+    if failed:
+        parts.append(f"Could not be inspected: {', '.join(failed)}.")
+    if skipped:
+        parts.append(f"New or changed entries, not started: {', '.join(skipped)}.")
+    parts.append("Open MCP servers → Inspect servers… to see what.")
+    title = "MCP server tools changed" if changed else "MCP servers need a look"
+    return title, " ".join(parts)

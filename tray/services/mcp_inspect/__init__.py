@@ -17,6 +17,7 @@ from tray.services.mcp_inspect.runner import (
     inspect_server,
     planned_commands,
     read_document,
+    reinspect_after_change,
 )
 from tray.services.mcp_inspect.stdio import child_env
 
@@ -31,4 +32,5 @@ __all__ = [
     "inspect_server",
     "planned_commands",
     "read_document",
+    "reinspect_after_change",
 ]

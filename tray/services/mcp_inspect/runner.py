@@ -34,7 +34,9 @@ from tray.core.mcp_inspect import (
     InspectReport,
     compare,
     declared_findings,
+    launch_hash,
     pin,
+    same_launch,
 )
 from tray.core.words import join_and, plural, quoted
 from tray.services.files import read_bytes
@@ -51,6 +53,7 @@ __all__ = [
     "inspect_server",
     "planned_commands",
     "read_document",
+    "reinspect_after_change",
 ]
 
 log = logging.getLogger(__name__)
@@ -179,7 +182,12 @@ def _check_names(doc: McpDocument, names: list[str], what: str) -> None:
 
 
 def _pinning(
-    store: PinStore, file: Path, servers: list[DeclaredServer], accept: list[str], now: datetime
+    store: PinStore,
+    file: Path,
+    servers: list[DeclaredServer],
+    accept: list[str],
+    now: datetime,
+    launches: dict[str, str],
 ) -> tuple[list[InspectFinding], list[str]]:
     """T7 findings, and the servers pinned by this run (the pin file written if any); the
     pins are kept per mcp.json (by its absolute path)."""
@@ -192,7 +200,7 @@ def _pinning(
             continue
         old = mine.get(server.name)
         if old is None or server.name in accept:
-            mine[server.name] = pin(server, now)
+            mine[server.name] = pin(server, now, launches.get(server.name, ""))
             pinned.append(server.name)
         else:
             findings.extend(compare(old, server))
@@ -234,7 +242,13 @@ async def inspect_file(
     findings = declared_findings(servers)
     try:
         t7, pinned = await asyncio.to_thread(
-            _pinning, store, path, servers, accepted, now or datetime.now(UTC)
+            _pinning,
+            store,
+            path,
+            servers,
+            accepted,
+            now or datetime.now(UTC),
+            {s.name: launch_hash(s.raw) for s in targets},
         )
     except ConfigError as exc:
         t7, pinned = [], []
@@ -257,3 +271,31 @@ async def inspect_file(
         plural(len(findings), "finding"),
     )
     return InspectReport(file=str(path), servers=servers, findings=findings, pinned=pinned)
+
+
+async def reinspect_after_change(
+    path: Path,
+    *,
+    store: PinStore,
+    time_limit: float = DEFAULT_TIMEOUT,
+    base_env: Mapping[str, str] | None = None,
+) -> tuple[InspectReport | None, list[str]]:
+    """After `mcp.json` changed: inspect again, without asking, only the enabled servers
+    that were pinned with the very same launch (command, args, env, url, headers) — what
+    the user agreed to run before. Returns the report (None when no server qualifies) and
+    the enabled servers left out because they are new or their launch changed."""
+    try:
+        doc = await asyncio.to_thread(read_document, path)
+    except (McpParseError, NotFound):
+        return None, []
+    pins = await asyncio.to_thread(store.load)
+    file = await asyncio.to_thread(path.absolute)
+    launches = {s.name: launch_hash(s.raw) for s in doc.servers if not s.disabled}
+    again = same_launch(pins.of(str(file)), launches)
+    skipped = [name for name in launches if name not in again]
+    if not again:
+        return None, skipped
+    report = await inspect_file(
+        path, store=store, names=again, time_limit=time_limit, base_env=base_env
+    )
+    return report, skipped
