@@ -209,7 +209,7 @@ def test_help_lists_the_commands(cli: Cli) -> None:
     ("group", "forms"),
     [
         ("history", "files, log PATH, diff PATH REV [REV2], restore PATH REV, remote [URL], push"),
-        ("mcp", "audit, lockdown, restore or status"),
+        ("mcp", "audit, inspect [NAME …], lockdown, restore or status"),
         ("tokens", "set PROFILE, delete PROFILE, test PROFILE, env PROFILE or scan [PATH …]"),
     ],
 )

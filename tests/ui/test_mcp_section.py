@@ -104,9 +104,11 @@ def test_states_confirmation_drift_keep_locked_restore(
         assert not section.restore_action.isEnabled()
         assert [a.text() for a in section.menu.actions() if not a.isSeparator()][1:] == [
             "Audit mcp.json…",
+            "Inspect servers…",
             LOCK_TEXT,
             RESTORE_TEXT,
             KEEP_LOCKED_TEXT,
+            "Re-inspect when mcp.json changes",
         ]
 
         # Cancel changes nothing
@@ -296,7 +298,7 @@ def test_the_submenu_on_the_real_tray(
         assert crop_around(QImage(str(full)), area, 12).save(str(shot))
         publish_screenshot(shot)
         texts = [a.text() for a in live.section.menu.actions() if not a.isSeparator()]
-        assert texts[0] == "Changed since lockdown!" and texts[2] == "Lock again now"
+        assert texts[0] == "Changed since lockdown!" and texts[3] == "Lock again now"
         icon.menu.hide()
 
     run(loop, scenario())

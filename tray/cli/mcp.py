@@ -1,9 +1,14 @@
-"""`mcp audit|lockdown|restore|status`: audit LM Studio's `mcp.json`, lock it down, undo.
+"""`mcp audit|inspect|lockdown|restore|status`: audit LM Studio's `mcp.json`, inspect what
+its servers declare, lock it down, undo.
 
 Exit codes (never dependent on `--json`):
 
 - `audit`: 0 nothing at or above `--fail-on` (default high), 1 findings reach it or the
   `--file` named does not exist, 2 the file cannot be read or parsed;
+- `inspect`: 0 nothing at or above `--fail-on` (default high) and every enabled server
+  inspected, 1 findings reach it or a server could not be inspected (it did not start,
+  crashed, hung, flooded or answered garbage) or a NAME or `--accept` name or the `--file`
+  is not there (nothing started), 2 the file cannot be parsed (nothing started);
 - `lockdown`: 0 locked, 1 the write failed (the old file is intact) or an `--allow` name is
   not in the file (nothing changed), 2 the file does not parse (nothing changed; `--force`
   rewrites it, its original kept in history);
@@ -36,6 +41,7 @@ from tray.cli._common import (
 )
 from tray.core.errors import ConfigError, FileWriteError, LmStudioError, NotFound
 from tray.core.mcp_audit import AuditReport, Severity, exit_code, render_text
+from tray.core.mcp_inspect.render import render_inspect_text
 from tray.core.mcp_lockdown import (
     Drift,
     LockStatus,
@@ -52,7 +58,7 @@ ORDER = 35
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions = add_group(
-        sub, "mcp", "MCP servers in LM Studio's mcp.json: audit, lockdown, restore, status"
+        sub, "mcp", "MCP servers in LM Studio's mcp.json: audit, inspect, lockdown, restore, status"
     )
 
     p = add_command(
@@ -73,6 +79,44 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--no-server",
         action="store_true",
         help="do not ask the LM Studio server whether it requires authentication",
+    )
+
+    p = add_command(
+        actions,
+        "inspect",
+        "start each enabled server (it runs code from mcp.json), list its tools, check and "
+        "pin them",
+        Command(cmd_inspect, _text_inspect),
+    )
+    _file_argument(p)
+    # Positional, not `--server NAME`: `--server` is the global option naming the LM Studio
+    # server (an URL), valid before or after any command.
+    p.add_argument(
+        "names",
+        metavar="NAME",
+        nargs="*",
+        default=[],
+        help="inspect only these servers of mcp.json (default: every enabled one)",
+    )
+    p.add_argument(
+        "--timeout",
+        metavar="S",
+        type=float,
+        default=20.0,
+        help="seconds each server has to start and answer (default: 20)",
+    )
+    p.add_argument(
+        "--accept",
+        metavar="NAME",
+        nargs="+",
+        default=[],
+        help="pin these servers' tools as they are now (after a change you checked)",
+    )
+    p.add_argument(
+        "--fail-on",
+        metavar="SEVERITY",
+        default="high",
+        help="exit 1 when a finding is at least this severe (default: high)",
     )
 
     p = add_command(
@@ -161,6 +205,38 @@ def _text_audit(doc: dict[str, Any]) -> str:
         return text_message(doc)
     report = AuditReport.model_validate({k: v for k, v in doc.items() if k != "fail_on"})
     return render_text(report)
+
+
+# --- inspect -----------------------------------------------------------------------------
+
+
+async def cmd_inspect(ctx: Context, args: argparse.Namespace) -> Result:
+    # imported here: the client and its process handling are not needed by other commands
+    from tray.core.mcp_inspect import inspect_exit_code
+    from tray.services.mcp_inspect import PinStore, inspect_file
+
+    try:
+        fail_on = Severity.parse(args.fail_on)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if not 0 < args.timeout <= 600:
+        raise UsageError("--timeout takes seconds between 0 and 600.")
+    path = _file(ctx, args)
+    if not await asyncio.to_thread(path.exists):
+        raise NotFound(f"There is no file {path}.", path=path)
+    store = PinStore(ctx.paths.mcp_pins_file, ctx.workspace.history)
+    report = await inspect_file(
+        path, store=store, names=args.names, accept=args.accept, time_limit=args.timeout
+    )
+    doc = report.as_json()
+    doc["fail_on"] = fail_on.value
+    return doc, inspect_exit_code(report, fail_on)
+
+
+def _text_inspect(doc: dict[str, Any]) -> str:
+    if "error" in doc:
+        return text_message(doc)
+    return render_inspect_text(doc).rstrip("\n")
 
 
 # --- lockdown ----------------------------------------------------------------------------

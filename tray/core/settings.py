@@ -170,6 +170,9 @@ class McpSettings(BaseModel):
     keep_locked: bool = False
     # Notify when mcp.json changes behind our back (locked or not).
     notify_changes: bool = True
+    # After such a change, inspect again (without asking) the servers that were inspected
+    # before with the very same launch, and notify when their tools changed (T7).
+    reinspect_on_change: bool = False
 
 
 class StartupSettings(BaseModel):

@@ -75,6 +75,11 @@ class AppPaths(NamedTuple):
     def history_dir(self) -> Path:
         return self.data_dir / "history"
 
+    @property
+    def mcp_pins_file(self) -> Path:
+        """The pins of inspected MCP servers' tools (`mcp inspect`)."""
+        return self.data_dir / "mcp-pins.json"
+
     @classmethod
     def default(cls) -> AppPaths:
         """The user's folders, as the OS (and on Linux the XDG variables) say right now."""

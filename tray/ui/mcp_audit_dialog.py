@@ -115,6 +115,8 @@ class McpAuditDialog(QDialog):
     """Shows an audit report; emits `lockdown_requested(allowed server names)`."""
 
     lockdown_requested = Signal(list)
+    # "Inspect servers…": the MCP section opens the inspection window (it asks first)
+    inspect_requested = Signal()
 
     def __init__(
         self,
@@ -167,6 +169,13 @@ class McpAuditDialog(QDialog):
         self.lock_button = QPushButton("Lock down…")
         self.lock_button.setObjectName("mcp-lock-down")
         self.close_button = QPushButton("Close")
+        self.inspect_button = QPushButton("Inspect servers…")
+        self.inspect_button.setObjectName("mcp-inspect")
+        self.inspect_button.setToolTip(
+            "Start the enabled servers (after asking) and check what they declare."
+        )
+        self.inspect_button.clicked.connect(self.inspect_requested.emit)
+        buttons.addButton(self.inspect_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(self.lock_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(self.close_button, QDialogButtonBox.ButtonRole.RejectRole)
         self.lock_button.clicked.connect(self._on_lock)

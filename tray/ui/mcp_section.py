@@ -3,10 +3,12 @@ restore, and "Keep locked".
 
     MCP servers ▸  3 servers · not locked   (or "Locked 2 h ago", "Changed since lockdown!")
                    Audit mcp.json…
+                   Inspect servers…
                    Lock down now
                    Restore the version before lockdown
                    ─────────
                    ✓ Keep locked (re-lock on change)
+                   ✓ Re-inspect when mcp.json changes
 
 "Lock down now" asks first, with the sentences core's `describe_lockdown` writes (what is
 removed, that history keeps the original, and the honest limit: read-only does not stop a
@@ -14,6 +16,13 @@ program running as the user). A file that does not parse is replaced only when t
 presses the button that says so. Drift is reported through `on_drift`, which the app passes
 to `McpLockdown.watch`. The view holds no rule: texts and decisions come from
 `core.mcp_lockdown`.
+
+"Inspect servers…" (also a button of the audit window) opens `McpInspectWindow`, which asks
+first, listing what it will start; the inspection (`services.mcp_inspect`, imported only
+then) runs here and its report goes back to the window. With "Re-inspect when mcp.json
+changes" on, a change re-inspects — without asking — only the servers inspected before with
+the very same launch, and notifies when their tools changed; new or changed entries are
+named, never started.
 """
 
 from __future__ import annotations
@@ -44,14 +53,17 @@ from tray.ui.dialogs import confirm
 from tray.ui.notifier import Notify
 from tray.ui.tasks import spawn
 
-if TYPE_CHECKING:  # the audit itself is imported when it is asked for
+if TYPE_CHECKING:  # the audit and the inspection are imported when they are asked for
     from tray.core.mcp_audit import AuditReport
+    from tray.ui.mcp_inspect_window import McpInspectWindow
 
 __all__ = [
     "AUDIT_TEXT",
+    "INSPECT_TEXT",
     "KEEP_LOCKED_TEXT",
     "LOCK_TEXT",
     "MENU_TEXT",
+    "REINSPECT_TEXT",
     "RESTORE_TEXT",
     "AuditCallable",
     "McpSection",
@@ -61,9 +73,11 @@ log = logging.getLogger(__name__)
 
 MENU_TEXT = "MCP servers"
 AUDIT_TEXT = "Audit mcp.json…"
+INSPECT_TEXT = "Inspect servers…"
 LOCK_TEXT = "Lock down now"
 RESTORE_TEXT = "Restore the version before lockdown"
 KEEP_LOCKED_TEXT = "Keep locked (re-lock on change)"
+REINSPECT_TEXT = "Re-inspect when mcp.json changes"
 
 AuditCallable = Callable[[Path], Awaitable[tuple["AuditReport", McpDocument | None]]]
 DialogFactory = Callable[..., QWidget]
@@ -82,11 +96,13 @@ class McpSection:
         notify: Notify,
         demo: bool = False,
         make_audit_dialog: DialogFactory | None = None,
+        pins_file: Callable[[], Path] | None = None,
     ) -> None:
         """`mcp_file()` is the mcp.json of the LM Studio in use (`<home>/mcp.json`);
         `audit(path)` is `services.mcp_audit.audit_file` with its keywords bound;
         `notify(title, text, severity)` shows a notification; `make_audit_dialog` builds the audit
-        dialog (default: `ui.mcp_audit_dialog.McpAuditDialog`)."""
+        dialog (default: `ui.mcp_audit_dialog.McpAuditDialog`); `pins_file()` is where the
+        inspection keeps its tool pins (default: beside the history repository)."""
         self._lockdown = lockdown
         self._mcp_file = mcp_file
         self._audit = audit
@@ -94,6 +110,7 @@ class McpSection:
         self._notify = notify
         self._demo = demo
         self._make_dialog = make_audit_dialog
+        self._pins_file = pins_file or (lambda: lockdown.history.repo_dir.parent / "mcp-pins.json")
         self._refreshing: asyncio.Task[Any] | None = None
         self.status: LockStatus | None = None
         self.dialogs: list[QWidget] = []  # open audit dialogs (kept alive while shown)
@@ -105,6 +122,12 @@ class McpSection:
         self.status_action.triggered.connect(self._on_status_clicked)
         self.audit_action = self.menu.addAction(AUDIT_TEXT)
         self.audit_action.triggered.connect(self._on_audit)
+        self.inspect_action = self.menu.addAction(INSPECT_TEXT)
+        self.inspect_action.setToolTip(
+            "Start each enabled server (after asking), list what it declares, check it and "
+            "pin its tools."
+        )
+        self.inspect_action.triggered.connect(self._on_inspect)
         self.lock_action = self.menu.addAction(LOCK_TEXT)
         self.lock_action.triggered.connect(self._on_lock)
         self.restore_action = self.menu.addAction(RESTORE_TEXT)
@@ -118,6 +141,14 @@ class McpSection:
             "(the changed one is kept in history)."
         )
         self.keep_action.toggled.connect(self._on_keep_toggled)
+        self.reinspect_action = self.menu.addAction(REINSPECT_TEXT)
+        self.reinspect_action.setCheckable(True)
+        self.reinspect_action.setToolTip(
+            "When mcp.json changes, start again (without asking) the servers inspected before "
+            "with the very same command, and tell me when their tools changed. New or changed "
+            "entries are never started this way."
+        )
+        self.reinspect_action.toggled.connect(self._on_reinspect_toggled)
         self.menu.aboutToShow.connect(self.refresh)
 
         settings.subscribe(self._sync_settings)
@@ -172,11 +203,14 @@ class McpSection:
         self.lock_action.setText("Lock again now" if status.drift is not Drift.NONE else LOCK_TEXT)
 
     def _sync_settings(self, settings: Settings) -> None:
-        keep = settings.mcp.keep_locked
-        if self.keep_action.isChecked() != keep:
-            self.keep_action.blockSignals(True)
-            self.keep_action.setChecked(keep)
-            self.keep_action.blockSignals(False)
+        for action, value in (
+            (self.keep_action, settings.mcp.keep_locked),
+            (self.reinspect_action, settings.mcp.reinspect_on_change),
+        ):
+            if action.isChecked() != value:
+                action.blockSignals(True)
+                action.setChecked(value)
+                action.blockSignals(False)
 
     # --- gestures ---------------------------------------------------------------------
 
@@ -188,6 +222,9 @@ class McpSection:
     def _on_audit(self) -> None:
         spawn(self.open_audit(), doing="Auditing mcp.json")
 
+    def _on_inspect(self) -> None:
+        spawn(self.open_inspect(), doing="Opening the MCP inspection")
+
     def _on_lock(self) -> None:
         spawn(self.lock_down([]), doing="Locking down mcp.json")
 
@@ -198,6 +235,15 @@ class McpSection:
         def change(s: Settings) -> None:
             s.mcp.keep_locked = checked
 
+        self._save(change)
+
+    def _on_reinspect_toggled(self, checked: bool) -> None:
+        def change(s: Settings) -> None:
+            s.mcp.reinspect_on_change = checked
+
+        self._save(change)
+
+    def _save(self, change: Callable[[Settings], None]) -> None:
         try:
             self._settings.update(change)
         except (TrayError, ValidationError) as exc:
@@ -232,12 +278,69 @@ class McpSection:
             signal.connect(
                 lambda names: spawn(lock_from_dialog(list(names)), doing="Locking down mcp.json")
             )
+        inspect = getattr(dialog, "inspect_requested", None)
+        if inspect is not None:
+            inspect.connect(lambda: spawn(self.open_inspect(), doing="Opening the MCP inspection"))
         self.dialogs.append(dialog)
         dialog.destroyed.connect(lambda *_: self._forget_dialog(dialog))
         dialog.show()
         dialog.raise_()
         dialog.activateWindow()
         return dialog
+
+    async def open_inspect(self, *, time_limit: float = 20.0) -> McpInspectWindow | None:
+        """Open the inspection window: it lists what will be started and asks; "Start"
+        inspects (concurrently, `time_limit` s per server) and shows the report. None when the
+        file cannot be read (a notification says why)."""
+        from tray.core.mcp_config import McpParseError
+        from tray.services.mcp_inspect import (
+            PinStore,
+            inspect_file,
+            planned_commands,
+            read_document,
+        )
+        from tray.ui.mcp_inspect_window import McpInspectWindow
+
+        path = self._target()
+        try:
+            doc = await asyncio.to_thread(read_document, path)
+        except (TrayError, McpParseError) as exc:
+            self._notify("mcp.json cannot be inspected", exc.message, Severity.WARNING)
+            return None
+        planned = planned_commands(doc)
+        window = McpInspectWindow(str(path), planned, timeout=time_limit, demo=self._demo)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        store = PinStore(self._pins_file(), self._lockdown.history)
+        running: list[asyncio.Task[Any]] = []
+
+        async def inspect(accept: list[str]) -> None:
+            window.show_running(sum(1 for p in planned if p.skipped is None))
+            try:
+                report = await inspect_file(path, store=store, accept=accept, time_limit=time_limit)
+            except TrayError as exc:
+                window.show_error(exc.message)
+                return
+            window.show_report(report)
+
+        def start(accept: list[str]) -> None:
+            if running and not running[-1].done():
+                return
+            running.append(spawn(inspect(accept), doing="Inspecting MCP servers"))
+
+        window.start_requested.connect(lambda: start([]))
+        window.accept_requested.connect(lambda name: start([str(name)]))
+        self.dialogs.append(window)
+
+        def closed(*_: object) -> None:
+            self._forget_dialog(window)
+            for task in running:  # the servers it started are still ended (shielded)
+                task.cancel()
+
+        window.destroyed.connect(closed)
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        return window
 
     def _forget_dialog(self, dialog: QWidget) -> None:
         if dialog in self.dialogs:
@@ -306,6 +409,23 @@ class McpSection:
             # A change nobody here made: worth attention, even when it was locked again.
             self._notify(event.title(), event.text(), Severity.WARNING)
         self.refresh()
+        if self._settings.settings.mcp.reinspect_on_change:
+            spawn(self.reinspect(), doing="Inspecting MCP servers again")
+
+    async def reinspect(self, *, time_limit: float = 20.0) -> tuple[str, str] | None:
+        """Inspect again the servers agreed to before (same launch), and notify when their
+        tools changed; returns the notification's title and text (None: nothing to say)."""
+        from tray.core.mcp_inspect import change_notice
+        from tray.services.mcp_inspect import PinStore, reinspect_after_change
+
+        store = PinStore(self._pins_file(), self._lockdown.history)
+        report, skipped = await reinspect_after_change(
+            self._target(), store=store, time_limit=time_limit
+        )
+        notice = change_notice(report, skipped) if report is not None else None
+        if notice is not None:
+            self._notify(notice[0], notice[1], Severity.WARNING)
+        return notice
 
     async def check_now(self) -> DriftEvent | None:
         """At start-up: a change made while the tray was not running is handled (recorded,

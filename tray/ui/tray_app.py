@@ -215,6 +215,7 @@ class TrayApp:
             settings=self.settings,
             notify=self.notifier.show_message,
             demo=demo,
+            pins_file=lambda: self.workspace.paths.mcp_pins_file,
         )
         self.tokens_section = TokensSection(
             self.vault,
