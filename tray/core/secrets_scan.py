@@ -92,6 +92,8 @@ class Finding(BaseModel):
     length: int
     digest: str
     where: str = ""
+    # a tutorial's default password for a database on this machine (`postgres@localhost`)
+    tutorial_default: bool = False
 
     @property
     def lmstudio(self) -> bool:
@@ -162,8 +164,14 @@ _PLACEHOLDER_RE = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _PLACEHOLDER_WORDS = re.compile(
-    r"your[_\-. ]|_here\b|-here\b|\bchangeme\b|\bchange[_-]me\b|replace[_-]?(?:me|with)|"
-    r"\bexample\b|\bplaceholder\b|\bdummy\b|\bredacted\b|x{6,}|\*{4,}|\.{3}|…",
+    r"your[_\-. ]|_here\b|-here\b|\bchangeme\b|\bchange[_-]?me\b|replace[_-]?(?:me|with)|"
+    r"\bexample\b|\bplaceholder\b|\bdummy\b|\bredacted\b|x{4,}|\*{4,}|\.{3}|…|"
+    # the same in other languages and styles (French, German, Spanish, Portuguese, Italian,
+    # Dutch): `REMPLACEZ_PAR_…`, `ERSETZEN_…`, `TU_TOKEN_AQUI`, `VOTRE_CLE`, `DEIN_TOKEN`
+    r"rempla[cç]|ersetzen|ersetze[_-]|einf[uü]gen|(?:^|[_\-. ])(?:aqu[ií]|ici|hier|qui)$|"
+    r"^(?:tu|tus|su|seu|sua|votre|vos|ton|ta|dein|deine|ihr|ihre|il[_-]tuo|tuo|la[_-]tua|"
+    r"uw|je)[_\-. ]|\b(?:insert|enter|put|fill|paste)[_\-. ]?(?:your|in|here|the)|"
+    r"(?:^|[_\-])todo(?:[_\-]|$)|^\[[^\]]*\]$|^\{[^{}]*\}$",
     re.IGNORECASE,
 )
 
@@ -261,10 +269,55 @@ def _looks_secret(value: str) -> bool:
 class _Hit:
     """A secret while we still hold it: never leaves this module."""
 
-    __slots__ = ("kind", "value", "where")
+    __slots__ = ("kind", "tutorial", "value", "where")
 
     def __init__(self, kind: SecretKind, value: str, where: str) -> None:
         self.kind, self.value, self.where = kind, value, where
+        self.tutorial = False
+
+
+# passwords that tutorials and docker-compose files use for a database on this machine
+_DEFAULT_PASSWORDS = frozenset(
+    {
+        "postgres",
+        "password",
+        "pass",
+        "passwd",
+        "admin",
+        "root",
+        "secret",
+        "mysql",
+        "mongo",
+        "mongodb",
+        "redis",
+        "example",
+        "test",
+        "testing",
+        "dev",
+        "development",
+        "local",
+        "default",
+        "guest",
+        "user",
+        "changeme",
+        "1234",
+        "12345",
+        "123456",
+        "12345678",
+        "sa",
+    }
+)
+
+
+def _is_local_host(host: str | None) -> bool:
+    h = (host or "").strip("[]").lower()
+    return h in {"localhost", "::1", "0.0.0.0", "host.docker.internal"} or h.startswith("127.")
+
+
+def _tutorial_default(host: str | None, user: str | None, password: str) -> bool:
+    """A documentation default (`postgres:postgres@localhost`): a note, not a leak."""
+    pw = password.lower()
+    return _is_local_host(host) and (pw in _DEFAULT_PASSWORDS or pw == (user or "").lower())
 
 
 def _shape_hits(text: str) -> Iterator[_Hit]:
@@ -288,7 +341,9 @@ def _url_hits(value: str) -> Iterator[_Hit]:
         except ValueError:
             continue
         if password and not is_placeholder(password):
-            yield _Hit(SecretKind.URL_CREDENTIALS, password, "URL user info")
+            hit = _Hit(SecretKind.URL_CREDENTIALS, password, "URL user info")
+            hit.tutorial = _tutorial_default(parts.hostname, parts.username, password)
+            yield hit
         for name, val in parse_qsl(parts.query, keep_blank_values=False):
             if is_secret_key(name) and not is_placeholder(val) and len(val) >= 6:
                 yield _Hit(SecretKind.GENERIC, val, f"URL parameter {name}")
@@ -394,6 +449,7 @@ def _dedupe(hits: Iterator[tuple[str | None, int | None, _Hit]], source: str) ->
             length=len(hit.value),
             digest=digest_of(hit.value),
             where=hit.where,
+            tutorial_default=hit.tutorial,
         )
         for pointer, line, hit in kept
     ]

@@ -171,7 +171,8 @@ def _permission_findings(
         has_secrets = False
         if doc is not None:
             for s in doc.servers:
-                if find_secrets_in_json(s.raw, source=s.name):
+                found = find_secrets_in_json(s.raw, source=s.name)
+                if any(not f.tutorial_default for f in found):
                     has_secrets = True
                     break
         if has_secrets and mode & 0o044:
