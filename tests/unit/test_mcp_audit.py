@@ -19,6 +19,7 @@ from tray.core.mcp_audit import (
     render_text,
 )
 from tray.core.mcp_config import McpParseError, parse_mcp
+from tray.services.known_packages import load_known_packages
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "mcp"
 ASSEMBLED = FIXTURES / "assembled"
@@ -45,7 +46,9 @@ def _run(path: Path, exposure: ExposureFacts | None = LOCAL) -> AuditReport:
     except McpParseError as exc:
         doc, err = None, exc
     facts = SAFE.model_copy(update={"path": path.name, "size": len(data)})
-    return audit(doc, facts, exposure, lmstudio_home=HOME, parse_error=err)
+    return audit(
+        doc, facts, exposure, lmstudio_home=HOME, parse_error=err, known=load_known_packages()
+    )
 
 
 def _corpus() -> list[Path]:

@@ -12,6 +12,7 @@ from tray.core.mcp_audit import AuditReport, ExposureFacts, FileFacts, Finding, 
 from tray.core.mcp_audit.checks_scope import changes_things, tool_words
 from tray.core.mcp_config import parse_mcp
 from tray.core.secrets_scan import is_placeholder
+from tray.services.known_packages import load_known_packages
 
 SAFE = FileFacts(path="mcp.json", mode=0o600, owner_is_user=True, dir_mode=0o700, size=1)
 LOCAL = ExposureFacts(network_interface="127.0.0.1", auth_required=True)
@@ -19,7 +20,7 @@ LOCAL = ExposureFacts(network_interface="127.0.0.1", auth_required=True)
 
 def _audit(servers: dict[str, Any]) -> AuditReport:
     doc = parse_mcp(json.dumps({"mcpServers": servers}))
-    return audit(doc, SAFE, LOCAL, lmstudio_home="/home/u/.lmstudio")
+    return audit(doc, SAFE, LOCAL, lmstudio_home="/home/u/.lmstudio", known=load_known_packages())
 
 
 def _of(report: AuditReport, id_: str) -> list[Finding]:

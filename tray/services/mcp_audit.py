@@ -28,6 +28,7 @@ from tray.core.errors import ConfigError
 from tray.core.mcp_audit import AuditReport, ExposureFacts, FileFacts, audit
 from tray.core.mcp_config import McpDocument, McpParseError, parse_mcp
 from tray.services.files import read_bytes
+from tray.services.known_packages import load_known_packages
 from tray.services.lmstudio_home import mcp_file, server_config_path
 
 __all__ = ["audit_file", "exposure_facts", "file_facts"]
@@ -123,6 +124,7 @@ def _audit_sync(
     facts = file_facts(path)
     exposure = exposure_facts(lmstudio_home, server_auth, path=path)
     home = str(lmstudio_home) if lmstudio_home is not None else None
+    known = load_known_packages()
     if not facts.exists:
         return audit(None, facts, exposure, lmstudio_home=home), None
     try:
@@ -137,7 +139,7 @@ def _audit_sync(
         log.info("mcp.json does not parse: line %s, column %s", exc.line, exc.column)
         report = audit(None, facts, exposure, lmstudio_home=home, parse_error=exc)
         return report, None
-    report = audit(doc, facts, exposure, lmstudio_home=home)
+    report = audit(doc, facts, exposure, lmstudio_home=home, known=known)
     log.info(
         "audited %s: %d server(s), %d finding(s)", path, len(doc.servers), len(report.findings)
     )

@@ -22,6 +22,7 @@ from tray.core.mcp_audit.checks_remote import check_remote
 from tray.core.mcp_audit.checks_scope import check_scope, toxic_flow
 from tray.core.mcp_audit.checks_secrets import check_env, check_inputs, check_secrets
 from tray.core.mcp_audit.context import Ctx, program
+from tray.core.mcp_audit.known_packages import KnownPackages
 from tray.core.mcp_audit.model import AuditReport, ExposureFacts, FileFacts, Finding, Severity
 from tray.core.mcp_config import McpDocument, McpParseError, McpServer
 from tray.core.words import quoted
@@ -83,9 +84,12 @@ def _home_of(lmstudio_home: str | None) -> str | None:
 
 
 def _server_findings(
-    server: McpServer, lmstudio_home: str | None, findings: list[Finding]
+    server: McpServer,
+    lmstudio_home: str | None,
+    findings: list[Finding],
+    known: KnownPackages | None,
 ) -> set[str]:
-    ctx = Ctx(server, findings, lmstudio_home, _home_of(lmstudio_home))
+    ctx = Ctx(server, findings, lmstudio_home, _home_of(lmstudio_home), known=known)
     s = server
     if s.command is None and s.url is None:
         ctx.add(
@@ -150,9 +154,11 @@ def audit(
     *,
     lmstudio_home: str | None,
     parse_error: McpParseError | None = None,
+    known: KnownPackages | None = None,
 ) -> AuditReport:
     """Every static check on one file. `doc` is None when the file is missing or does not
-    parse (`parse_error` then says where)."""
+    parse (`parse_error` then says where). `known` is the well-known packages list (the
+    services side reads it); without it no package counts as trusted and C5 is not run."""
     findings: list[Finding] = []
     errors: list[str] = []
     if parse_error is not None:
@@ -162,7 +168,7 @@ def audit(
     if doc is not None:
         check_inputs(doc, findings)
         for server in doc.servers:
-            kinds_per_server[server.name] = _server_findings(server, lmstudio_home, findings)
+            kinds_per_server[server.name] = _server_findings(server, lmstudio_home, findings, known)
         toxic_flow(kinds_per_server, findings)
     exposure_findings(exposure, findings)
     findings = _dedupe(findings)
