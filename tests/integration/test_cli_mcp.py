@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -173,3 +174,27 @@ def test_keep_locked_is_saved_in_settings(cli: Cli, home: Path) -> None:
 
 def test_mcp_without_action_is_a_usage_error(cli: Cli) -> None:
     assert cli("mcp").returncode == 2
+
+
+def test_an_empty_or_blank_file_is_a_parse_error_exit_2(cli: Cli, home: Path) -> None:
+    """Issue 17: LM Studio cannot read an empty mcp.json; it is not "no servers"."""
+    for text in ("", "  \n\t\n"):
+        mcp = home / "mcp.json"
+        mcp.write_text(text, encoding="utf-8")
+        code, code_json, _ = both(cli, "mcp", "audit", "--no-server", "--file", str(mcp))
+        assert (code, code_json) == (2, 2)
+        doc = cli.json("mcp", "audit", "--no-server", "--file", str(mcp), code=2)
+        assert doc["errors"] and doc["error_line"] == 1
+
+
+def test_secret_hashes_are_keyed_per_installation(cli: Cli, home: Path) -> None:
+    """The short hash is an HMAC under a key in the app's private data folder (0600)."""
+    mcp = home / "mcp.json"
+    write(mcp, RISKY)
+    doc = cli.json("mcp", "audit", "--no-server", "--file", str(mcp), code=1)
+    key_file = cli.user_home / ".local" / "share" / "lmstudio-tray" / "audit-hash.key"
+    assert key_file.is_file() and mode_of(key_file) == 0o600
+    messages = " ".join(f["message"] for f in doc["findings"])
+    assert re.search(r"\bhmac [0-9a-f]{8}\b", messages)
+    again = cli.json("mcp", "audit", "--no-server", "--file", str(mcp), code=1)
+    assert again["findings"] == doc["findings"]  # the same key: the same hashes

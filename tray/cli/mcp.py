@@ -150,7 +150,9 @@ async def cmd_audit(ctx: Context, args: argparse.Namespace) -> Result:
     if args.file is not None and not await asyncio.to_thread(path.exists):
         raise NotFound(f"There is no file {path}.", path=path)
     auth = None if args.no_server else await _server_auth(ctx)
-    report, _doc = await audit_file(path, lmstudio_home=ctx.env.home.path, server_auth=auth)
+    report, _doc = await audit_file(
+        path, lmstudio_home=ctx.env.home.path, server_auth=auth, data_dir=ctx.paths.data_dir
+    )
     doc = report.model_dump(mode="json")
     doc["fail_on"] = fail_on.value
     return doc, exit_code(report, fail_on)

@@ -23,6 +23,7 @@ other kind is report-only.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import re
 from collections import Counter
@@ -94,6 +95,12 @@ class Finding(BaseModel):
     where: str = ""
     # a tutorial's default password for a database on this machine (`postgres@localhost`)
     tutorial_default: bool = False
+    keyed: bool = False  # the digest is an HMAC under the installation's key
+
+    @property
+    def hash_label(self) -> str:
+        """What the digest is: `hmac` (keyed) or `sha256`."""
+        return "hmac" if self.keyed else "sha256"
 
     @property
     def lmstudio(self) -> bool:
@@ -116,13 +123,18 @@ class Finding(BaseModel):
         where = f" ({self.where})" if self.where else ""
         return (
             f"{self.label}{where} in {self.location()}: "
-            f"{self.length} characters, sha256 {self.digest}"
+            f"{self.length} characters, {self.hash_label} {self.digest}"
         )
 
 
-def digest_of(secret: str) -> str:
-    """First 8 hex digits of the SHA-256: enough to match a secret in two files."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:8]
+def digest_of(secret: str, key: bytes | None = None) -> str:
+    """First 8 hex digits of the HMAC-SHA256 under `key` (the installation's own key, so a
+    short password cannot be looked up from the digest), or of the plain SHA-256 without
+    one: enough to match a secret in two places, not to guess it."""
+    data = secret.encode("utf-8")
+    if key:
+        return hmac.new(key, data, hashlib.sha256).hexdigest()[:8]
+    return hashlib.sha256(data).hexdigest()[:8]
 
 
 # --- shapes ----------------------------------------------------------------------------
@@ -428,7 +440,9 @@ def _line_of(text: str | None, secret: str) -> int | None:
     return text.count("\n", 0, at) + 1
 
 
-def _dedupe(hits: Iterator[tuple[str | None, int | None, _Hit]], source: str) -> list[Finding]:
+def _dedupe(
+    hits: Iterator[tuple[str | None, int | None, _Hit]], source: str, key: bytes | None = None
+) -> list[Finding]:
     """One finding per (place, secret): a known shape beats the generic hit on the same
     value (a `Bearer sk-lm-…` header is an LM Studio token, not just "secret-looking")."""
     kept: list[tuple[str | None, int | None, _Hit]] = []
@@ -447,16 +461,22 @@ def _dedupe(hits: Iterator[tuple[str | None, int | None, _Hit]], source: str) ->
             pointer=pointer,
             line=line,
             length=len(hit.value),
-            digest=digest_of(hit.value),
+            digest=digest_of(hit.value, key),
             where=hit.where,
             tutorial_default=hit.tutorial,
+            keyed=bool(key),
         )
         for pointer, line, hit in kept
     ]
 
 
 def find_secrets_in_json(
-    value: Any, *, source: str, text: str | None = None, key_heuristics: bool = True
+    value: Any,
+    *,
+    source: str,
+    text: str | None = None,
+    key_heuristics: bool = True,
+    hash_key: bytes | None = None,
 ) -> list[Finding]:
     """Secrets in a parsed JSON document, each named by its JSON pointer.
 
@@ -467,7 +487,7 @@ def find_secrets_in_json(
         (pointer, _line_of(text, hit.value), hit)
         for pointer, hit in _json_hits(value, "", None, key_heuristics)
     )
-    return _dedupe(found, source)
+    return _dedupe(found, source, hash_key)
 
 
 # `export KEY=value`, `KEY="value"`, `set -x KEY value`, `"KEY": "value"`, `KEY: value`
@@ -486,7 +506,7 @@ def _unquote(value: str) -> str:
     return re.split(r"\s+#", v, maxsplit=1)[0].strip()
 
 
-def find_secrets_in_text(text: str, *, source: str) -> list[Finding]:
+def find_secrets_in_text(text: str, *, source: str, hash_key: bytes | None = None) -> list[Finding]:
     """Secrets in a line-based file (`.env`, shell rc) or in text we could not parse.
 
     Known shapes count anywhere, commented-out lines included (a token in a comment is
@@ -508,4 +528,4 @@ def find_secrets_in_text(text: str, *, source: str) -> list[Finding]:
                 if _looks_secret(v):
                     yield None, number, _Hit(SecretKind.GENERIC, v, f"value of {m.group(1)}")
 
-    return _dedupe(hits(), source)
+    return _dedupe(hits(), source, hash_key)

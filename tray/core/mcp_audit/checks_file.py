@@ -96,6 +96,23 @@ def file_findings(
                 '"mcpServers" (Cursor notation), so it may not use these servers.',
                 'Put the servers under "mcpServers" if LM Studio should run them.',
             )
+        for pointer, what in doc.bad_entries:
+            name = pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
+            whole = pointer in {"/mcpServers", "/servers", "/mcp/servers", "/mcp.servers", ""}
+            add(
+                "F2",
+                Severity.MEDIUM,
+                pointer,
+                doc.positions.get(pointer),
+                (
+                    f"The server list is {what}, not an object of servers: no host runs "
+                    "anything from it, and some refuse the whole file."
+                    if whole
+                    else f"Server {quoted(name)} is {what}, not an object with a command or "
+                    "url: hosts skip it (or refuse the whole file), so it never runs as written."
+                ),
+                'Write each server as an object: {"command": …, "args": […]} or {"url": …}.',
+            )
         for key in doc.unknown_keys:
             pointer = "/" + key.replace("~", "~0").replace("/", "~1")
             add(

@@ -22,11 +22,11 @@ __all__ = ["check_env", "check_inputs", "check_secrets"]
 
 def check_secrets(ctx: Ctx) -> None:
     s = ctx.server
-    found = find_secrets_in_json(s.raw, source=s.name, key_heuristics=True)
+    found = find_secrets_in_json(s.raw, source=s.name, key_heuristics=True, hash_key=ctx.hash_key)
     for f in found:
         rel = (f.pointer or "").lstrip("/")
         top = rel.split("/", 1)[0]
-        desc = f"{f.length} characters, sha256 {f.digest}"
+        desc = f"{f.length} characters, {f.hash_label} {f.digest}"
         if top == "args":
             where = "in its arguments (every local user can read them with ps / Task Manager)"
         elif top in {"url", "serverUrl", "httpUrl"}:

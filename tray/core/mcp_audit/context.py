@@ -33,6 +33,7 @@ class Ctx:
     home_dir: str | None
     kinds: set[str] = field(default_factory=set)  # P-groups this server belongs to
     known: KnownPackages | None = None  # the well-known packages list (C3 trust, C5)
+    hash_key: bytes | None = None  # the installation's key for secrets' short hashes
 
     def add(self, id_: str, sev: Severity, where: str, message: str, fix: str) -> None:
         s = self.server

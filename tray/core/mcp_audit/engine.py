@@ -14,6 +14,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable
 
+from tray.core.mcp_audit.checks_comments import check_comments
 from tray.core.mcp_audit.checks_docker import check_docker
 from tray.core.mcp_audit.checks_exposure import exposure_findings
 from tray.core.mcp_audit.checks_file import file_findings
@@ -88,8 +89,11 @@ def _server_findings(
     lmstudio_home: str | None,
     findings: list[Finding],
     known: KnownPackages | None,
+    hash_key: bytes | None,
 ) -> set[str]:
-    ctx = Ctx(server, findings, lmstudio_home, _home_of(lmstudio_home), known=known)
+    ctx = Ctx(
+        server, findings, lmstudio_home, _home_of(lmstudio_home), known=known, hash_key=hash_key
+    )
     s = server
     if s.command is None and s.url is None:
         ctx.add(
@@ -155,20 +159,32 @@ def audit(
     lmstudio_home: str | None,
     parse_error: McpParseError | None = None,
     known: KnownPackages | None = None,
+    hash_key: bytes | None = None,
 ) -> AuditReport:
     """Every static check on one file. `doc` is None when the file is missing or does not
     parse (`parse_error` then says where). `known` is the well-known packages list (the
-    services side reads it); without it no package counts as trusted and C5 is not run."""
+    services side reads it); without it no package counts as trusted and C5 is not run.
+    `hash_key` is the installation's key: a secret's short hash is then an HMAC (a short
+    password cannot be looked up from it); without it, a plain SHA-256."""
     findings: list[Finding] = []
     errors: list[str] = []
+    if doc is not None and doc.raw is None and parse_error is None:
+        # an empty or whitespace-only file is not JSON: LM Studio cannot read it
+        parse_error = McpParseError(
+            "The file is empty (no JSON value in it) at line 1, column 1.", line=1, column=1
+        )
+        doc = None
     if parse_error is not None:
         errors.append(f"{facts.path} cannot be parsed: {parse_error.message}")
     file_findings(doc, facts, parse_error, findings)
     kinds_per_server: dict[str, set[str]] = {}
     if doc is not None:
         check_inputs(doc, findings)
+        check_comments(doc, findings, hash_key)
         for server in doc.servers:
-            kinds_per_server[server.name] = _server_findings(server, lmstudio_home, findings, known)
+            kinds_per_server[server.name] = _server_findings(
+                server, lmstudio_home, findings, known, hash_key
+            )
         toxic_flow(kinds_per_server, findings)
     exposure_findings(exposure, findings)
     findings = _dedupe(findings)
