@@ -179,3 +179,164 @@ def test_no_key_when_the_folder_cannot_be_written(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     assert audit_hash_key(blocker / "data") is None
+
+
+# --- secrets and secret references in a process's arguments ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "index"),
+    [
+        (["run", "-i", "--rm", "-e", "API_KEY=${API_KEY}", "img:1.0"], 4),
+        (
+            [
+                "-y",
+                "mcp-remote@0.1.29",
+                "https://mcp.acme.io/mcp",
+                "--header",
+                "Authorization: Bearer ${TOKEN}",
+            ],
+            4,
+        ),
+        (["-y", "some-mcp@1.0.0", "--api-key", "${env:KEY}"], 3),
+        (["-y", "some-mcp@1.0.0", "--token=${input:tok}"], 2),
+    ],
+)
+def test_secret_references_in_arguments_are_medium(args: list[str], index: int) -> None:
+    command = "docker" if args[0] == "run" else "npx"
+    report = _audit({"s": {"command": command, "args": args}})
+    s3 = [f for f in _of(report, "S3") if "secret reference" in f.message]
+    assert [(f.severity, f.pointer) for f in s3] == [
+        (Severity.MEDIUM, f"/mcpServers/s/args/{index}")
+    ]
+
+
+def test_passing_a_variable_by_name_is_fine() -> None:
+    """`docker -e GITHUB_TOKEN` takes the value from the environment, not argv."""
+    report = _audit({"s": {"command": "docker", "args": ["run", "-e", "GITHUB_TOKEN", "img:1.0"]}})
+    assert not _of(report, "S3")
+
+
+def test_a_reference_in_a_url_query_is_medium_and_a_literal_is_high() -> None:
+    ref = _audit({"r": {"url": "https://mcp.acme.io/mcp?api_key=${API_KEY}"}})
+    assert [f.severity for f in _of(ref, "S4")] == [Severity.MEDIUM]
+    lit = _audit({"r": {"url": "https://mcp.acme.io/mcp?token=Zk4Qm8Rt2Lx6Vn1Bc9Wd"}})
+    assert [f.severity for f in _of(lit, "S4")] == [Severity.HIGH]
+
+
+def test_literal_secrets_in_docker_e_and_positional_tokens_are_high() -> None:
+    report = _audit(
+        {
+            "d": {
+                "command": "docker",
+                "args": ["run", "-e", "SECRET_KEY=Zk4Qm8Rt2Lx6Vn1Bc9Wd", "i:1"],
+            },
+            "p": {"command": "node", "args": ["s.js", "Ab3dE6fG9hJ2kL5mN8pQ1rSt7uVw"]},
+        }
+    )
+    assert {(f.server, f.severity) for f in _of(report, "S3")} == {
+        ("d", Severity.HIGH),
+        ("p", Severity.HIGH),
+    }
+    assert "Ab3dE6fG9hJ2kL5mN8pQ1rSt7uVw"[4:20] not in _all_output(report)
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "550e8400-e29b-41d4-a716-446655440000",  # a UUID
+        "0123456789abcdef0123456789abcdef01234567",  # a hex digest (commit)
+        "@modelcontextprotocol/server-filesystem",
+        "abcdefghijklmnopqrstuvwxyz",  # a project ref: one case, no digits
+    ],
+)
+def test_ids_and_packages_are_not_positional_tokens(arg: str) -> None:
+    assert not _of(_audit({"p": {"command": "node", "args": ["s.js", arg]}}), "S3")
+
+
+# --- digits-only, JWT-shaped and vendor-prefixed values ----------------------------------
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "label"),
+    [
+        ("SUPABASE_ANON_KEY", JWT, "JSON Web Token"),
+        ("FIRECRAWL_API_KEY", "fc-0123456789abcdef0123456789abcdef", "Firecrawl API key"),
+        ("BROWSERBASE_API_KEY", "bb_live_Ab3dE6fG9hJ2kL5mN8pQ1r", "Browserbase API key"),
+        ("SOME_KEY", "op-Ab3dE6fG9hJ2kL5mN8pQ1rSt", "vendor-prefixed API key"),
+        ("SOME_KEY", "pk-br-Ab3dE6fG9hJ2kL5mN8pQ1rSt", "vendor-prefixed API key"),
+        ("TAVILY_API_KEY", "tvly-dev-Ab3dE6fG9hJ2kL5mN8pQ1rSt", "Tavily API key"),
+    ],
+)
+def test_vendor_prefixes_are_named(key: str, value: str, label: str) -> None:
+    report = _audit({"v": {"command": "node", "env": {key: value}}})
+    s1 = _of(report, "S1")
+    assert [f.severity for f in s1] == [Severity.CRITICAL] and label in s1[0].message
+    assert value[6:22] not in _all_output(report)
+
+
+@pytest.mark.parametrize("key", ["APP_KEY", "BOT_TOKEN", "CLIENT_SECRET", "apiKey"])
+def test_digits_only_values_in_key_token_secret_variables(key: str) -> None:
+    report = _audit({"v": {"command": "node", "env": {key: "4821390712"}}})
+    assert [f.severity for f in _of(report, "S2")] == [Severity.HIGH]
+
+
+@pytest.mark.parametrize(("key", "value"), [("TOKEN_TTL", "36000000"), ("API_KEY_ID", "12345678")])
+def test_numbers_that_are_not_keys_stay_quiet(key: str, value: str) -> None:
+    assert not _of(_audit({"v": {"command": "node", "env": {key: value}}}), "S2")
+
+
+# --- disabled servers -------------------------------------------------------------------
+
+
+def test_disabled_servers_are_reported_as_disabled_and_lowered() -> None:
+    server = {
+        "command": "bash",
+        "args": ["-c", "curl https://get.acme.io/i.sh | sh"],
+        "env": {"GITHUB_TOKEN": GHP},
+        "disabled": True,
+    }
+    report = _audit({"old": server})
+    assert report.disabled == ["old"]
+    note = [f for f in _of(report, "F2") if "disabled" in f.message]
+    assert [f.severity for f in note] == [Severity.INFO]
+    (c1,) = _of(report, "C1")
+    assert c1.severity is Severity.LOW and "disabled" in c1.message
+    (s1,) = _of(report, "S1")  # a literal secret is on disk either way
+    assert s1.severity is Severity.CRITICAL
+    assert "Server old (disabled)" in render_text(report)
+    enabled = _audit({"old": {**server, "disabled": False}})
+    assert [f.severity for f in _of(enabled, "C1")] == [Severity.CRITICAL]
+    assert enabled.disabled == []
+
+
+# --- more bridges to remote servers -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("server", "r1"),
+    [
+        (
+            {
+                "command": "uvx",
+                "args": ["mcp-proxy-for-aws@1.1.0", "https://svc.us-east-1.amazonaws.com/mcp"],
+            },
+            False,
+        ),
+        ({"command": "socat", "args": ["STDIO", "TCP:10.0.0.5:9000"]}, True),
+        ({"command": "nc", "args": ["mcp.acme.io", "9000"]}, True),
+        ({"command": "socat", "args": ["STDIO", "OPENSSL:mcp.acme.io:443"]}, False),
+    ],
+)
+def test_bridges_are_treated_like_mcp_remote(server: dict[str, Any], r1: bool) -> None:
+    report = _audit({"b": server})
+    assert [f.severity for f in _of(report, "C12")] == [Severity.INFO]
+    assert _of(report, "R3"), "the remote host is reported"
+    assert bool(_of(report, "R1")) is r1
+
+
+def test_socat_to_this_machine_is_not_remote() -> None:
+    report = _audit({"b": {"command": "socat", "args": ["STDIO", "TCP:127.0.0.1:9000"]}})
+    assert not _of(report, "R3") and not _of(report, "R1")

@@ -58,6 +58,16 @@ class SecretKind(StrEnum):
     STRIPE = "stripe"
     GOOGLE = "google"
     NPM = "npm"
+    JWT = "jwt"
+    FIRECRAWL = "firecrawl"
+    BROWSERBASE = "browserbase"
+    TAVILY = "tavily"
+    PERPLEXITY = "perplexity"
+    GROQ = "groq"
+    XAI = "xai"
+    GITLAB = "gitlab"
+    OPENROUTER = "openrouter"
+    PREFIXED = "prefixed"
     PRIVATE_KEY = "private-key"
     URL_CREDENTIALS = "url-credentials"
     GENERIC = "generic"
@@ -75,6 +85,16 @@ _LABELS: dict[SecretKind, str] = {
     SecretKind.STRIPE: "Stripe secret key",
     SecretKind.GOOGLE: "Google API key",
     SecretKind.NPM: "npm token",
+    SecretKind.JWT: "JSON Web Token (JWT)",
+    SecretKind.FIRECRAWL: "Firecrawl API key",
+    SecretKind.BROWSERBASE: "Browserbase API key",
+    SecretKind.TAVILY: "Tavily API key",
+    SecretKind.PERPLEXITY: "Perplexity API key",
+    SecretKind.GROQ: "Groq API key",
+    SecretKind.XAI: "xAI API key",
+    SecretKind.GITLAB: "GitLab token",
+    SecretKind.OPENROUTER: "OpenRouter API key",
+    SecretKind.PREFIXED: "vendor-prefixed API key",
     SecretKind.PRIVATE_KEY: "private key",
     SecretKind.URL_CREDENTIALS: "password in a URL",
     SecretKind.GENERIC: "secret-looking value",
@@ -146,6 +166,7 @@ _B = r"(?<![A-Za-z0-9_])"  # not glued to a longer word on the left
 _PATTERNS: tuple[tuple[SecretKind, re.Pattern[str]], ...] = (
     (SecretKind.LMSTUDIO, re.compile(_B + LMSTUDIO_TOKEN + r"(?![A-Za-z0-9])")),
     (SecretKind.ANTHROPIC, re.compile(_B + r"sk-ant-[A-Za-z0-9_\-]{20,}")),
+    (SecretKind.OPENROUTER, re.compile(_B + r"sk-or-v1-[a-f0-9]{32,}")),
     (
         SecretKind.OPENAI,
         re.compile(_B + r"sk-(?!lm-|ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
@@ -161,6 +182,22 @@ _PATTERNS: tuple[tuple[SecretKind, re.Pattern[str]], ...] = (
     (SecretKind.STRIPE, re.compile(_B + r"(?:sk|rk)_live_[A-Za-z0-9]{16,}")),
     (SecretKind.GOOGLE, re.compile(_B + r"AIza[0-9A-Za-z_\-]{35}")),
     (SecretKind.NPM, re.compile(_B + r"npm_[A-Za-z0-9]{36}")),
+    (
+        SecretKind.JWT,
+        re.compile(_B + r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    ),
+    (SecretKind.FIRECRAWL, re.compile(_B + r"fc-[a-f0-9]{32}(?![A-Za-z0-9])")),
+    (SecretKind.BROWSERBASE, re.compile(_B + r"bb_live_[A-Za-z0-9_-]{20,}")),
+    (SecretKind.TAVILY, re.compile(_B + r"tvly-(?:dev-|prod-)?[A-Za-z0-9]{20,}")),
+    (SecretKind.PERPLEXITY, re.compile(_B + r"pplx-[A-Za-z0-9]{32,}")),
+    (SecretKind.GROQ, re.compile(_B + r"gsk_[A-Za-z0-9]{40,}")),
+    (SecretKind.XAI, re.compile(_B + r"xai-[A-Za-z0-9]{40,}")),
+    (SecretKind.GITLAB, re.compile(_B + r"glpat-[A-Za-z0-9_-]{20,}")),
+    # prefixes whose vendor the list does not name: a prefix, then an opaque body with a digit
+    (
+        SecretKind.PREFIXED,
+        re.compile(_B + r"(?:op|pk-br|pk-lf|sk-lf|sk-br)-(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{24,}"),
+    ),
     (SecretKind.PRIVATE_KEY, re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
 )
 
@@ -259,13 +296,20 @@ _MIN_GENERIC_LENGTH = 8
 _MIN_ENTROPY = 3.0
 
 
-def _looks_secret(value: str) -> bool:
-    """A literal under a secret-ish key that is opaque enough to be a credential."""
+# names that end in a credential word: a digits-only value there is a key, not a port
+_CREDENTIAL_NAME = re.compile(r"(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PAT|PIN)$", re.IGNORECASE)
+
+
+def _looks_secret(value: str, key: str | None = None) -> bool:
+    """A literal under a secret-ish key that is opaque enough to be a credential. A
+    digits-only value counts under a name ending in KEY/TOKEN/SECRET (`APP_KEY=48213907…`)."""
     v = _AUTH_SCHEME.sub("", value.strip())
     if len(v) < _MIN_GENERIC_LENGTH or is_placeholder(v):
         return False
     if any(ch.isspace() for ch in v):
         return False  # sentences and commands, not credentials
+    if key is not None and v.isdigit() and _CREDENTIAL_NAME.search(re.sub(r"[^A-Za-z]", "", key)):
+        return len(set(v)) >= 4  # not 12345678-like repetition… but any varied digit string
     if v.lower() in {"true", "false", "null", "none"} or re.fullmatch(r"[\d.:-]+", v):
         return False
     if "://" in v or v.startswith(("/", "~", "./", "../")) or re.match(r"^[A-Za-z]:[\\/]", v):
@@ -395,8 +439,23 @@ def _args_hits(args: list[Any]) -> Iterator[tuple[int, _Hit]]:
                 yield i, hit
             continue
         assign = _ASSIGN_RE.match(arg)
-        if assign and is_secret_key(assign.group(1)) and _looks_secret(assign.group(2)):
-            yield i, _Hit(SecretKind.GENERIC, assign.group(2), f"argument {assign.group(1)}=")
+        if assign and is_secret_key(assign.group(1)):
+            if _looks_secret(assign.group(2), assign.group(1)):
+                yield i, _Hit(SecretKind.GENERIC, assign.group(2), f"argument {assign.group(1)}=")
+            continue
+        if _opaque_token(arg):
+            yield i, _Hit(SecretKind.GENERIC, arg, "positional argument")
+
+
+def _opaque_token(arg: str) -> bool:
+    """A positional argument that can only be a credential: long, mixed case and digits,
+    high entropy, and nothing a path, package, URL, UUID or hex digest would have."""
+    a = arg.strip()
+    if len(a) < 24 or not re.fullmatch(r"[A-Za-z0-9_\-]+", a) or is_placeholder(a):
+        return False
+    if not (re.search(r"[a-z]", a) and re.search(r"[A-Z]", a) and re.search(r"\d", a)):
+        return False
+    return _entropy(a) >= 4.0
 
 
 def _escape(token: str) -> str:
@@ -425,7 +484,7 @@ def _json_hits(value: Any, pointer: str, key: str | None, keys: bool) -> Iterato
         yield pointer, hit
     if key is not None and is_secret_key(key):
         v = _AUTH_SCHEME.sub("", value.strip())
-        if _looks_secret(v):
+        if _looks_secret(v, key):
             where = f"value of {key}"
             yield pointer, _Hit(SecretKind.GENERIC, v, where)
 
@@ -525,7 +584,7 @@ def find_secrets_in_text(text: str, *, source: str, hash_key: bytes | None = Non
             if m and is_secret_key(m.group(1)):
                 val = _unquote(m.group(2))
                 v = _AUTH_SCHEME.sub("", val)
-                if _looks_secret(v):
+                if _looks_secret(v, m.group(1)):
                     yield None, number, _Hit(SecretKind.GENERIC, v, f"value of {m.group(1)}")
 
     return _dedupe(hits(), source, hash_key)

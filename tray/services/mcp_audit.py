@@ -145,7 +145,7 @@ def _audit_sync(
     log.info(
         "audited %s: %d server(s), %d finding(s)", path, len(doc.servers), len(report.findings)
     )
-    return report, doc
+    return report, (None if report.errors else doc)  # an empty file is a parse error too
 
 
 async def audit_file(

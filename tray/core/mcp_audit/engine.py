@@ -14,6 +14,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable
 
+from tray.core.mcp_audit.checks_args import check_arg_references
 from tray.core.mcp_audit.checks_comments import check_comments
 from tray.core.mcp_audit.checks_docker import check_docker
 from tray.core.mcp_audit.checks_exposure import exposure_findings
@@ -94,6 +95,7 @@ def _server_findings(
     ctx = Ctx(
         server, findings, lmstudio_home, _home_of(lmstudio_home), known=known, hash_key=hash_key
     )
+    first = len(findings)
     s = server
     if s.command is None and s.url is None:
         ctx.add(
@@ -122,6 +124,7 @@ def _server_findings(
             "Remove the server instead of switching it off this way.",
         )
     check_secrets(ctx)
+    check_arg_references(ctx)
     check_env(ctx)
     argv = _argv(s)
     wrapped = check_shell(ctx, argv)
@@ -137,7 +140,43 @@ def _server_findings(
     if not argv:
         check_scope(ctx, [], 0)
         check_remote(ctx, [])
+    if s.raw.get("disabled") is True:
+        findings[first:] = _as_disabled(server, findings[first:])
     return ctx.kinds if not s.disabled else set()
+
+
+# a literal secret sits in the file whether the server runs or not
+_FULL_WHEN_DISABLED = {"S1", "S2", "S3", "S4", "S6"}
+_DISABLED_NOTE = " (The server is disabled: this applies only if it is turned back on.)"
+
+
+def _as_disabled(server: McpServer, found: list[Finding]) -> list[Finding]:
+    """A server with `"disabled": true` does not run: what it would run is lowered to low
+    and says so; literal secrets keep their severity; one note says it is disabled."""
+    out = [
+        Finding(
+            id="F2",
+            severity=Severity.INFO,
+            server=server.name,
+            pointer=server.pointer_of("disabled"),
+            line=server.line_of("disabled"),
+            message='The server is disabled ("disabled": true): it does not run. Findings '
+            "about what it would run are lowered to low; literal secrets still count in full.",
+            fix="Remove the server if you no longer use it.",
+        )
+    ]
+    for f in found:
+        if f.id in _FULL_WHEN_DISABLED and not f.message.startswith("A secret reference"):
+            out.append(f)
+        elif f.severity.rank > Severity.LOW.rank:
+            out.append(
+                f.model_copy(
+                    update={"severity": Severity.LOW, "message": f.message + _DISABLED_NOTE}
+                )
+            )
+        else:
+            out.append(f.model_copy(update={"message": f.message + _DISABLED_NOTE}))
+    return out
 
 
 def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
@@ -201,6 +240,7 @@ def audit(
         file=facts.path,
         dialect=doc.dialect if doc else None,
         servers=[s.name for s in doc.servers] if doc else [],
+        disabled=[s.name for s in doc.servers if s.raw.get("disabled") is True] if doc else [],
         findings=findings,
         errors=errors,
         exists=facts.exists,

@@ -106,6 +106,8 @@ class AuditReport(BaseModel):
     dialect: McpDialect | None
     servers: list[str]
     findings: list[Finding]
+    # servers with `"disabled": true`: they do not run (their findings say so)
+    disabled: list[str] = []
     errors: list[str]
     exists: bool = True
     # the parse error's place, for a view that shows it prominently
