@@ -159,16 +159,22 @@ def test_lmstudio_exposure() -> None:
     l3 = [f for f in lan_open.findings if f.id == "L3"]
     assert l3 and l3[0].severity is Severity.HIGH
     unknown = audit(doc, SAFE, None, lmstudio_home=HOME)
-    by_id = {f.id: f for f in unknown.findings}
+    # issue 17: what the tray cannot read is one note, not four on every file
+    (note,) = [f for f in unknown.findings if f.id.startswith("L")]
+    assert note.id == "L1" and note.severity is Severity.INFO
     for switch, id_ in (
         ("Allow per-request MCPs", "L1"),
         ("Allow calling servers from mcp.json", "L2"),
         ("Require Authentication", "L3"),
+        ("Add to LM Studio", "L5"),
     ):
-        f = by_id[id_]
-        assert f.severity is Severity.INFO
-        assert switch in f.message + f.fix
-        assert "Developer tab → Server Settings" in f.fix
+        assert switch in note.message and f"({id_}" in note.message
+        assert switch in note.fix or id_ == "L5"
+    assert "Developer tab → Server Settings" in note.fix
+    # authentication known: not in the note
+    known = audit(doc, SAFE, LOCAL, lmstudio_home=HOME)
+    (note,) = [f for f in known.findings if f.id.startswith("L")]
+    assert "Require Authentication" not in note.message + note.fix
 
 
 def test_exit_code_follows_the_threshold_not_the_output_format() -> None:
