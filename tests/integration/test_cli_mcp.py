@@ -198,3 +198,28 @@ def test_secret_hashes_are_keyed_per_installation(cli: Cli, home: Path) -> None:
     assert re.search(r"\bhmac [0-9a-f]{8}\b", messages)
     again = cli.json("mcp", "audit", "--no-server", "--file", str(mcp), code=1)
     assert again["findings"] == doc["findings"]  # the same key: the same hashes
+
+
+def test_audit_format_sarif_and_json(cli: Cli, home: Path) -> None:
+    """`--format sarif` prints a SARIF 2.1.0 log; `--format json` equals `--json`; the exit
+    code is the same whatever the format."""
+    mcp = home / "mcp.json"
+    write(mcp, RISKY)
+    base = ("mcp", "audit", "--no-server", "--file", str(mcp))
+    sarif = cli(*base, "--format", "sarif")
+    log = json.loads(sarif.stdout)
+    assert log["version"] == "2.1.0" and "sarif" in log["$schema"]
+    results = log["runs"][0]["results"]
+    assert results and all(
+        r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results
+    )
+    plain = cli(*base)
+    js = cli(*base, "--format", "json")
+    assert sarif.returncode == plain.returncode == js.returncode == 1
+    assert json.loads(js.stdout)["findings"] == json.loads(cli(*base, "--json").stdout)["findings"]
+    assert TOKEN not in sarif.stdout + sarif.stderr
+    broken = home / "broken.json"
+    broken.write_text('{"mcpServers": {,}', encoding="utf-8")
+    bad = cli("mcp", "audit", "--no-server", "--file", str(broken), "--format", "sarif")
+    assert bad.returncode == 2
+    assert json.loads(bad.stdout)["runs"][0]["invocations"][0]["executionSuccessful"] is False

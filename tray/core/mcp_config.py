@@ -126,6 +126,8 @@ class McpDocument(BaseModel):
     duplicate_keys: tuple[str, ...] = ()
     # pointer → line for the whole document (inputs, top-level keys)
     positions: dict[str, int] = {}
+    # pointer → column (1-based) where that value starts
+    columns: dict[str, int] = {}
     # JSONC comments: (line the comment starts on, its text without the markers)
     comments: tuple[tuple[int, str], ...] = ()
     # entries that are not server objects (`"a": "npx foo"`, `null`) and a server list of
@@ -317,6 +319,7 @@ def parse_mcp(data: bytes | str) -> McpDocument:
         "raw": value,
         "duplicate_keys": tuple(parsed.duplicate_keys),
         "positions": lines,
+        "columns": {p: lc[1] for p, lc in pos.items()},
         "comments": tuple(parsed.comments),
     }
     if parsed.empty or value is None:

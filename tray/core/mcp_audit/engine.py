@@ -179,6 +179,16 @@ def _as_disabled(server: McpServer, found: list[Finding]) -> list[Finding]:
     return out
 
 
+def _with_column(f: Finding, doc: McpDocument) -> Finding:
+    """The column of the value the finding points at, when it sits on the finding's line."""
+    if not f.pointer or f.line is None or f.column is not None:
+        return f
+    column = doc.columns.get(f.pointer)
+    if column is None or doc.positions.get(f.pointer) != f.line:
+        return f
+    return f.model_copy(update={"column": column})
+
+
 def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
     seen: set[tuple[str, str | None, str, str]] = set()
     out: list[Finding] = []
@@ -227,6 +237,15 @@ def audit(
         toxic_flow(kinds_per_server, findings)
     exposure_findings(exposure, findings)
     findings = _dedupe(findings)
+    if doc is not None:
+        findings = [_with_column(f, doc) for f in findings]
+    elif parse_error is not None:
+        findings = [
+            f.model_copy(update={"column": parse_error.column})
+            if f.id == "F1" and f.line == parse_error.line
+            else f
+            for f in findings
+        ]
     order = {name: i for i, name in enumerate(kinds_per_server)}
     findings.sort(
         key=lambda f: (

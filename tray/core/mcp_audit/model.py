@@ -67,6 +67,7 @@ class Finding(BaseModel):
     line: int | None
     message: str
     fix: str
+    column: int | None = None  # where the value at `pointer` starts on its line
 
 
 class FileFacts(BaseModel):
