@@ -292,3 +292,27 @@ def test_per_request_mcps_say_who_could_use_them_in_plain_words(
     (l1,) = [f for f in audit(doc, SAFE, exposure, lmstudio_home=HOME).findings if f.id == "L1"]
     assert said in l1.message
     assert "risk is" not in l1.message and "HIGH" not in l1.message
+
+
+def _sev(name: str) -> set[tuple[str, str | None, str]]:
+    return {(f.id, f.server, f.severity.value) for f in _run(FIXTURES / name).findings}
+
+
+def test_real_world_spot_checks_after_issue_17() -> None:
+    """The corpus changes issue 17 made, each for its rule."""
+    # C3 follows trust: the vendor's scope / a well-known package is low, an unknown one
+    # medium (no longer high just because `npx -y` fetches an unscoped name)
+    got = _sev("043-cursor-live-secrets-whop-pipedream.json")
+    assert ("C3", "pipedream", "low") in got and ("C3", "whop", "medium") in got
+    assert ("C3", "atlassian", "low") in _sev("029-amazonq-mcp-remote-atlassian.json")
+    # C5: an official-looking package the list does not know
+    assert ("C5", "n3-empire-filesystem", "high") in _sev(
+        "052-claude-desktop-suspicious-fs-package.json"
+    )
+    # the server *name* "kubernets-…" is a typo, the package name is right: no C5
+    assert not [f for f in _sev("017-amazonq-uvx-latest.json") if f[0] == "C5"]
+    # a relative PYTHONPATH inside the server's cwd is the project's own
+    assert not [f for f in _sev("059-claude-code-venv-python-cwd.json") if f[:2] == ("S8", "tools")]
+    # one L note per file, not four
+    for path in REAL:
+        assert [f.id for f in _run(path).findings if f.id.startswith("L")] == ["L1"], path.name
