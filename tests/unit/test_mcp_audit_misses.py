@@ -340,3 +340,10 @@ def test_bridges_are_treated_like_mcp_remote(server: dict[str, Any], r1: bool) -
 def test_socat_to_this_machine_is_not_remote() -> None:
     report = _audit({"b": {"command": "socat", "args": ["STDIO", "TCP:127.0.0.1:9000"]}})
     assert not _of(report, "R3") and not _of(report, "R1")
+
+
+def test_a_secret_in_an_entry_that_is_not_an_object_is_still_found() -> None:
+    report = _audit({"gh": f"npx -y @modelcontextprotocol/server-github --token {GHP}"})
+    s1 = [f for f in _of(report, "S1") if f.pointer == "/mcpServers/gh"]
+    assert [f.severity for f in s1] == [Severity.CRITICAL] and s1[0].line == 3
+    assert GHP not in _all_output(report) and GHP[4:20] not in _all_output(report)

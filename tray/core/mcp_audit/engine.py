@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Iterable
 
 from tray.core.mcp_audit.checks_args import check_arg_references
-from tray.core.mcp_audit.checks_comments import check_comments
+from tray.core.mcp_audit.checks_comments import check_comments, check_stray_values
 from tray.core.mcp_audit.checks_docker import check_docker
 from tray.core.mcp_audit.checks_exposure import exposure_findings
 from tray.core.mcp_audit.checks_file import file_findings
@@ -230,6 +230,7 @@ def audit(
     if doc is not None:
         check_inputs(doc, findings)
         check_comments(doc, findings, hash_key)
+        check_stray_values(doc, findings, hash_key)
         for server in doc.servers:
             kinds_per_server[server.name] = _server_findings(
                 server, lmstudio_home, findings, known, hash_key
