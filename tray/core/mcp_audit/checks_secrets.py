@@ -81,6 +81,16 @@ def check_secrets(ctx: Ctx) -> None:
                     f"{with_article(f.label, capital=True)} is {where}: {desc}.",
                     fix,
                 )
+        elif top == "args" and f.where == "positional argument":
+            # judged by its shape alone (an id can look like this too): medium
+            ctx.add(
+                "S3",
+                Severity.MEDIUM,
+                rel,
+                f"A value shaped like a token is {where}: {desc}. If it is a credential, "
+                "anyone on this machine can read it.",
+                fix,
+            )
         elif top == "args":
             ctx.add("S3", Severity.HIGH, rel, f"A secret-looking value is {where}: {desc}.", fix)
         else:
