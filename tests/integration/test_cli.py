@@ -178,6 +178,10 @@ def test_doctor_healthy_and_broken_config(cli: Cli, sim: Simulator) -> None:
     assert doc["gpu"]["line"].startswith("GPU memory")
     # a person's words for the switches, not Python's booleans
     assert f"Server settings: port {sim.api_port}, bind 127.0.0.1, CORS off, JIT on\n" in text
+    # the date of the well-known MCP packages list the audit's typosquat check uses
+    known = doc["mcp_known_packages"]
+    assert known["npm"] > 0 and known["pypi"] > 0 and len(known["date"]) == 10
+    assert f"from {known['date']}" in text
     assert "True" not in text and "False" not in text and "None" not in text
     cfg_path = cli.user_home / ".lmstudio" / ".internal" / "http-server-config.json"
     cfg_path.write_text("{ broken")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -173,3 +174,52 @@ def test_keep_locked_is_saved_in_settings(cli: Cli, home: Path) -> None:
 
 def test_mcp_without_action_is_a_usage_error(cli: Cli) -> None:
     assert cli("mcp").returncode == 2
+
+
+def test_an_empty_or_blank_file_is_a_parse_error_exit_2(cli: Cli, home: Path) -> None:
+    """Issue 17: LM Studio cannot read an empty mcp.json; it is not "no servers"."""
+    for text in ("", "  \n\t\n"):
+        mcp = home / "mcp.json"
+        mcp.write_text(text, encoding="utf-8")
+        code, code_json, _ = both(cli, "mcp", "audit", "--no-server", "--file", str(mcp))
+        assert (code, code_json) == (2, 2)
+        doc = cli.json("mcp", "audit", "--no-server", "--file", str(mcp), code=2)
+        assert doc["errors"] and doc["error_line"] == 1
+
+
+def test_secret_hashes_are_keyed_per_installation(cli: Cli, home: Path) -> None:
+    """The short hash is an HMAC under a key in the app's private data folder (0600)."""
+    mcp = home / "mcp.json"
+    write(mcp, RISKY)
+    doc = cli.json("mcp", "audit", "--no-server", "--file", str(mcp), code=1)
+    key_file = cli.user_home / ".local" / "share" / "lmstudio-tray" / "audit-hash.key"
+    assert key_file.is_file() and mode_of(key_file) == 0o600
+    messages = " ".join(f["message"] for f in doc["findings"])
+    assert re.search(r"\bhmac [0-9a-f]{8}\b", messages)
+    again = cli.json("mcp", "audit", "--no-server", "--file", str(mcp), code=1)
+    assert again["findings"] == doc["findings"]  # the same key: the same hashes
+
+
+def test_audit_format_sarif_and_json(cli: Cli, home: Path) -> None:
+    """`--format sarif` prints a SARIF 2.1.0 log; `--format json` equals `--json`; the exit
+    code is the same whatever the format."""
+    mcp = home / "mcp.json"
+    write(mcp, RISKY)
+    base = ("mcp", "audit", "--no-server", "--file", str(mcp))
+    sarif = cli(*base, "--format", "sarif")
+    log = json.loads(sarif.stdout)
+    assert log["version"] == "2.1.0" and "sarif" in log["$schema"]
+    results = log["runs"][0]["results"]
+    assert results and all(
+        r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results
+    )
+    plain = cli(*base)
+    js = cli(*base, "--format", "json")
+    assert sarif.returncode == plain.returncode == js.returncode == 1
+    assert json.loads(js.stdout)["findings"] == json.loads(cli(*base, "--json").stdout)["findings"]
+    assert TOKEN not in sarif.stdout + sarif.stderr
+    broken = home / "broken.json"
+    broken.write_text('{"mcpServers": {,}', encoding="utf-8")
+    bad = cli("mcp", "audit", "--no-server", "--file", str(broken), "--format", "sarif")
+    assert bad.returncode == 2
+    assert json.loads(bad.stdout)["runs"][0]["invocations"][0]["executionSuccessful"] is False

@@ -139,7 +139,8 @@ def test_parse_error_is_shown_prominently(
     assert (home / "mcp.json").read_bytes() == before
 
 
-@pytest.mark.parametrize("fixture", ["empty.json", "vscode-inputs.jsonc"])
+# (an empty file is a parse error since issue 17: test_parse_error_is_shown_prominently)
+@pytest.mark.parametrize("fixture", ["placeholders.json", "vscode-inputs.jsonc"])
 def test_other_files_render(loop: asyncio.AbstractEventLoop, tmp_path: Path, fixture: str) -> None:
     home = _home(tmp_path, fixture, 0o600)
 
@@ -192,12 +193,14 @@ def test_the_worst_findings_come_first(loop: asyncio.AbstractEventLoop, tmp_path
             shown = _shown_in_order(dialog)
             assert [title for title, _ in shown] == [
                 "Server sandbox",  # two criticals
-                "Server filesystem",  # one critical, one high
-                "Server team-notes",
+                "Server team-notes",  # one critical, one high, one medium
+                # one critical, one high, one low (its unpinned package is from the
+                # vendor's own scope: low since issue 17)
+                "Server filesystem",
                 "Server github",  # one critical, one medium
                 "Server installer",  # one critical
                 "File and LM Studio",  # high at worst
-                "Server old-weather",  # nothing found
+                "Server old-weather",  # disabled: only the note that says so
             ]
             worst = [max(s.rank for s in badges) if badges else 0 for _, badges in shown]
             assert worst == sorted(worst, reverse=True)

@@ -82,7 +82,9 @@ def test_the_cli_text_reads_in_the_same_order() -> None:
         line for line in text.splitlines() if line.startswith(("Server ", "File and LM Studio"))
     ]
     expected = [
-        "File and LM Studio" if name is None else f"Server {name}"
+        "File and LM Studio"
+        if name is None
+        else f"Server {name}" + (" (disabled)" if name in report.disabled else "")
         for name, items in worst_first(report.findings, report.servers)
         if items
     ]

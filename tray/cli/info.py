@@ -21,6 +21,7 @@ from tray.core.errors import LmsError
 from tray.core.gpu import memory_line
 from tray.core.status import ServerState, ServerStatus
 from tray.core.words import on_off, plural
+from tray.services.known_packages import load_known_packages
 from tray.services.lms_runner import lms_not_found
 from tray.services.lmstudio_home import count_model_default_configs, count_presets
 
@@ -208,10 +209,19 @@ async def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
         },
         "presets": count_presets(home.path) if home.exists else 0,
         "model_default_configs": count_model_default_configs(home.path) if home.exists else 0,
+        "mcp_known_packages": _known_packages(),
         "warnings": warnings,
         "notes": notes,
     }
     return doc, EXIT_OK if not warnings else EXIT_FAILED
+
+
+def _known_packages() -> dict[str, Any] | None:
+    """The date and size of the well-known MCP packages list the audit uses (C5)."""
+    known = load_known_packages()
+    if known is None:
+        return None
+    return {"date": known.date, "npm": len(known.npm), "pypi": len(known.pypi)}
 
 
 def _text_doctor(doc: dict[str, Any]) -> str:
@@ -241,6 +251,13 @@ def _text_doctor(doc: dict[str, Any]) -> str:
     lines.append(f"GPU:             {names + ': ' if names else ''}{memory}")
     lines.append(
         f"Presets:         {doc['presets']}; per-model defaults: {doc['model_default_configs']}"
+    )
+    known = doc.get("mcp_known_packages")
+    lines.append(
+        f"MCP packages:    list of {known['npm']} npm and {known['pypi']} PyPI packages "
+        f"from {known['date']}"
+        if known
+        else "MCP packages:    the known-packages list cannot be read (typosquat check off)"
     )
     for w in doc["warnings"]:
         lines.append(f"warning: {w}")

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tray import __version__
 from tray.cli._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -41,6 +43,7 @@ from tray.cli._common import (
 )
 from tray.core.errors import ConfigError, FileWriteError, LmStudioError, NotFound
 from tray.core.mcp_audit import AuditReport, Severity, exit_code, render_text
+from tray.core.mcp_audit.render_sarif import render_sarif
 from tray.core.mcp_inspect.render import render_inspect_text
 from tray.core.mcp_lockdown import (
     Drift,
@@ -79,6 +82,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--no-server",
         action="store_true",
         help="do not ask the LM Studio server whether it requires authentication",
+    )
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "sarif"],
+        default=None,
+        help="text (default), json (the same as --json) or sarif (SARIF 2.1.0, for code "
+        "scanning in CI); the exit code does not depend on it",
     )
 
     p = add_command(
@@ -194,7 +204,14 @@ async def cmd_audit(ctx: Context, args: argparse.Namespace) -> Result:
     if args.file is not None and not await asyncio.to_thread(path.exists):
         raise NotFound(f"There is no file {path}.", path=path)
     auth = None if args.no_server else await _server_auth(ctx)
-    report, _doc = await audit_file(path, lmstudio_home=ctx.env.home.path, server_auth=auth)
+    report, _doc = await audit_file(
+        path, lmstudio_home=ctx.env.home.path, server_auth=auth, data_dir=ctx.paths.data_dir
+    )
+    fmt = getattr(args, "format", None)
+    if fmt == "sarif":
+        return render_sarif(report, tool_version=__version__), exit_code(report, fail_on)
+    if fmt == "json":
+        args.json = True  # printed as the JSON document, exactly as with --json
     doc = report.model_dump(mode="json")
     doc["fail_on"] = fail_on.value
     return doc, exit_code(report, fail_on)
@@ -203,6 +220,8 @@ async def cmd_audit(ctx: Context, args: argparse.Namespace) -> Result:
 def _text_audit(doc: dict[str, Any]) -> str:
     if "error" in doc:
         return text_message(doc)
+    if "runs" in doc and "version" in doc:  # --format sarif: the SARIF log itself
+        return json.dumps(doc, indent=2)
     report = AuditReport.model_validate({k: v for k, v in doc.items() if k != "fail_on"})
     return render_text(report)
 

@@ -39,6 +39,8 @@ class JsoncResult:
     duplicate_keys: list[str] = field(default_factory=list)
     empty: bool = False
     trailing_commas: bool = False
+    # each comment's text without its markers, with the line it starts on
+    comments: list[tuple[int, str]] = field(default_factory=list)
 
     def line_of(self, pointer: str) -> int | None:
         """The line of `pointer`, or of its nearest ancestor that has one."""
@@ -71,6 +73,7 @@ class _Parser:
         self.has_comments = False
         self.trailing_commas = False
         self.duplicates: list[str] = []
+        self.comments: list[tuple[int, str]] = []
 
     # --- positions ---------------------------------------------------------------------
 
@@ -102,13 +105,16 @@ class _Parser:
                 self._advance()
             elif t.startswith("//", self.i):
                 self.has_comments = True
+                start = self.i
                 while self.i < self.n and t[self.i] != "\n":
                     self.i += 1
+                self.comments.append((self.line, t[start + 2 : self.i]))
             elif t.startswith("/*", self.i):
                 self.has_comments = True
                 end = t.find("*/", self.i + 2)
                 if end < 0:
                     raise self._error("Unterminated /* comment")
+                self.comments.append((self.line, t[self.i + 2 : end]))
                 self._advance(end + 2 - self.i)
             else:
                 return
@@ -300,4 +306,5 @@ def parse_jsonc_positions(text: str) -> JsoncResult:
         duplicate_keys=parser.duplicates,
         empty=empty,
         trailing_commas=parser.trailing_commas,
+        comments=parser.comments,
     )

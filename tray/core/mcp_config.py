@@ -126,6 +126,13 @@ class McpDocument(BaseModel):
     duplicate_keys: tuple[str, ...] = ()
     # pointer → line for the whole document (inputs, top-level keys)
     positions: dict[str, int] = {}
+    # pointer → column (1-based) where that value starts
+    columns: dict[str, int] = {}
+    # JSONC comments: (line the comment starts on, its text without the markers)
+    comments: tuple[tuple[int, str], ...] = ()
+    # entries that are not server objects (`"a": "npx foo"`, `null`) and a server list of
+    # the wrong type: (JSON pointer, what it is instead)
+    bad_entries: tuple[tuple[str, str], ...] = ()
 
     def server(self, name: str) -> McpServer | None:
         return next((s for s in self.servers if s.name == name), None)
@@ -238,6 +245,32 @@ def _servers_from_list(
     return tuple(out)
 
 
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _bad_entries(block: Any, base: str) -> tuple[tuple[str, str], ...]:
+    """What in a server list is not a server object, or the list itself when it is neither
+    an object nor a list: hosts skip these silently, so the audit says so."""
+    if isinstance(block, dict):
+        items = [(f"{base}/{escape_pointer(str(k))}", v) for k, v in block.items()]
+    elif isinstance(block, list):
+        items = [(f"{base}/{i}", v) for i, v in enumerate(block)]
+    else:
+        return ((base, _json_type(block)),)
+    return tuple((p, _json_type(v)) for p, v in items if not isinstance(v, dict))
+
+
 _KNOWN_TOP = {
     McpDialect.MCP_SERVERS: {"mcpServers", "$schema"},
     McpDialect.VSCODE: {"servers", "inputs", "$schema"},
@@ -286,12 +319,17 @@ def parse_mcp(data: bytes | str) -> McpDocument:
         "raw": value,
         "duplicate_keys": tuple(parsed.duplicate_keys),
         "positions": lines,
+        "columns": {p: lc[1] for p, lc in pos.items()},
+        "comments": tuple(parsed.comments),
     }
     if parsed.empty or value is None:
         return McpDocument(dialect=McpDialect.EMPTY, **common)
     if isinstance(value, list):
         return McpDocument(
-            dialect=McpDialect.ARRAY, servers=_servers_from_list(value, "", pos), **common
+            dialect=McpDialect.ARRAY,
+            servers=_servers_from_list(value, "", pos),
+            bad_entries=_bad_entries(value, ""),
+            **common,
         )
     if not isinstance(value, dict):
         raise McpParseError(
@@ -305,14 +343,17 @@ def parse_mcp(data: bytes | str) -> McpDocument:
     )
     dialect: McpDialect
     servers: tuple[McpServer, ...]
+    bad: tuple[tuple[str, str], ...] = ()
     if "mcpServers" in value:
         block = value["mcpServers"]
+        bad = _bad_entries(block, "/mcpServers")
         if isinstance(block, list):
             dialect, servers = McpDialect.ARRAY, _servers_from_list(block, "/mcpServers", pos)
         else:
             dialect, servers = McpDialect.MCP_SERVERS, _servers_from_map(block, "/mcpServers", pos)
     elif "servers" in value:
         block = value["servers"]
+        bad = _bad_entries(block, "/servers")
         if isinstance(block, list):
             dialect, servers = McpDialect.ARRAY, _servers_from_list(block, "/servers", pos)
         else:
@@ -320,14 +361,21 @@ def parse_mcp(data: bytes | str) -> McpDocument:
     elif "mcp.servers" in value:
         dialect = McpDialect.SETTINGS
         servers = _servers_from_map(value["mcp.servers"], "/" + escape_pointer("mcp.servers"), pos)
+        bad = _bad_entries(value["mcp.servers"], "/" + escape_pointer("mcp.servers"))
     elif isinstance(value.get("mcp"), dict) and "servers" in value["mcp"]:
         dialect = McpDialect.SETTINGS
         servers = _servers_from_map(value["mcp"]["servers"], "/mcp/servers", pos)
+        bad = _bad_entries(value["mcp"]["servers"], "/mcp/servers")
     else:
         dialect, servers = McpDialect.EMPTY, ()
     unknown = tuple(k for k in value if k not in _KNOWN_TOP[dialect])
     return McpDocument(
-        dialect=dialect, servers=servers, inputs=inputs, unknown_keys=unknown, **common
+        dialect=dialect,
+        servers=servers,
+        inputs=inputs,
+        unknown_keys=unknown,
+        bad_entries=bad,
+        **common,
     )
 
 

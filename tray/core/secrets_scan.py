@@ -23,6 +23,7 @@ other kind is report-only.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import re
 from collections import Counter
@@ -57,6 +58,16 @@ class SecretKind(StrEnum):
     STRIPE = "stripe"
     GOOGLE = "google"
     NPM = "npm"
+    JWT = "jwt"
+    FIRECRAWL = "firecrawl"
+    BROWSERBASE = "browserbase"
+    TAVILY = "tavily"
+    PERPLEXITY = "perplexity"
+    GROQ = "groq"
+    XAI = "xai"
+    GITLAB = "gitlab"
+    OPENROUTER = "openrouter"
+    PREFIXED = "prefixed"
     PRIVATE_KEY = "private-key"
     URL_CREDENTIALS = "url-credentials"
     GENERIC = "generic"
@@ -74,6 +85,16 @@ _LABELS: dict[SecretKind, str] = {
     SecretKind.STRIPE: "Stripe secret key",
     SecretKind.GOOGLE: "Google API key",
     SecretKind.NPM: "npm token",
+    SecretKind.JWT: "JSON Web Token (JWT)",
+    SecretKind.FIRECRAWL: "Firecrawl API key",
+    SecretKind.BROWSERBASE: "Browserbase API key",
+    SecretKind.TAVILY: "Tavily API key",
+    SecretKind.PERPLEXITY: "Perplexity API key",
+    SecretKind.GROQ: "Groq API key",
+    SecretKind.XAI: "xAI API key",
+    SecretKind.GITLAB: "GitLab token",
+    SecretKind.OPENROUTER: "OpenRouter API key",
+    SecretKind.PREFIXED: "vendor-prefixed API key",
     SecretKind.PRIVATE_KEY: "private key",
     SecretKind.URL_CREDENTIALS: "password in a URL",
     SecretKind.GENERIC: "secret-looking value",
@@ -92,6 +113,14 @@ class Finding(BaseModel):
     length: int
     digest: str
     where: str = ""
+    # a tutorial's default password for a database on this machine (`postgres@localhost`)
+    tutorial_default: bool = False
+    keyed: bool = False  # the digest is an HMAC under the installation's key
+
+    @property
+    def hash_label(self) -> str:
+        """What the digest is: `hmac` (keyed) or `sha256`."""
+        return "hmac" if self.keyed else "sha256"
 
     @property
     def lmstudio(self) -> bool:
@@ -114,13 +143,18 @@ class Finding(BaseModel):
         where = f" ({self.where})" if self.where else ""
         return (
             f"{self.label}{where} in {self.location()}: "
-            f"{self.length} characters, sha256 {self.digest}"
+            f"{self.length} characters, {self.hash_label} {self.digest}"
         )
 
 
-def digest_of(secret: str) -> str:
-    """First 8 hex digits of the SHA-256: enough to match a secret in two files."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:8]
+def digest_of(secret: str, key: bytes | None = None) -> str:
+    """First 8 hex digits of the HMAC-SHA256 under `key` (the installation's own key, so a
+    short password cannot be looked up from the digest), or of the plain SHA-256 without
+    one: enough to match a secret in two places, not to guess it."""
+    data = secret.encode("utf-8")
+    if key:
+        return hmac.new(key, data, hashlib.sha256).hexdigest()[:8]
+    return hashlib.sha256(data).hexdigest()[:8]
 
 
 # --- shapes ----------------------------------------------------------------------------
@@ -132,6 +166,7 @@ _B = r"(?<![A-Za-z0-9_])"  # not glued to a longer word on the left
 _PATTERNS: tuple[tuple[SecretKind, re.Pattern[str]], ...] = (
     (SecretKind.LMSTUDIO, re.compile(_B + LMSTUDIO_TOKEN + r"(?![A-Za-z0-9])")),
     (SecretKind.ANTHROPIC, re.compile(_B + r"sk-ant-[A-Za-z0-9_\-]{20,}")),
+    (SecretKind.OPENROUTER, re.compile(_B + r"sk-or-v1-[a-f0-9]{32,}")),
     (
         SecretKind.OPENAI,
         re.compile(_B + r"sk-(?!lm-|ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
@@ -147,6 +182,22 @@ _PATTERNS: tuple[tuple[SecretKind, re.Pattern[str]], ...] = (
     (SecretKind.STRIPE, re.compile(_B + r"(?:sk|rk)_live_[A-Za-z0-9]{16,}")),
     (SecretKind.GOOGLE, re.compile(_B + r"AIza[0-9A-Za-z_\-]{35}")),
     (SecretKind.NPM, re.compile(_B + r"npm_[A-Za-z0-9]{36}")),
+    (
+        SecretKind.JWT,
+        re.compile(_B + r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    ),
+    (SecretKind.FIRECRAWL, re.compile(_B + r"fc-[a-f0-9]{32}(?![A-Za-z0-9])")),
+    (SecretKind.BROWSERBASE, re.compile(_B + r"bb_live_[A-Za-z0-9_-]{20,}")),
+    (SecretKind.TAVILY, re.compile(_B + r"tvly-(?:dev-|prod-)?[A-Za-z0-9]{20,}")),
+    (SecretKind.PERPLEXITY, re.compile(_B + r"pplx-[A-Za-z0-9]{32,}")),
+    (SecretKind.GROQ, re.compile(_B + r"gsk_[A-Za-z0-9]{40,}")),
+    (SecretKind.XAI, re.compile(_B + r"xai-[A-Za-z0-9]{40,}")),
+    (SecretKind.GITLAB, re.compile(_B + r"glpat-[A-Za-z0-9_-]{20,}")),
+    # prefixes whose vendor the list does not name: a prefix, then an opaque body with a digit
+    (
+        SecretKind.PREFIXED,
+        re.compile(_B + r"(?:op|pk-br|pk-lf|sk-lf|sk-br)-(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{24,}"),
+    ),
     (SecretKind.PRIVATE_KEY, re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
 )
 
@@ -162,8 +213,14 @@ _PLACEHOLDER_RE = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _PLACEHOLDER_WORDS = re.compile(
-    r"your[_\-. ]|_here\b|-here\b|\bchangeme\b|\bchange[_-]me\b|replace[_-]?(?:me|with)|"
-    r"\bexample\b|\bplaceholder\b|\bdummy\b|\bredacted\b|x{6,}|\*{4,}|\.{3}|…",
+    r"your[_\-. ]|_here\b|-here\b|\bchangeme\b|\bchange[_-]?me\b|replace[_-]?(?:me|with)|"
+    r"\bexample\b|\bplaceholder\b|\bdummy\b|\bredacted\b|x{4,}|\*{4,}|\.{3}|…|"
+    # the same in other languages and styles (French, German, Spanish, Portuguese, Italian,
+    # Dutch): `REMPLACEZ_PAR_…`, `ERSETZEN_…`, `TU_TOKEN_AQUI`, `VOTRE_CLE`, `DEIN_TOKEN`
+    r"rempla[cç]|ersetzen|ersetze[_-]|einf[uü]gen|(?:^|[_\-. ])(?:aqu[ií]|ici|hier|qui)$|"
+    r"^(?:tu|tus|su|seu|sua|votre|vos|ton|ta|dein|deine|ihr|ihre|il[_-]tuo|tuo|la[_-]tua|"
+    r"uw|je)[_\-. ]|\b(?:insert|enter|put|fill|paste)[_\-. ]?(?:your|in|here|the)|"
+    r"(?:^|[_\-])todo(?:[_\-]|$)|^\[[^\]]*\]$|^\{[^{}]*\}$",
     re.IGNORECASE,
 )
 
@@ -239,13 +296,20 @@ _MIN_GENERIC_LENGTH = 8
 _MIN_ENTROPY = 3.0
 
 
-def _looks_secret(value: str) -> bool:
-    """A literal under a secret-ish key that is opaque enough to be a credential."""
+# names that end in a credential word: a digits-only value there is a key, not a port
+_CREDENTIAL_NAME = re.compile(r"(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PAT|PIN)$", re.IGNORECASE)
+
+
+def _looks_secret(value: str, key: str | None = None) -> bool:
+    """A literal under a secret-ish key that is opaque enough to be a credential. A
+    digits-only value counts under a name ending in KEY/TOKEN/SECRET (`APP_KEY=48213907…`)."""
     v = _AUTH_SCHEME.sub("", value.strip())
     if len(v) < _MIN_GENERIC_LENGTH or is_placeholder(v):
         return False
     if any(ch.isspace() for ch in v):
         return False  # sentences and commands, not credentials
+    if key is not None and v.isdigit() and _CREDENTIAL_NAME.search(re.sub(r"[^A-Za-z]", "", key)):
+        return len(set(v)) >= 4  # not 12345678-like repetition… but any varied digit string
     if v.lower() in {"true", "false", "null", "none"} or re.fullmatch(r"[\d.:-]+", v):
         return False
     if "://" in v or v.startswith(("/", "~", "./", "../")) or re.match(r"^[A-Za-z]:[\\/]", v):
@@ -261,10 +325,55 @@ def _looks_secret(value: str) -> bool:
 class _Hit:
     """A secret while we still hold it: never leaves this module."""
 
-    __slots__ = ("kind", "value", "where")
+    __slots__ = ("kind", "tutorial", "value", "where")
 
     def __init__(self, kind: SecretKind, value: str, where: str) -> None:
         self.kind, self.value, self.where = kind, value, where
+        self.tutorial = False
+
+
+# passwords that tutorials and docker-compose files use for a database on this machine
+_DEFAULT_PASSWORDS = frozenset(
+    {
+        "postgres",
+        "password",
+        "pass",
+        "passwd",
+        "admin",
+        "root",
+        "secret",
+        "mysql",
+        "mongo",
+        "mongodb",
+        "redis",
+        "example",
+        "test",
+        "testing",
+        "dev",
+        "development",
+        "local",
+        "default",
+        "guest",
+        "user",
+        "changeme",
+        "1234",
+        "12345",
+        "123456",
+        "12345678",
+        "sa",
+    }
+)
+
+
+def _is_local_host(host: str | None) -> bool:
+    h = (host or "").strip("[]").lower()
+    return h in {"localhost", "::1", "0.0.0.0", "host.docker.internal"} or h.startswith("127.")
+
+
+def _tutorial_default(host: str | None, user: str | None, password: str) -> bool:
+    """A documentation default (`postgres:postgres@localhost`): a note, not a leak."""
+    pw = password.lower()
+    return _is_local_host(host) and (pw in _DEFAULT_PASSWORDS or pw == (user or "").lower())
 
 
 def _shape_hits(text: str) -> Iterator[_Hit]:
@@ -288,7 +397,9 @@ def _url_hits(value: str) -> Iterator[_Hit]:
         except ValueError:
             continue
         if password and not is_placeholder(password):
-            yield _Hit(SecretKind.URL_CREDENTIALS, password, "URL user info")
+            hit = _Hit(SecretKind.URL_CREDENTIALS, password, "URL user info")
+            hit.tutorial = _tutorial_default(parts.hostname, parts.username, password)
+            yield hit
         for name, val in parse_qsl(parts.query, keep_blank_values=False):
             if is_secret_key(name) and not is_placeholder(val) and len(val) >= 6:
                 yield _Hit(SecretKind.GENERIC, val, f"URL parameter {name}")
@@ -328,8 +439,23 @@ def _args_hits(args: list[Any]) -> Iterator[tuple[int, _Hit]]:
                 yield i, hit
             continue
         assign = _ASSIGN_RE.match(arg)
-        if assign and is_secret_key(assign.group(1)) and _looks_secret(assign.group(2)):
-            yield i, _Hit(SecretKind.GENERIC, assign.group(2), f"argument {assign.group(1)}=")
+        if assign and is_secret_key(assign.group(1)):
+            if _looks_secret(assign.group(2), assign.group(1)):
+                yield i, _Hit(SecretKind.GENERIC, assign.group(2), f"argument {assign.group(1)}=")
+            continue
+        if _opaque_token(arg):
+            yield i, _Hit(SecretKind.GENERIC, arg, "positional argument")
+
+
+def _opaque_token(arg: str) -> bool:
+    """A positional argument that can only be a credential: long, mixed case and digits,
+    high entropy, and nothing a path, package, URL, UUID or hex digest would have."""
+    a = arg.strip()
+    if len(a) < 24 or not re.fullmatch(r"[A-Za-z0-9_\-]+", a) or is_placeholder(a):
+        return False
+    if not (re.search(r"[a-z]", a) and re.search(r"[A-Z]", a) and re.search(r"\d", a)):
+        return False
+    return _entropy(a) >= 4.0
 
 
 def _escape(token: str) -> str:
@@ -358,7 +484,7 @@ def _json_hits(value: Any, pointer: str, key: str | None, keys: bool) -> Iterato
         yield pointer, hit
     if key is not None and is_secret_key(key):
         v = _AUTH_SCHEME.sub("", value.strip())
-        if _looks_secret(v):
+        if _looks_secret(v, key):
             where = f"value of {key}"
             yield pointer, _Hit(SecretKind.GENERIC, v, where)
 
@@ -373,7 +499,9 @@ def _line_of(text: str | None, secret: str) -> int | None:
     return text.count("\n", 0, at) + 1
 
 
-def _dedupe(hits: Iterator[tuple[str | None, int | None, _Hit]], source: str) -> list[Finding]:
+def _dedupe(
+    hits: Iterator[tuple[str | None, int | None, _Hit]], source: str, key: bytes | None = None
+) -> list[Finding]:
     """One finding per (place, secret): a known shape beats the generic hit on the same
     value (a `Bearer sk-lm-…` header is an LM Studio token, not just "secret-looking")."""
     kept: list[tuple[str | None, int | None, _Hit]] = []
@@ -392,15 +520,22 @@ def _dedupe(hits: Iterator[tuple[str | None, int | None, _Hit]], source: str) ->
             pointer=pointer,
             line=line,
             length=len(hit.value),
-            digest=digest_of(hit.value),
+            digest=digest_of(hit.value, key),
             where=hit.where,
+            tutorial_default=hit.tutorial,
+            keyed=bool(key),
         )
         for pointer, line, hit in kept
     ]
 
 
 def find_secrets_in_json(
-    value: Any, *, source: str, text: str | None = None, key_heuristics: bool = True
+    value: Any,
+    *,
+    source: str,
+    text: str | None = None,
+    key_heuristics: bool = True,
+    hash_key: bytes | None = None,
 ) -> list[Finding]:
     """Secrets in a parsed JSON document, each named by its JSON pointer.
 
@@ -411,7 +546,7 @@ def find_secrets_in_json(
         (pointer, _line_of(text, hit.value), hit)
         for pointer, hit in _json_hits(value, "", None, key_heuristics)
     )
-    return _dedupe(found, source)
+    return _dedupe(found, source, hash_key)
 
 
 # `export KEY=value`, `KEY="value"`, `set -x KEY value`, `"KEY": "value"`, `KEY: value`
@@ -430,7 +565,7 @@ def _unquote(value: str) -> str:
     return re.split(r"\s+#", v, maxsplit=1)[0].strip()
 
 
-def find_secrets_in_text(text: str, *, source: str) -> list[Finding]:
+def find_secrets_in_text(text: str, *, source: str, hash_key: bytes | None = None) -> list[Finding]:
     """Secrets in a line-based file (`.env`, shell rc) or in text we could not parse.
 
     Known shapes count anywhere, commented-out lines included (a token in a comment is
@@ -449,7 +584,7 @@ def find_secrets_in_text(text: str, *, source: str) -> list[Finding]:
             if m and is_secret_key(m.group(1)):
                 val = _unquote(m.group(2))
                 v = _AUTH_SCHEME.sub("", val)
-                if _looks_secret(v):
+                if _looks_secret(v, m.group(1)):
                     yield None, number, _Hit(SecretKind.GENERIC, v, f"value of {m.group(1)}")
 
-    return _dedupe(hits(), source)
+    return _dedupe(hits(), source, hash_key)

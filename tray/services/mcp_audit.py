@@ -27,7 +27,9 @@ from pathlib import Path
 from tray.core.errors import ConfigError
 from tray.core.mcp_audit import AuditReport, ExposureFacts, FileFacts, audit
 from tray.core.mcp_config import McpDocument, McpParseError, parse_mcp
+from tray.services.audit_key import audit_hash_key
 from tray.services.files import read_bytes
+from tray.services.known_packages import load_known_packages
 from tray.services.lmstudio_home import mcp_file, server_config_path
 
 __all__ = ["audit_file", "exposure_facts", "file_facts"]
@@ -118,11 +120,13 @@ def exposure_facts(
 
 
 def _audit_sync(
-    path: Path, lmstudio_home: Path | None, server_auth: bool | None
+    path: Path, lmstudio_home: Path | None, server_auth: bool | None, data_dir: Path | None
 ) -> tuple[AuditReport, McpDocument | None]:
     facts = file_facts(path)
     exposure = exposure_facts(lmstudio_home, server_auth, path=path)
     home = str(lmstudio_home) if lmstudio_home is not None else None
+    known = load_known_packages()
+    key = audit_hash_key(data_dir) if data_dir is not None else None
     if not facts.exists:
         return audit(None, facts, exposure, lmstudio_home=home), None
     try:
@@ -137,15 +141,21 @@ def _audit_sync(
         log.info("mcp.json does not parse: line %s, column %s", exc.line, exc.column)
         report = audit(None, facts, exposure, lmstudio_home=home, parse_error=exc)
         return report, None
-    report = audit(doc, facts, exposure, lmstudio_home=home)
+    report = audit(doc, facts, exposure, lmstudio_home=home, known=known, hash_key=key)
     log.info(
         "audited %s: %d server(s), %d finding(s)", path, len(doc.servers), len(report.findings)
     )
-    return report, doc
+    return report, (None if report.errors else doc)  # an empty file is a parse error too
 
 
 async def audit_file(
-    path: Path, *, lmstudio_home: Path | None, server_auth: bool | None
+    path: Path,
+    *,
+    lmstudio_home: Path | None,
+    server_auth: bool | None,
+    data_dir: Path | None = None,
 ) -> tuple[AuditReport, McpDocument | None]:
-    """Audit `path`; the document is None when the file is missing or does not parse."""
-    return await asyncio.to_thread(_audit_sync, path, lmstudio_home, server_auth)
+    """Audit `path`; the document is None when the file is missing or does not parse.
+    `data_dir` is the app's private data folder, where the key for secrets' short hashes
+    lives (`tray.services.audit_key`); without it the hashes are plain SHA-256."""
+    return await asyncio.to_thread(_audit_sync, path, lmstudio_home, server_auth, data_dir)

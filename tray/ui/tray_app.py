@@ -516,7 +516,12 @@ class TrayApp:
 
         status = self.monitor.status if self.monitor is not None else None
         auth = status.auth_required if status is not None else None
-        return await audit_file(path, lmstudio_home=self.env.home.path, server_auth=auth)
+        return await audit_file(
+            path,
+            lmstudio_home=self.env.home.path,
+            server_auth=auth,
+            data_dir=self.workspace.paths.data_dir,
+        )
 
     def _report_error(self, title: str, message: str) -> None:
         log.warning("%s: %s", title, message)

@@ -1,6 +1,7 @@
 """Group G of `shared/mcp/CHECKS.md`, LM Studio's exposure: authentication while serving
-on the network (L3), the switches the tray cannot read (L1, L2), another mcp.json LM Studio
-may read (L4), "Add to LM Studio" deeplinks (L5).
+on the network (L3), another mcp.json LM Studio may read (L4), and one note (id L1) for what
+the tray cannot read or check — the switches L1 and L2, authentication when unknown (L3) and
+"Add to LM Studio" deeplinks (L5).
 """
 
 from __future__ import annotations
@@ -34,32 +35,6 @@ def exposure_findings(exposure: ExposureFacts | None, findings: list[Finding]) -
             f'Turn on "Require Authentication" in {SERVER_SETTINGS_WHERE}, or turn off '
             '"Serve on Local Network".',
         )
-    elif auth is None:
-        add(
-            "L3",
-            Severity.INFO,
-            "Whether LM Studio requires authentication is not stored in any file the tray "
-            f"can read, and the server did not say. {where_lan}.",
-            f'Check "Require Authentication" in {SERVER_SETTINGS_WHERE}; keep it on'
-            + (", especially while serving on the local network." if lan else "."),
-        )
-    add(
-        "L1",
-        Severity.INFO,
-        'The tray cannot read "Allow per-request MCPs" (LM Studio does not say where it '
-        "stores it). When on, anyone who can call the API can make LM Studio connect to any "
-        f"URL with any headers, bypassing mcp.json. {_who_can_call(lan, auth)}",
-        f'Check "Allow per-request MCPs" in {SERVER_SETTINGS_WHERE}; turn it off unless '
-        "you need it.",
-    )
-    add(
-        "L2",
-        Severity.INFO,
-        'The tray cannot read "Allow calling servers from mcp.json". When on, API callers '
-        "can use the servers in this file through LM Studio's chat API.",
-        f'Check "Allow calling servers from mcp.json" in {SERVER_SETTINGS_WHERE}; turn it '
-        "off unless you use MCP integrations over the API.",
-    )
     for other in exposure.other_mcp_files if exposure else ():
         add(
             "L4",
@@ -68,12 +43,37 @@ def exposure_findings(exposure: ExposureFacts | None, findings: list[Finding]) -
             "depending on which home LM Studio uses, its servers may run instead.",
             "Audit and lock that file too, or delete it if LM Studio no longer uses it.",
         )
+    # what the tray cannot read, in one note rather than four on every file (issue 17)
+    parts = [
+        '"Allow per-request MCPs" (L1): when on, anyone who can call the API can make LM '
+        "Studio connect to any URL with any headers, bypassing mcp.json. "
+        + _who_can_call(lan, auth),
+        '"Allow calling servers from mcp.json" (L2): when on, API callers can use the servers '
+        "in this file through LM Studio's chat API.",
+    ]
+    if auth is None:
+        parts.append(
+            '"Require Authentication" (L3): not stored in any file the tray can read, and the '
+            f"server did not say. {where_lan}."
+        )
+    parts.append(
+        '"Add to LM Studio" buttons on web pages (L5, lmstudio://add_mcp) write new servers '
+        "into this file, and LM Studio starts a new server's command without asking."
+    )
+    checks = (
+        '"Allow per-request MCPs" and "Allow calling servers from mcp.json" '
+        "(off unless you need them)"
+    )
+    if auth is None:
+        checks += ', and "Require Authentication" (on' + (
+            ", especially while serving on the local network)" if lan else ")"
+        )
     add(
-        "L5",
+        "L1",
         Severity.INFO,
-        '"Add to LM Studio" buttons on web pages (lmstudio://add_mcp) write new servers '
-        "into this file, and LM Studio starts a new server's command without asking.",
-        "Lock the file down; the tray then reports any new entry as drift.",
+        "What the tray cannot check for you in LM Studio: " + " ".join(parts),
+        f"Check {checks} in {SERVER_SETTINGS_WHERE}; lock the file down so the tray reports "
+        "any new entry as drift.",
     )
 
 

@@ -96,6 +96,23 @@ def file_findings(
                 '"mcpServers" (Cursor notation), so it may not use these servers.',
                 'Put the servers under "mcpServers" if LM Studio should run them.',
             )
+        for pointer, what in doc.bad_entries:
+            name = pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
+            whole = pointer in {"/mcpServers", "/servers", "/mcp/servers", "/mcp.servers", ""}
+            add(
+                "F2",
+                Severity.MEDIUM,
+                pointer,
+                doc.positions.get(pointer),
+                (
+                    f"The server list is {what}, not an object of servers: no host runs "
+                    "anything from it, and some refuse the whole file."
+                    if whole
+                    else f"Server {quoted(name)} is {what}, not an object with a command or "
+                    "url: hosts skip it (or refuse the whole file), so it never runs as written."
+                ),
+                'Write each server as an object: {"command": …, "args": […]} or {"url": …}.',
+            )
         for key in doc.unknown_keys:
             pointer = "/" + key.replace("~", "~0").replace("/", "~1")
             add(
@@ -171,7 +188,8 @@ def _permission_findings(
         has_secrets = False
         if doc is not None:
             for s in doc.servers:
-                if find_secrets_in_json(s.raw, source=s.name):
+                found = find_secrets_in_json(s.raw, source=s.name)
+                if any(not f.tutorial_default for f in found):
                     has_secrets = True
                     break
         if has_secrets and mode & 0o044:

@@ -14,7 +14,9 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from tray.core.mcp_audit.checks_supply import check_impersonation
 from tray.core.mcp_audit.context import Ctx, arg_field, display, program
+from tray.core.mcp_audit.known_packages import Trust
 from tray.core.mcp_audit.model import Severity
 from tray.core.words import quoted
 
@@ -337,19 +339,26 @@ def _judge_spec(
         return
     if spec.startswith((".", "/", "~")) or re.match(r"^[A-Za-z]:[\\/]", spec):
         return  # a local folder: C7's business
+    trust = check_impersonation(ctx, where, spec, python=python)
     if python:
         pinned = bool(_PY_PINNED.match(spec)) and not spec.endswith(("@latest", "==latest"))
     else:
         pinned = bool(_NPM_SPEC_PINNED.match(spec))
     if pinned:
         return
-    unscoped = not python and not spec.startswith("@")
-    sev = Severity.HIGH if (auto_yes and unscoped and tool == "npx") else Severity.MEDIUM
+    # severity follows trust: a vendor's own scope or a well-known package is low, any
+    # other package medium — whether it has an npm scope says nothing by itself
+    sev = Severity.MEDIUM if trust is Trust.UNKNOWN else Severity.LOW
+    who = {
+        Trust.OFFICIAL: " (from its vendor's own npm scope)",
+        Trust.KNOWN: " (a well-known MCP package)",
+        Trust.UNKNOWN: "",
+    }[trust]
     ctx.add(
         "C3",
         sev,
         where,
-        f"{tool} fetches {shown} without an exact version: each start may run a newer "
+        f"{tool} fetches {shown}{who} without an exact version: each start may run a newer "
         "release than the one you reviewed"
         + (" (auto-confirmed with -y)" if tool == "npx" and auto_yes else "")
         + ".",

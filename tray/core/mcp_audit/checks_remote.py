@@ -9,7 +9,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from tray.core.mcp_audit.context import Ctx, arg_field
+from tray.core.mcp_audit.context import Ctx, arg_field, program
 from tray.core.mcp_audit.model import Severity
 from tray.core.mcp_config import McpServer
 from tray.core.secrets_scan import is_placeholder, is_secret_key
@@ -27,7 +27,47 @@ _THIRD_PARTY = re.compile(
 )
 
 
-_BRIDGES = {"mcp-remote", "supergateway", "mcp-proxy", "@modelcontextprotocol/mcp-remote"}
+# packages that turn a remote MCP server into a local stdio one
+_BRIDGES = {
+    "mcp-remote",
+    "@modelcontextprotocol/mcp-remote",
+    "supergateway",
+    "mcp-proxy",
+    "mcp-proxy-for-aws",
+    "mcp-remote-client",
+    "@pyroprompts/mcp-stdio-to-streamable-http-adapter",
+    "mcp-stdio-to-streamable-http-adapter",
+    "@smithery/cli",
+}
+# programs that pipe stdio to a raw network socket: `socat STDIO TCP:host:port`, `nc host port`
+_SOCKET_PIPES = {"socat", "nc", "ncat", "netcat"}
+_SOCAT_ADDRESS = re.compile(
+    r"^(TCP[46]?|TCP-CONNECT|OPENSSL|SSL|OPENSSL-CONNECT):\[?([^\]:,]+)\]?:(\d+)", re.I
+)
+
+
+def _is_bridge(argv: list[str]) -> bool:
+    return any(
+        re.split(r"(?<=.)@(?=\d|latest)", a)[0].split("==")[0].lower() in _BRIDGES for a in argv[:6]
+    ) or (bool(argv) and program(argv[0]) in _SOCKET_PIPES)
+
+
+def _socket_urls(server: McpServer, argv: list[str]) -> list[tuple[str, str]]:
+    """`socat … TCP:host:port` → tcp://host:port (OPENSSL: tls://…); `nc host port`."""
+    prog = program(argv[0]) if argv else ""
+    out: list[tuple[str, str]] = []
+    if prog == "socat":
+        for i, a in enumerate(argv[1:], 1):
+            m = _SOCAT_ADDRESS.match(a)
+            if m:
+                scheme = "tls" if m.group(1).upper().startswith(("OPENSSL", "SSL")) else "tcp"
+                out.append((arg_field(server, argv, i), f"{scheme}://{m.group(2)}:{m.group(3)}"))
+    elif prog in _SOCKET_PIPES:
+        plain = [(i, a) for i, a in enumerate(argv[1:], 1) if not a.startswith("-")]
+        if len(plain) >= 2 and plain[1][1].isdigit():
+            (i, host), (_j, port) = plain[0], plain[1]
+            out.append((arg_field(server, argv, i), f"tcp://{host}:{port}"))
+    return out
 
 
 def _remote_urls(server: McpServer, argv: list[str]) -> list[tuple[str, str]]:
@@ -36,17 +76,17 @@ def _remote_urls(server: McpServer, argv: list[str]) -> list[tuple[str, str]]:
     if server.url:
         key = next((k for k in ("url", "serverUrl", "httpUrl") if k in server.raw), "url")
         out.append((key, server.url))
-    bridge = any(re.split(r"@(?=\d|latest)", a)[0] in _BRIDGES for a in argv[:6])
-    if bridge:
+    if _is_bridge(argv):
         for i, a in enumerate(argv):
             if a.startswith(("http://", "https://")):
                 out.append((arg_field(server, argv, i), a))
+        out += _socket_urls(server, argv)
     return out
 
 
 def check_remote(ctx: Ctx, argv: list[str]) -> None:
     s = ctx.server
-    bridge = any(re.split(r"@(?=\d|latest)", a)[0] in _BRIDGES for a in argv[:6])
+    bridge = _is_bridge(argv)
     if bridge:
         ctx.add(
             "C12",
@@ -69,7 +109,7 @@ def check_remote(ctx: Ctx, argv: list[str]) -> None:
         if not host or is_placeholder(url) or "${" in host:
             continue  # a documentation placeholder: nothing is contacted
         if is_loopback_host(host):
-            if parts.scheme == "http":
+            if parts.scheme in {"http", "tcp"}:
                 ctx.add(
                     "R2",
                     Severity.LOW,
@@ -79,12 +119,12 @@ def check_remote(ctx: Ctx, argv: list[str]) -> None:
                     "Make sure the local server checks the Host/Origin header.",
                 )
             continue
-        if parts.scheme == "http":
+        if parts.scheme in {"http", "tcp"}:
             ctx.add(
                 "R1",
                 Severity.CRITICAL if auth_header else Severity.HIGH,
                 where,
-                f"Plain http to {shown_host}: "
+                f"Plain {'TCP' if parts.scheme == 'tcp' else 'http'} to {shown_host}: "
                 + (
                     "the credential in its headers and "
                     if auth_header

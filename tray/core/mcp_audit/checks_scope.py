@@ -9,12 +9,19 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from tray.core.mcp_audit.context import Ctx, arg_field, display
+from tray.core.mcp_audit.context import Ctx, arg_field, display, program
 from tray.core.mcp_audit.model import Finding, Severity
 from tray.core.mcp_config import McpServer
 from tray.core.words import join_and, plural
 
-__all__ = ["check_scope", "looks_path", "path_breadth", "toxic_flow"]
+__all__ = [
+    "changes_things",
+    "check_scope",
+    "looks_path",
+    "path_breadth",
+    "tool_words",
+    "toxic_flow",
+]
 
 
 def looks_path(text: str) -> bool:
@@ -50,12 +57,142 @@ _UNTRUSTED_WORDS = re.compile(
 )
 
 
-_WRITE_TOOLS = re.compile(
-    r"write|edit|create|delete|remove|move|rename|exec|run|shell|command|apply|manage|"
-    r"change|update|put|post|send|push|commit|merge|deploy|install|kill|drop|insert|"
-    r"policy|admin|\*",
-    re.I,
+# verbs that make a tool change things, matched as whole words of the tool's name
+# (`get_output` does not "put", `read_input` neither)
+_WRITE_VERBS = frozenset(
+    {
+        "write",
+        "edit",
+        "create",
+        "delete",
+        "del",
+        "remove",
+        "rm",
+        "move",
+        "mv",
+        "rename",
+        "exec",
+        "execute",
+        "run",
+        "shell",
+        "command",
+        "cmd",
+        "apply",
+        "manage",
+        "change",
+        "update",
+        "put",
+        "post",
+        "send",
+        "push",
+        "commit",
+        "merge",
+        "deploy",
+        "install",
+        "uninstall",
+        "kill",
+        "drop",
+        "insert",
+        "upload",
+        "set",
+        "patch",
+        "modify",
+        "destroy",
+        "terminate",
+        "truncate",
+        "transfer",
+        "pay",
+        "invoke",
+        "eval",
+        "publish",
+        "approve",
+        "grant",
+        "revoke",
+        "reset",
+        "restart",
+        "stop",
+        "start",
+        "policy",
+        "admin",
+        "sudo",
+        "chmod",
+        "chown",
+    }
 )
+# what a "run"/"execute" verb is harmless with: a query or a search reads
+_READ_OBJECTS = frozenset(
+    {
+        "query",
+        "queries",
+        "search",
+        "select",
+        "lookup",
+        "find",
+        "read",
+        "list",
+        "get",
+        "count",
+    }
+)
+
+
+def tool_words(name: str) -> list[str]:
+    """`getOutput`, `get-output`, `get_output`, `server.get output` → ['get', 'output']."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [w.lower() for w in re.split(r"[^A-Za-z0-9*]+", spaced) if w]
+
+
+def changes_things(tool: str) -> bool:
+    """Whether a tool's name says it changes things (`*` means every tool)."""
+    if tool.strip() == "*":
+        return True
+    words = tool_words(tool)
+    verbs = [w for w in words if w in _WRITE_VERBS]
+    if not verbs:
+        return False
+    # `run_query`, `execute_search`: a query reads, by itself
+    return not (
+        set(verbs) <= {"run", "exec", "execute", "invoke"}
+        and any(w in _READ_OBJECTS for w in words)
+    )
+
+
+_READ_ONLY_ARGS = {"--read-only", "--readonly", "--read_only", "--ro", "--read-only=true"}
+
+
+def _read_only_server(server: McpServer) -> bool:
+    """The config says the server only reads: `"readOnly": true`, `--read-only`, or an
+    env switch such as `READ_ONLY=true`."""
+    raw = server.raw
+    if any(raw.get(k) is True for k in ("readOnly", "read_only", "readonly")):
+        return True
+    if any(a.lower() in _READ_ONLY_ARGS for a in server.args):
+        return True
+    return any(
+        re.search(r"(?:^|_)READ_?ONLY$", k, re.I) and v.strip().lower() in {"1", "true", "yes"}
+        for k, v in server.env.items()
+    )
+
+
+def _read_only_tools(server: McpServer) -> set[str]:
+    """Tools the config marks read-only: `"tools": {"t": {"readOnlyHint": true}}` (or under
+    `annotations`), or a `readOnlyTools` list."""
+    out: set[str] = set()
+    tools = server.raw.get("tools")
+    if isinstance(tools, dict):
+        for name, spec in tools.items():
+            if not isinstance(spec, dict):
+                continue
+            ann = spec.get("annotations")
+            hint = spec.get("readOnlyHint")
+            if hint is None and isinstance(ann, dict):
+                hint = ann.get("readOnlyHint")
+            if hint is True:
+                out.add(str(name))
+    listed = server.raw.get("readOnlyTools")
+    if isinstance(listed, list):
+        out |= {str(t) for t in listed}
+    return out
 
 
 # name-based kinds (P2, P4, P5): (pattern, kind for P6, id, severity, message, fix)
@@ -90,9 +227,9 @@ _NAME_CHECKS: tuple[tuple[re.Pattern[str], str, str, Severity, str, str], ...] =
 )
 
 
-def _identity(server: McpServer, argv: list[str]) -> str:
+def _identity(server: McpServer, argv: list[str], *, with_name: bool = True) -> str:
     """The server's name and its package/image names, for name-based checks."""
-    bits = [server.name]
+    bits = [server.name] if with_name else []
     bits += [a for a in argv[:6] if not a.startswith("-")]
     if server.url:
         bits.append(urlsplit(server.url).hostname or "")
@@ -141,14 +278,22 @@ def path_breadth(
     return None
 
 
+# shells whose switches start with a slash (`cmd /c`), and what such a switch looks like
+_SWITCH_SHELLS = {"cmd", "command", "start", "powershell", "pwsh", "wsl", "runas"}
+_SHELL_SWITCH = re.compile(r"^/[A-Za-z?](?::[A-Za-z0-9]+)?$")
+
+
 def check_scope(ctx: Ctx, argv: list[str], args_from: int) -> None:
     """P1 (broad filesystem roots), P2 (shell/exec), P3 (auto-approve), P4/P5 (kinds)."""
     s = ctx.server
     ident = _identity(s, argv)
     fs_like = bool(_FS_WORDS.search(ident))
     paths: list[tuple[str, str]] = []
+    shell = bool(argv) and program(argv[0]) in _SWITCH_SHELLS
     for i in range(max(args_from, 1), len(argv)):
         a = argv[i]
+        if shell and _SHELL_SWITCH.match(a):
+            continue  # `cmd /c`, `/k`, `/s`, `/d`, `/v:on`: switches, not folders
         value = a.split("=", 1)[1] if a.startswith("-") and "=" in a else a
         if a.startswith("-") and "=" not in a:
             continue
@@ -172,12 +317,19 @@ def check_scope(ctx: Ctx, argv: list[str], args_from: int) -> None:
             + " everything in it.",
             "Narrow it to one project folder; prefer a read-only server.",
         )
+    by_package = _identity(s, argv, with_name=False)
     for pattern, kind, id_, sev, message, fix in _NAME_CHECKS:
         if pattern.search(ident):
             ctx.kinds.add(kind)
+            if not pattern.search(by_package) and sev.rank > Severity.MEDIUM.rank:
+                sev = Severity.MEDIUM  # a name alone (anyone can call a server "shell")
             ctx.add(id_, sev, "", message, fix)
     if s.auto_approve:
-        risky = [t for t in s.auto_approve if _WRITE_TOOLS.search(t)]
+        read_only = _read_only_server(s)
+        hinted = _read_only_tools(s)
+        risky = [
+            t for t in s.auto_approve if changes_things(t) and not read_only and t not in hinted
+        ]
         key = next((k for k in ("autoApprove", "alwaysAllow", "autoapprove") if k in s.raw), "")
         key = key or ("tools" if "tools" in s.raw else "trust")
         shown = ", ".join(risky[:5]) + (" …" if len(risky) > 5 else "")

@@ -22,11 +22,11 @@ __all__ = ["check_env", "check_inputs", "check_secrets"]
 
 def check_secrets(ctx: Ctx) -> None:
     s = ctx.server
-    found = find_secrets_in_json(s.raw, source=s.name, key_heuristics=True)
+    found = find_secrets_in_json(s.raw, source=s.name, key_heuristics=True, hash_key=ctx.hash_key)
     for f in found:
         rel = (f.pointer or "").lstrip("/")
         top = rel.split("/", 1)[0]
-        desc = f"{f.length} characters, sha256 {f.digest}"
+        desc = f"{f.length} characters, {f.hash_label} {f.digest}"
         if top == "args":
             where = "in its arguments (every local user can read them with ps / Task Manager)"
         elif top in {"url", "serverUrl", "httpUrl"}:
@@ -43,7 +43,17 @@ def check_secrets(ctx: Ctx) -> None:
         )
         raw_value = _value_at(s.raw, rel)
         in_brackets = isinstance(raw_value, str) and re.search(r"<[^<>]{8,}>", raw_value)
-        if f.kind is SecretKind.URL_CREDENTIALS or (
+        if f.tutorial_default:
+            ctx.add(
+                "S4",
+                Severity.LOW,
+                rel,
+                f"The URL {where} holds a tutorial's default password for a database on this "
+                f"machine ({f.length} characters): a note, not a leak — but anyone on this "
+                "machine who guesses it gets in.",
+                "Give the local database a password of its own if it holds real data.",
+            )
+        elif f.kind is SecretKind.URL_CREDENTIALS or (
             f.kind is SecretKind.GENERIC and f.where.startswith("URL")
         ):
             ctx.add(
@@ -71,6 +81,16 @@ def check_secrets(ctx: Ctx) -> None:
                     f"{with_article(f.label, capital=True)} is {where}: {desc}.",
                     fix,
                 )
+        elif top == "args" and f.where == "positional argument":
+            # judged by its shape alone (an id can look like this too): medium
+            ctx.add(
+                "S3",
+                Severity.MEDIUM,
+                rel,
+                f"A value shaped like a token is {where}: {desc}. If it is a credential, "
+                "anyone on this machine can read it.",
+                fix,
+            )
         elif top == "args":
             ctx.add("S3", Severity.HIGH, rel, f"A secret-looking value is {where}: {desc}.", fix)
         else:
@@ -207,22 +227,9 @@ def check_env(ctx: Ctx) -> None:
                 f"Remove {key}.",
             )
         elif key == "NODE_OPTIONS":
-            if re.search(r"(?:^|\s)(?:--require|-r|--import|--loader|--experimental-loader)\b", v):
-                ctx.add(
-                    "S8",
-                    Severity.HIGH,
-                    where,
-                    "NODE_OPTIONS loads extra code into the server (--require/--import).",
-                    "Remove NODE_OPTIONS.",
-                )
-            elif v:
-                ctx.add(
-                    "S8",
-                    Severity.MEDIUM,
-                    where,
-                    "NODE_OPTIONS changes how Node.js runs the server.",
-                    "Remove NODE_OPTIONS unless you know why it is there.",
-                )
+            _node_options(ctx, where, v)
+        elif key == "PYTHONPATH" and _inside_project(ctx, v):
+            continue  # the project's own source folder: how `python -m` finds it
         elif key in _ENV_MEDIUM:
             what = (
                 "routes the server's traffic through a proxy"
@@ -236,3 +243,80 @@ def check_env(ctx: Ctx) -> None:
                 f"{key} {what}.",
                 f"Remove {key} unless the server needs it.",
             )
+
+
+# NODE_OPTIONS flags that only tune Node (certificate store, memory, source maps, warnings):
+# they change no code that runs
+_NODE_TUNING = re.compile(
+    r"^--(?:use-openssl-ca|use-bundled-ca|use-system-ca|openssl-legacy-provider|"
+    r"max-old-space-size|max-semi-space-size|stack-size|enable-source-maps|no-warnings|"
+    r"no-deprecation|trace-warnings|trace-deprecation|dns-result-order|tls-min-v1\.[23]|"
+    r"tls-max-v1\.[23]|unhandled-rejections|max-http-header-size|disable-warning|"
+    r"experimental-fetch|no-experimental-fetch|title|report-on-fatalerror|"
+    r"heapsnapshot-near-heap-limit|expose-gc|preserve-symlinks(?:-main)?|"
+    r"experimental-specifier-resolution|network-family-autoselection(?:-attempt-timeout)?|"
+    r"input-type|redirect-warnings|trace-uncaught|force-fips|enable-fips)(?:=\S*)?$"
+)
+
+
+_NODE_LOADS_CODE = {"--require", "-r", "--import", "--loader", "--experimental-loader"}
+
+
+def _node_options(ctx: Ctx, where: str, value: str) -> None:
+    """S8 for NODE_OPTIONS: `--require`/`--import` of a file loads code (high); flags that
+    only tune Node are fine; anything else changes how Node runs (medium)."""
+    flags = value.split()
+    loads = [f for f in flags if f in _NODE_LOADS_CODE or f.split("=", 1)[0] in _NODE_LOADS_CODE]
+    if loads:
+        ctx.add(
+            "S8",
+            Severity.HIGH,
+            where,
+            f"NODE_OPTIONS loads extra code into the server ({loads[0].split('=', 1)[0]}).",
+            "Remove the --require/--import from NODE_OPTIONS unless you know that file.",
+        )
+        return
+    other = [
+        f
+        for i, f in enumerate(flags)
+        if f.startswith("-")
+        and not _NODE_TUNING.match(f)
+        and not (i > 0 and flags[i - 1] in {"--title", "--max-old-space-size"})
+    ]
+    if other:
+        ctx.add(
+            "S8",
+            Severity.MEDIUM,
+            where,
+            f"NODE_OPTIONS changes how Node.js runs the server ({other[0].split('=', 1)[0]}).",
+            "Remove NODE_OPTIONS unless you know why it is there.",
+        )
+
+
+def _norm_path(p: str) -> str:
+    return p.strip().strip("\"'").replace("\\", "/").rstrip("/").lower()
+
+
+def _inside_project(ctx: Ctx, value: str) -> bool:
+    """Every PYTHONPATH entry is relative, `${workspaceFolder}`-based, or inside the
+    server's `cwd` or a folder its arguments run from."""
+    s = ctx.server
+    roots = [_norm_path(s.cwd)] if s.cwd else []
+    for a in (s.command or "", *s.args):
+        n = _norm_path(a)
+        if n.startswith("/") or re.match(r"^[a-z]:/", n):
+            roots.append(n if not re.search(r"\.[a-z0-9]{1,5}$", n) else n.rsplit("/", 1)[0])
+    roots = [r for r in roots if r.count("/") >= 3]  # never `/`, `/home`, `~` or `/Users/u`
+    entries = [e for e in re.split(r"[;:](?![\\/])", value) if e.strip()]
+    if not entries:
+        return False
+    for e in entries:
+        n = _norm_path(e)
+        if n in {".", "./src", "src"} or n.startswith(("./", "${workspacefolder}")):
+            continue
+        if not (n.startswith("/") or re.match(r"^[a-z]:/", n)) and ".." not in n:
+            continue
+        if any(n == r or n.startswith(r + "/") for r in roots):
+            continue
+        return False
+    return True

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tray.core.mcp_audit.known_packages import KnownPackages
 from tray.core.mcp_audit.model import Finding, Severity
 from tray.core.mcp_config import McpServer, redact_for_display
 from tray.core.words import quoted
@@ -31,6 +32,8 @@ class Ctx:
     lmstudio_home: str | None
     home_dir: str | None
     kinds: set[str] = field(default_factory=set)  # P-groups this server belongs to
+    known: KnownPackages | None = None  # the well-known packages list (C3 trust, C5)
+    hash_key: bytes | None = None  # the installation's key for secrets' short hashes
 
     def add(self, id_: str, sev: Severity, where: str, message: str, fix: str) -> None:
         s = self.server

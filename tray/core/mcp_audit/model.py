@@ -67,6 +67,7 @@ class Finding(BaseModel):
     line: int | None
     message: str
     fix: str
+    column: int | None = None  # where the value at `pointer` starts on its line
 
 
 class FileFacts(BaseModel):
@@ -106,6 +107,8 @@ class AuditReport(BaseModel):
     dialect: McpDialect | None
     servers: list[str]
     findings: list[Finding]
+    # servers with `"disabled": true`: they do not run (their findings say so)
+    disabled: list[str] = []
     errors: list[str]
     exists: bool = True
     # the parse error's place, for a view that shows it prominently

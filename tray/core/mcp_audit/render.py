@@ -33,7 +33,8 @@ def _lines(report: AuditReport) -> Iterator[str]:
         if not items:
             continue
         yield ""
-        yield "File and LM Studio" if name is None else f"Server {name}"
+        off = " (disabled)" if name in report.disabled else ""
+        yield "File and LM Studio" if name is None else f"Server {name}{off}"
         for f in items:
             where = f" (line {f.line})" if f.line else ""
             yield f"  [{f.severity.value.upper()}] {f.id}{where}: {f.message}"
