@@ -65,7 +65,10 @@ def test_a_cli_change_is_taken_live_and_kept_by_a_change_from_the_menu(
             submenu = await driver.hover(driver.menu, driver.find(driver.menu, "MCP servers"))
             await driver.click(submenu, driver.find(submenu, "Keep locked"))
             await driver.wait(
-                lambda: saved(settings)["mcp"] == {"keep_locked": True, "notify_changes": True},
+                lambda: (
+                    saved(settings)["mcp"]
+                    == {"keep_locked": True, "notify_changes": True, "reinspect_on_change": False}
+                ),
                 "the menu's change in the file",
             )
             assert saved(settings)["history"] == {"remote_url": str(remote)}
