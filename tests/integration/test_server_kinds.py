@@ -4,6 +4,7 @@ found by themselves, watched, and (Ollama) ejected, restored and loaded with a k
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -29,18 +30,13 @@ from tray.simulator.daemon import Simulator
 from tray.simulator.ollama import OLLAMA_VERSION, OllamaSimulator
 
 
-class _OpenAIOnly(BaseHTTPRequestHandler):
-    """Only `/v1/models` (like vLLM or a proxy); a FastAPI-style 404 elsewhere."""
+class _JsonHandler(BaseHTTPRequestHandler):
+    """A quiet handler that answers JSON (`reply`)."""
 
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:
-        if self.path == "/v1/models":
-            body = {"object": "list", "data": [{"id": "served-model", "owned_by": "vllm"}]}
-            status = 200
-        else:
-            body, status = {"detail": "Not Found"}, 404
+    def reply(self, status: int, body: object) -> None:
         raw = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -49,14 +45,34 @@ class _OpenAIOnly(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
 
+@contextlib.contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` on a loopback port, for the block: its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _OpenAIOnly(_JsonHandler):
+    """Only `/v1/models` (like vLLM or a proxy); a FastAPI-style 404 elsewhere."""
+
+    def do_GET(self) -> None:
+        if self.path == "/v1/models":
+            body = {"object": "list", "data": [{"id": "served-model", "owned_by": "vllm"}]}
+            status = 200
+        else:
+            body, status = {"detail": "Not Found"}, 404
+        self.reply(status, body)
+
+
 @pytest.fixture
 def openai_only() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _OpenAIOnly)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with _serving(_OpenAIOnly) as url:
+        yield url
 
 
 @pytest.fixture
@@ -105,24 +121,15 @@ async def test_a_pinned_kind_is_believed_but_its_version_is_read(
 
 
 async def test_nothing_known_is_a_clear_error(http: httpx.AsyncClient, tmp_path: Path) -> None:
-    class Teapot(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
+    class Teapot(_JsonHandler):
         def do_GET(self) -> None:
-            self.send_response(418)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self.reply(418, {"teapot": True})
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Teapot)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        with pytest.raises(EndpointNotSupported, match="none of the servers the tray knows"):
-            await identify(LmStudioClient(http, url))
-    finally:
-        server.shutdown()
-        server.server_close()
+    with (
+        _serving(Teapot) as url,
+        pytest.raises(EndpointNotSupported, match="none of the servers the tray knows"),
+    ):
+        await identify(LmStudioClient(http, url))
 
 
 async def test_ollama_watched_with_its_own_api(
@@ -223,14 +230,11 @@ async def test_ollama_without_the_model_says_pull_it(
         await backend.load("nope")
 
 
-class _KeyedOpenAI(BaseHTTPRequestHandler):
+class _KeyedOpenAI(_JsonHandler):
     """An OpenAI-compatible server behind a key (a proxy, vLLM with --api-key): 401 in
     OpenAI's words without it."""
 
     KEY = "k-123456789"
-
-    def log_message(self, *args: object) -> None:
-        pass
 
     def do_GET(self) -> None:
         if self.headers.get("Authorization") != f"Bearer {self.KEY}":
@@ -246,21 +250,13 @@ class _KeyedOpenAI(BaseHTTPRequestHandler):
             body, status = {"object": "list", "data": [{"id": "m", "owned_by": "vllm"}]}, 200
         else:
             body, status = {"detail": "Not Found"}, 404
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        self.reply(status, body)
 
 
 @pytest.fixture
 def keyed() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeyedOpenAI)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with _serving(_KeyedOpenAI) as url:
+        yield url
 
 
 async def test_a_server_behind_a_key_is_found_with_it_and_its_key_checked(
@@ -291,16 +287,13 @@ async def test_a_server_behind_a_key_is_found_with_it_and_its_key_checked(
     assert bad.outcome is CheckOutcome.REJECTED
 
 
-class _LlamaServer(BaseHTTPRequestHandler):
+class _LlamaServer(_JsonHandler):
     """llama.cpp's C++ `llama-server` as its README and source document it (it cannot be
     built here; llama-cpp-python's server is tested for real in test_llama_cpp_server.py):
     `/props`, `/slots`, `/v1/models` with `"owned_by": "llamacpp"`, and its error shape."""
 
     busy: ClassVar[list[bool]] = [False, False]
     paths: ClassVar[list[str]] = []
-
-    def log_message(self, *args: object) -> None:
-        pass
 
     def do_GET(self) -> None:
         _LlamaServer.paths.append(self.path)
@@ -334,21 +327,13 @@ class _LlamaServer(BaseHTTPRequestHandler):
             }
         else:
             body = {"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}
-        raw = json.dumps(body).encode()
-        self.send_response(404 if isinstance(body, dict) and "error" in body else 200)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        self.reply(404 if isinstance(body, dict) and "error" in body else 200, body)
 
 
 async def test_llama_server_shows_its_model_context_and_busy_slots(
     http: httpx.AsyncClient,
 ) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _LlamaServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with _serving(_LlamaServer) as url:
         monitor = StatusMonitor(LmStudioClient(http, url), url=url)
         status = await monitor.probe()
         assert (status.kind, status.version) == (BackendKind.LLAMACPP, "b6700-1a2b3c4")
@@ -364,9 +349,6 @@ async def test_llama_server_shows_its_model_context_and_busy_slots(
         _LlamaServer.busy = [False, False]
         (row,) = (await monitor.probe()).loaded
         assert row.status == "idle"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_what_needs_lm_studio_says_so_on_ollama(

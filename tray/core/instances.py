@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tray.core.api import ModelInfo
 from tray.core.errors import IdentifierInUse
+from tray.core.inventory import LoadedModelRow
 from tray.core.lms_output import LmsLoadedModel
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "instance_for_use",
     "instances_from_models",
     "instances_from_ps",
+    "instances_from_rows",
 ]
 
 
@@ -57,6 +59,19 @@ def instances_from_models(models: Iterable[ModelInfo]) -> list[LiveInstance]:
         )
         for m in models
         for inst in m.loaded_instances
+    ]
+
+
+def instances_from_rows(rows: Iterable[LoadedModelRow]) -> list[LiveInstance]:
+    """The instances of a status's loaded rows (any kind of server)."""
+    return [
+        LiveInstance(
+            model_key=r.model_key,
+            identifier=r.identifier,
+            context_length=r.context_length,
+            size_bytes=r.size_bytes,
+        )
+        for r in rows
     ]
 
 

@@ -18,7 +18,13 @@ from typing import Any
 
 from tray.core.words import quoted
 
-__all__ = ["JsoncError", "JsoncResult", "escape_pointer", "parse_jsonc_positions"]
+__all__ = [
+    "JsoncError",
+    "JsoncResult",
+    "escape_pointer",
+    "parse_jsonc_positions",
+    "value_at_pointer",
+]
 
 
 class JsoncError(ValueError):
@@ -51,6 +57,21 @@ class JsoncResult:
             if not p:
                 return None
             p = p.rsplit("/", 1)[0]
+
+
+def value_at_pointer(obj: object, pointer: str) -> object:
+    """The value a JSON pointer ("/a/0/b", or relative "a/0/b") names in `obj`; None when
+    there is none."""
+    cur = obj
+    for part in [p for p in pointer.split("/") if p]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(cur, dict):
+            cur = cur.get(part)
+        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+            cur = cur[int(part)]
+        else:
+            return None
+    return cur
 
 
 def escape_pointer(token: str) -> str:

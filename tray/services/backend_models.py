@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tray.core.errors import TrayError
-from tray.core.instances import LiveInstance
+from tray.core.instances import LiveInstance, instances_from_rows
 from tray.core.restore import RestoreModel, RestoreOutcome
 from tray.services.backends import Backend
 from tray.services.model_manager import ModelManager
@@ -49,15 +49,7 @@ class BackendModels(ModelManager):
 
     async def live_instances(self) -> list[LiveInstance]:
         rows, _ = await self.backend.poll()
-        return [
-            LiveInstance(
-                model_key=r.model_key,
-                identifier=r.identifier,
-                context_length=r.context_length,
-                size_bytes=r.size_bytes,
-            )
-            for r in rows
-        ]
+        return instances_from_rows(rows)
 
     async def _restore_one(self, model: RestoreModel) -> RestoreOutcome:
         try:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QMenu
 
 from tray.core.backends import Capabilities
 from tray.core.errors import ModelsBusy, TrayError
-from tray.core.instances import LiveInstance
+from tray.core.instances import LiveInstance, instances_from_rows
 from tray.core.notifications import Severity
 from tray.core.scenes import FREE_GPU, Scene, current_scene, find_scene
 from tray.core.status import ServerStatus
@@ -105,15 +105,7 @@ class ScenesSection:
         return [s.name for s in self._scenes]
 
     def render(self, status: ServerStatus, caps: Capabilities) -> None:
-        self._live = [
-            LiveInstance(
-                model_key=row.model_key,
-                identifier=row.identifier,
-                context_length=row.context_length,
-                size_bytes=row.size_bytes,
-            )
-            for row in status.loaded
-        ]
+        self._live = instances_from_rows(status.loaded)
         self._can_load = caps.load_profiles and status.state.is_up  # scenes load with profiles
         self._mark()
 

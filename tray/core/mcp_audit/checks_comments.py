@@ -7,6 +7,7 @@ the value — at the line the secret sits on.
 
 from __future__ import annotations
 
+from tray.core.jsonc import value_at_pointer
 from tray.core.mcp_audit.model import Finding, Severity
 from tray.core.mcp_config import McpDocument
 from tray.core.secrets_scan import SecretKind, find_secrets_in_json, find_secrets_in_text
@@ -40,23 +41,10 @@ def check_comments(doc: McpDocument, findings: list[Finding], hash_key: bytes | 
             )
 
 
-def _value_at(raw: object, pointer: str) -> object:
-    cur = raw
-    for part in pointer.split("/")[1:]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(cur, dict):
-            cur = cur.get(part)
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return None
-    return cur
-
-
 def check_stray_values(doc: McpDocument, findings: list[Finding], hash_key: bytes | None) -> None:
     """Secrets in entries that are not server objects (F2 says they are skipped)."""
     for pointer, _what in doc.bad_entries:
-        value = _value_at(doc.raw, pointer)
+        value = value_at_pointer(doc.raw, pointer)
         if not isinstance(value, str):
             continue
         for f in find_secrets_in_json({"args": value.split()}, source="entry", hash_key=hash_key):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from tray.core.jsonc import value_at_pointer
 from tray.core.mcp_audit.context import Ctx
 from tray.core.mcp_audit.model import Finding, Severity
 from tray.core.mcp_config import McpDocument
@@ -41,7 +42,7 @@ def check_secrets(ctx: Ctx) -> None:
             "Rotate this secret with its provider (it has been on disk), then remove it from "
             "the file; keep it in an environment variable or the OS keychain instead."
         )
-        raw_value = _value_at(s.raw, rel)
+        raw_value = value_at_pointer(s.raw, rel)
         in_brackets = isinstance(raw_value, str) and re.search(r"<[^<>]{8,}>", raw_value)
         if f.tutorial_default:
             ctx.add(
@@ -96,19 +97,6 @@ def check_secrets(ctx: Ctx) -> None:
         else:
             ctx.add("S2", Severity.HIGH, rel, f"A literal secret is {where}: {desc}.", fix)
     _check_placeholders(ctx)
-
-
-def _value_at(obj: object, rel: str) -> object:
-    cur = obj
-    for part in [p for p in rel.split("/") if p]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(cur, dict):
-            cur = cur.get(part)
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return None
-    return cur
 
 
 _REFERENCE = re.compile(r"\$\{(?:env:)?[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
