@@ -148,7 +148,11 @@ def run_every_command(user_home: Path, home: Path, token_env: bool) -> tuple[lis
     # last; the others run four at a time (each is a fresh process: mostly start-up).
     commands = list(leaves(build_parser()))
     last = [c for c in commands if c[0] == ("tokens", "delete")]
-    first = [c for c in commands if c[0] != ("tokens", "delete")]
+    # Lockdown and restore change mcp.json: run in parallel with each other, the file's
+    # last state would depend on their order. They run after the rest, in this order.
+    in_order = [("mcp", "lockdown"), ("mcp", "restore")]
+    ordered = sorted((c for c in commands if c[0] in in_order), key=lambda c: in_order.index(c[0]))
+    first = [c for c in commands if c[0] != ("tokens", "delete") and c[0] not in in_order]
 
     def run(command: tuple[tuple[str, ...], argparse.ArgumentParser], extra: list[str]) -> str:
         path, parser = command
@@ -174,6 +178,7 @@ def run_every_command(user_home: Path, home: Path, token_env: bool) -> tuple[lis
     runs = [(c, extra) for c in first for extra in ([], ["--json"])]
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda job: run(*job), runs))
+    results += [run(c, extra) for c in ordered for extra in ([], ["--json"])]
     results += [run(c, extra) for c in last for extra in ([], ["--json"])]
     leaks = [r for r in results if r]
     ran = len(results)
