@@ -19,18 +19,17 @@ from tray.core.backends import (
     server_title,
 )
 from tray.core.errors import ApiError, EndpointNotSupported, ModelNotFound
-from tray.core.restore import row_lines
-from tray.core.server_kinds import (
-    DETECTION,
+from tray.core.kind_payloads import (
     LlamaCppProps,
     OllamaPs,
     OllamaTags,
-    ServerIdentity,
     llamacpp_rows,
     ollama_downloaded_rows,
     ollama_loaded_rows,
     v0_loaded_rows,
 )
+from tray.core.restore import row_lines
+from tray.core.server_kinds import DETECTION, ServerIdentity
 from tray.core.settings import Settings, migrate
 
 

@@ -16,12 +16,10 @@ from tray.core.api import OpenAIModelList, RequestModel, ResponseModel
 from tray.core.backends import BackendKind, Capabilities, capabilities_for
 from tray.core.errors import AuthError, EndpointNotSupported, ModelNotFound
 from tray.core.inventory import DownloadedModelRow, LoadedModelRow
-from tray.core.server_kinds import (
-    DETECTION,
+from tray.core.kind_payloads import (
     LlamaCppProps,
     OllamaPs,
     OllamaTags,
-    ServerIdentity,
     llamacpp_rows,
     ollama_downloaded_rows,
     ollama_loaded_rows,
@@ -29,6 +27,7 @@ from tray.core.server_kinds import (
     v0_downloaded_rows,
     v0_loaded_rows,
 )
+from tray.core.server_kinds import DETECTION, ServerIdentity
 from tray.services.lmstudio_client import LmStudioClient
 
 __all__ = [

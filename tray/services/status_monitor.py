@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from tray.core.backends import AUTO, BackendKind, KindChoice
 from tray.core.errors import (
@@ -46,8 +47,10 @@ from tray.core.status import (
     is_loopback_host,
 )
 from tray.core.tokens import TokenProvider
-from tray.services.backends import Backend, backend_for, identify
 from tray.services.lmstudio_client import LmStudioClient
+
+if TYPE_CHECKING:  # another kind's API is imported once such a server answers
+    from tray.services.backends import Backend
 
 __all__ = ["PS_MIN_INTERVAL", "StatusMonitor"]
 
@@ -322,12 +325,14 @@ class StatusMonitor:
     async def _identify(self) -> None:
         """Find out what answers (pinned: only that kind's steps), and pick its backend.
         Raises as a poll does when nothing answers."""
+        from tray.services.backends import identify
+
         self._set_identity(await identify(self._client, self._pinned))
         self._confirmed = True
 
     def _set_identity(self, identity: ServerIdentity) -> None:
         self._identity = identity
-        self._backend = backend_for(identity, self._client)
+        self._backend = _backend_for(identity, self._client)
 
     async def _learn_server(self) -> None:
         """Facts that only change when the server (re)starts: version, whether auth is on."""
@@ -353,7 +358,7 @@ class StatusMonitor:
         elif self._anonymous is not None:
             try:
                 if self._identity is not None and (
-                    anonymous := backend_for(self._identity, self._anonymous)
+                    anonymous := _backend_for(self._identity, self._anonymous)
                 ):
                     await anonymous.poll()
                 else:
@@ -388,3 +393,12 @@ class StatusMonitor:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+
+def _backend_for(identity: ServerIdentity, client: LmStudioClient) -> Backend | None:
+    """LM Studio 0.4+ needs no backend (and imports none); other kinds' own API."""
+    if identity.kind is BackendKind.LMSTUDIO and not identity.legacy:
+        return None
+    from tray.services.backends import backend_for
+
+    return backend_for(identity, client)

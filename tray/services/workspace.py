@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from tray.core.backends import BackendKind
 from tray.core.gpu import GpuReport
 from tray.services.app_paths import AppPaths
-from tray.services.backends import backend_for
 from tray.services.environment import Environment
 from tray.services.history import FileHistory
 from tray.services.lms_runner import LmsRunner
@@ -82,9 +82,13 @@ class Workspace:
         caps = env.capabilities
         if not caps.load_unload:
             return None
-        if env.identity is not None and (backend := backend_for(env.identity, client)):
+        if env.identity is not None and env.identity.kind is not BackendKind.LMSTUDIO:
             # Another kind's own API loads and ejects (Ollama's keep_alive).
             from tray.services.backend_models import BackendModels
+            from tray.services.backends import backend_for
+
+            backend = backend_for(env.identity, client)
+            assert backend is not None
 
             return BackendModels(
                 backend,
